@@ -1,0 +1,57 @@
+import Synchronization
+
+/// A component's reference to another one, filled by name through `"using"`.
+///
+/// The reference is looked up when used, so a dependency replaced by a reload (and the
+/// dependent restarted for it) is seen by the dependent's next `start()`.
+public struct Dependency<T>: @unchecked Sendable {
+    /// The slot's name, as written in `"using"`.
+    public let slot: String
+    /// The name of the component that fills it.
+    public let target: String
+    let wiring: Wiring
+
+    /// The dependency's current instance.
+    ///
+    /// Validation has checked its kind, so this fails only if the map was changed under it.
+    public func get() throws -> T {
+        guard let instance = wiring.instance(named: target) else {
+            throw DependencyError.missing(slot: slot, target: target)
+        }
+        guard let typed = instance as? T else {
+            throw DependencyError.wrongKind(slot: slot, target: target)
+        }
+        return typed
+    }
+}
+
+/// A dependency could not be resolved at run time.
+public enum DependencyError: Error, CustomStringConvertible {
+    case missing(slot: String, target: String)
+    case wrongKind(slot: String, target: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let slot, let target): "dependency \"\(target)\" (slot \(slot)) is not in the system"
+        case .wrongKind(let slot, let target): "dependency \"\(target)\" (slot \(slot)) is of the wrong kind"
+        }
+    }
+}
+
+/// The current instance of every component by name, shared by the dependency references.
+public final class Wiring: Sendable {
+    private let instances = Mutex<[String: any Component]>([:])
+
+    /// An empty table.
+    public init() {}
+
+    /// The instance named `name`, if any.
+    public func instance(named name: String) -> (any Component)? {
+        instances.withLock { $0[name] }
+    }
+
+    /// Sets or removes (with `nil`) the instance named `name`.
+    func set(_ name: String, _ instance: (any Component)?) {
+        instances.withLock { $0[name] = instance }
+    }
+}

@@ -1,0 +1,266 @@
+/// Reads one JSON object of `system.json` field by field, recording every problem instead of
+/// stopping at the first, so a whole file can be checked in one pass.
+///
+/// Each accessor marks its key as known; `finish()` then reports the keys nobody asked for as
+/// unknown fields, with the closest known key as a suggestion. A value may be written as
+/// `{"$env": "NAME"}` (optionally with `"default"` or `"optional": true`) to read it from the
+/// environment; such values, and those read with `secret(_:)`, are masked wherever the
+/// configuration is shown.
+///
+/// ```swift
+/// let size = config.int("size", default: 16, in: 0...1_000_000)
+/// let policy = config.oneOf("policy", ["fixed", "dropping", "sliding"], default: "fixed")
+/// ```
+public final class ConfigReader {
+    /// The object being read.
+    public let object: JSONObject
+    /// Its path in the document.
+    public let path: ConfigPath
+    let context: ConfigContext
+    private var known: Set<String> = []
+    private var children: [ConfigReader] = []
+
+    /// A reader over `object` at `path`, sharing `context` with the rest of the document.
+    init(_ object: JSONObject, at path: ConfigPath, context: ConfigContext) {
+        self.object = object
+        self.path = path
+        self.context = context
+    }
+
+    /// A reader for a standalone object, with its own issue list (used by tests and tools).
+    public convenience init(_ object: JSONObject, at path: ConfigPath = ConfigPath(), environment: [String: String] = [:]) {
+        self.init(object, at: path, context: ConfigContext(environment: environment))
+    }
+
+    /// The problems recorded so far, in this reader and all others of the same document.
+    public var issues: [ConfigIssue] { context.issues.issues }
+
+    /// Records a problem with the field `key` (or with the object itself when `key` is nil).
+    public func issue(_ reason: ConfigIssue.Reason, _ key: String? = nil, _ message: String) {
+        context.issues.add(reason, at: key.map(path.appending) ?? path, message)
+    }
+
+    /// Records a problem at an arbitrary path of this object's subtree.
+    public func issue(_ reason: ConfigIssue.Reason, at path: ConfigPath, _ message: String) {
+        context.issues.add(reason, at: path, message)
+    }
+
+    /// Marks keys as known without reading them (e.g. `type` and `using`).
+    public func markKnown(_ keys: String...) { known.formUnion(keys) }
+
+    /// Whether the object has the key (does not mark it known).
+    public func has(_ key: String) -> Bool { object[key] != nil }
+
+    // MARK: Raw access
+
+    /// The value of `key` after `$env` substitution, or `nil` when absent (or unset and optional).
+    public func value(_ key: String) -> JSONValue? {
+        known.insert(key)
+        guard let raw = object[key] else { return nil }
+        return resolve(raw, at: path.appending(key))
+    }
+
+    /// Replaces `{"$env": …}` by the environment's value; records an issue when it is unset.
+    func resolve(_ raw: JSONValue, at valuePath: ConfigPath) -> JSONValue? {
+        guard case .object(let o) = raw, let ref = o["$env"] else { return raw }
+        context.secretPaths.insert(valuePath)
+        guard case .string(let name) = ref, !name.isEmpty else {
+            context.issues.add(.wrongType, at: valuePath.appending("$env"), "expected the name of an environment variable")
+            return nil
+        }
+        for k in o.keys where !["$env", "default", "optional"].contains(k) {
+            context.issues.add(.unknownField, at: valuePath.appending(k), "unknown field \"\(k)\" in an $env reference (known: $env, default, optional)")
+        }
+        if let v = context.environment[name] { return .string(v) }
+        if let d = o["default"] { return d }
+        if o["optional"]?.boolValue == true { return nil }
+        context.issues.add(.envUnset, at: valuePath, "environment variable \(name) is not set")
+        return nil
+    }
+
+    private func typed<T>(_ key: String, _ expected: String, _ convert: (JSONValue) -> T?) -> T? {
+        guard let v = value(key) else { return nil }
+        if let t = convert(v) { return t }
+        if case .string(let s) = v, context.secretPaths.contains(path.appending(key)),
+            let parsed = try? JSONParser.parse(s).value, let t = convert(parsed)
+        {
+            return t
+        }
+        issue(.wrongType, key, "expected \(expected), found \(v.kindName)")
+        return nil
+    }
+
+    // MARK: Scalars
+
+    /// An optional string field.
+    public func string(_ key: String) -> String? { typed(key, "a string", \.stringValue) }
+
+    /// A string field with a default.
+    public func string(_ key: String, default d: String) -> String { string(key) ?? d }
+
+    /// A required string field; records a missing-field issue and returns "" when absent.
+    public func requiredString(_ key: String) -> String {
+        if let s = string(key) { return s }
+        if object[key] == nil { issue(.missingField, key, "missing required field \"\(key)\"") }
+        return ""
+    }
+
+    /// A string field whose value is masked whenever the configuration is shown.
+    public func secret(_ key: String) -> String? {
+        context.secretPaths.insert(path.appending(key))
+        return string(key)
+    }
+
+    /// An optional integer field, checked against `range`.
+    public func int(_ key: String, in range: ClosedRange<Int>? = nil) -> Int? {
+        guard let i = typed(key, "an integer", \.intValue) else { return nil }
+        if let range, !range.contains(i) {
+            issue(.invalidValue, key, "\(i) is out of range \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return i
+    }
+
+    /// An integer field with a default, checked against `range`.
+    public func int(_ key: String, default d: Int, in range: ClosedRange<Int>? = nil) -> Int {
+        int(key, in: range) ?? d
+    }
+
+    /// An optional number field, checked against `range`.
+    public func double(_ key: String, in range: ClosedRange<Double>? = nil) -> Double? {
+        guard let d = typed(key, "a number", \.doubleValue) else { return nil }
+        if let range, !range.contains(d) {
+            issue(.invalidValue, key, "\(d) is out of range \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return d
+    }
+
+    /// A boolean field with a default.
+    public func bool(_ key: String, default d: Bool) -> Bool { typed(key, "true or false", \.boolValue) ?? d }
+
+    /// A string field that must be one of `choices`.
+    public func oneOf(_ key: String, _ choices: [String], default d: String) -> String {
+        guard let s = string(key) else { return d }
+        guard choices.contains(s) else {
+            issue(.invalidValue, key, "\"\(s)\" is not one of \(choices.joined(separator: ", "))" + Suggestions.didYouMean(s, in: choices))
+            return d
+        }
+        return s
+    }
+
+    /// A duration field: a number of seconds, or a string such as `"250ms"`, `"15s"`, `"2m"`, `"1h"`.
+    public func duration(_ key: String) -> Duration? {
+        guard let v = value(key) else { return nil }
+        if let d = v.doubleValue {
+            guard d >= 0 else { issue(.invalidValue, key, "a duration cannot be negative"); return nil }
+            return .milliseconds(Int64((d * 1000).rounded()))
+        }
+        if case .string(let s) = v, let d = Self.parseDuration(s) { return d }
+        issue(.wrongType, key, "expected a duration (seconds, or a string like \"500ms\", \"15s\", \"2m\"), found \(v.kindName == "a string" ? "\(v)" : v.kindName)")
+        return nil
+    }
+
+    /// A duration field with a default.
+    public func duration(_ key: String, default d: Duration) -> Duration { duration(key) ?? d }
+
+    /// Parses `"500ms"`, `"15s"`, `"2m"`, `"1h"` or a bare number of seconds.
+    public static func parseDuration(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let t = text.trimmingSpaces()
+        for (suffix, scale) in units where t.hasSuffix(suffix) {
+            let number = t.dropLast(suffix.count)
+            if let d = Double(number), d >= 0, d.isFinite { return .milliseconds(Int64((d * scale * 1000).rounded())) }
+        }
+        if let d = Double(t), d >= 0, d.isFinite { return .milliseconds(Int64((d * 1000).rounded())) }
+        return nil
+    }
+
+    // MARK: Collections
+
+    /// A field holding an array of strings (a single string counts as a one-element array).
+    public func strings(_ key: String) -> [String]? {
+        guard let v = value(key) else { return nil }
+        if case .string(let s) = v { return [s] }
+        guard case .array(let items) = v else {
+            issue(.wrongType, key, "expected an array of strings, found \(v.kindName)")
+            return nil
+        }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            guard let s = resolve(item, at: path.appending(key).appending(i))?.stringValue else {
+                issue(.wrongType, at: path.appending(key).appending(i), "expected a string, found \(item.kindName)")
+                continue
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// A field holding an object whose values are all strings.
+    public func stringMap(_ key: String) -> [(String, String)]? {
+        guard let sub = object(key) else { return nil }
+        var out: [(String, String)] = []
+        for (k, _) in sub.object {
+            if let s = sub.string(k) { out.append((k, s)) }
+        }
+        return out
+    }
+
+    /// A nested object field, read by its own reader (checked for unknown fields by `finish()`).
+    public func object(_ key: String) -> ConfigReader? {
+        guard let v = value(key) else { return nil }
+        guard case .object(let o) = v else {
+            issue(.wrongType, key, "expected an object, found \(v.kindName)")
+            return nil
+        }
+        return child(o, at: path.appending(key))
+    }
+
+    /// A nested array field: one element at a time, each with its path.
+    public func array(_ key: String) -> [(path: ConfigPath, value: JSONValue)]? {
+        guard let v = value(key) else { return nil }
+        guard case .array(let items) = v else {
+            issue(.wrongType, key, "expected an array, found \(v.kindName)")
+            return nil
+        }
+        return items.enumerated().map { (path.appending(key).appending($0.offset), $0.element) }
+    }
+
+    /// A reader for an object found elsewhere (e.g. inside an array), checked by `finish()`.
+    public func child(_ object: JSONObject, at childPath: ConfigPath) -> ConfigReader {
+        let reader = ConfigReader(object, at: childPath, context: context)
+        children.append(reader)
+        return reader
+    }
+
+    /// Reports the keys nobody asked for as unknown fields, here and in nested readers.
+    public func finish() {
+        for key in object.keys where !known.contains(key) {
+            let hint = Suggestions.didYouMean(key, in: known)
+            issue(.unknownField, key, "unknown field \"\(key)\"" + hint)
+        }
+        children.forEach { $0.finish() }
+    }
+}
+
+/// What all readers of one document share: the issue list, the environment, the secret paths.
+final class ConfigContext {
+    let issues: IssueCollector
+    let environment: [String: String]
+    var secretPaths: Set<ConfigPath> = []
+
+    init(issues: IssueCollector = IssueCollector(), environment: [String: String]) {
+        self.issues = issues
+        self.environment = environment
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces, tabs and newlines.
+    public func trimmingSpaces() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}

@@ -1,0 +1,82 @@
+/// One component as `system.json` declares it.
+public struct ComponentSpec: Sendable, Equatable {
+    /// The component's name (its key under `"components"`).
+    public let name: String
+    /// The registered type name.
+    public let type: String
+    /// Slot name → the name of the component that fills it.
+    public let using: [String: String]
+    /// The component's whole object as written, `type` and `using` included.
+    public let config: JSONObject
+    /// Where the object sits in the document.
+    public var path: ConfigPath { ConfigPath("components", name) }
+
+    /// The fields other than `type` and `using` whose values differ from `other`'s.
+    public func changedFields(from other: ComponentSpec) -> Set<String> {
+        var changed: Set<String> = []
+        for key in Set(config.keys).union(other.config.keys) where key != "type" && key != "using" {
+            if config[key] != other.config[key] { changed.insert(key) }
+        }
+        return changed
+    }
+}
+
+/// A validated `system.json`: the system's settings, its components and their graph.
+public struct SystemSpec: Sendable {
+    /// The system's name, shown in the console prompt and logs.
+    public let name: String
+    /// The whole document as written.
+    public let document: JSONObject
+    /// The components in file order.
+    public let components: [ComponentSpec]
+    /// The dependency graph.
+    public let graph: DependencyGraph
+    /// How long a graceful shutdown may take before the process gives up waiting.
+    public let shutdownTimeout: Duration
+    /// Paths whose values are secrets (from `$env` or read as secrets): masked when shown.
+    public let secretPaths: Set<ConfigPath>
+    /// The file the document came from, if any.
+    public let source: String?
+
+    /// The component named `name`.
+    public func component(_ name: String) -> ComponentSpec? {
+        components.first { $0.name == name }
+    }
+
+    /// A top-level section such as `"admin"`, if present.
+    public func section(_ key: String) -> JSONObject? {
+        document[key]?.objectValue
+    }
+
+    /// The document with every secret value replaced by `"••••"`.
+    public func maskedDocument() -> JSONValue {
+        mask(.object(document), at: ConfigPath())
+    }
+
+    /// The component's configuration with every secret value replaced by `"••••"`.
+    public func maskedConfig(of name: String) -> JSONValue? {
+        guard let c = component(name) else { return nil }
+        return mask(.object(c.config), at: c.path)
+    }
+
+    private func mask(_ value: JSONValue, at path: ConfigPath) -> JSONValue {
+        if secretPaths.contains(path) {
+            // An $env reference names the variable, never its value: keep it readable.
+            if case .object(let o) = value, o["$env"] != nil { return value }
+            return "••••"
+        }
+        switch value {
+        case .object(let o):
+            return .object(JSONObject(o.map { ($0.key, mask($0.value, at: path.appending($0.key))) }))
+        case .array(let items):
+            return .array(items.enumerated().map { mask($0.element, at: path.appending($0.offset)) })
+        default:
+            return value
+        }
+    }
+
+    /// Component name → type name.
+    public var types: [String: String] {
+        Dictionary(uniqueKeysWithValues: components.map { ($0.name, $0.type) })
+    }
+}

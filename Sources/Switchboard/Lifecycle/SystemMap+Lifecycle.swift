@@ -1,0 +1,184 @@
+/// Starting and stopping the whole system or one component.
+extension SystemMap {
+    /// Starts every component that is not running, dependencies first; components with no
+    /// path between them start concurrently.
+    ///
+    /// - Throws: `StartFailure` after rolling back: what this call started is stopped again,
+    ///   in reverse order, and the report names the failure, the rolled-back components and
+    ///   those that never started.
+    public func start() async throws(StartFailure) {
+        try await exclusively { () async throws(StartFailure) in
+            try await startAndRollBack(Set(names.filter { nodes[$0]?.state != .running }))
+        }
+    }
+
+    /// Stops every component that is not stopped, dependents first. Stop errors are recorded
+    /// and the shutdown carries on.
+    @discardableResult
+    public func stop() async -> StopReport {
+        await exclusively {
+            for name in names { nodes[name]?.cascaded = false }
+            return await stopSet(Set(names.filter { nodes[$0]?.state != .stopped }))
+        }
+    }
+
+    /// Stops and starts the whole system.
+    public func restart() async throws(StartFailure) {
+        await stop()
+        try await start()
+    }
+
+    /// Starts one component: first what it uses that is not running, then the component,
+    /// then the dependents that were stopped because it (or one of its dependencies) stopped.
+    public func start(_ name: String) async throws {
+        try checkKnown(name)
+        try await exclusively { () async throws in
+            var set = Set([name]).union(spec.graph.transitiveDependencies(of: name)).filter { nodes[$0]?.state != .running }
+            for dependent in spec.graph.ordered(spec.graph.transitiveDependents(of: name)) where nodes[dependent]?.cascaded == true {
+                let deps = spec.graph.dependencies(of: dependent)
+                if deps.allSatisfy({ set.contains($0) || nodes[$0]?.state == .running }) { set.insert(dependent) }
+            }
+            try await startAndRollBack(set)
+        }
+    }
+
+    /// Stops one component after its dependents (which are marked to come back with it).
+    @discardableResult
+    public func stop(_ name: String) async throws -> StopReport {
+        try checkKnown(name)
+        return await exclusively {
+            let dependents = spec.graph.transitiveDependents(of: name).filter { nodes[$0]?.state != .stopped }
+            for d in dependents { nodes[d]?.cascaded = true }
+            nodes[name]?.cascaded = false
+            return await stopSet(dependents.union([name]))
+        }
+    }
+
+    /// Stops one component and its running dependents, then starts them all again.
+    public func restart(_ name: String) async throws {
+        try checkKnown(name)
+        try await exclusively { () async throws in
+            let dependents = spec.graph.transitiveDependents(of: name).filter { nodes[$0]?.state != .stopped }
+            await stopSet(dependents.union([name]))
+            let needed = spec.graph.transitiveDependencies(of: name).filter { nodes[$0]?.state != .running }
+            try await startAndRollBack(dependents.union([name]).union(needed))
+        }
+    }
+
+    func checkKnown(_ name: String) throws(UnknownComponent) {
+        guard nodes[name] != nil else { throw UnknownComponent(name: name, known: names) }
+    }
+
+    // MARK: Engines
+
+    /// Starts `set`, rolling back what it started if one start fails.
+    func startAndRollBack(_ set: Set<String>) async throws(StartFailure) {
+        let outcome = await startSet(set)
+        guard let (failed, error) = outcome.failure else { return }
+        let report = await stopSet(Set(outcome.started), rollback: true)
+        await nodes[failed]?.instance.stopQuietly()
+        let failure = StartFailure(
+            component: failed, error: "\(error)",
+            rolledBack: outcome.started,
+            neverStarted: spec.graph.ordered(outcome.pending),
+            rollbackErrors: report.errors)
+        note("start failed and was rolled back: \(failure.description)")
+        throw failure
+    }
+
+    /// Starts the components of `set` as soon as everything each uses is running, several
+    /// at a time. After a failure nothing new is launched; what is in flight finishes.
+    func startSet(_ set: Set<String>) async -> (started: [String], failure: (String, any Error)?, pending: Set<String>) {
+        var pending = set
+        var started: [String] = []
+        var failure: (String, any Error)?
+        await withTaskGroup(of: (String, Result<Duration, any Error>).self) { group in
+            var inFlight = 0
+            while true {
+                if failure == nil {
+                    let ready = spec.graph.ordered(pending).filter { n in
+                        spec.graph.dependencies(of: n).allSatisfy { !pending.contains($0) && nodes[$0]?.state == .running }
+                    }
+                    for name in ready {
+                        guard let component = nodes[name]?.instance else { continue }
+                        pending.remove(name)
+                        transition(name, to: .starting)
+                        inFlight += 1
+                        let clock = self.clock
+                        group.addTask {
+                            let t0 = clock.now
+                            do {
+                                try await component.start()
+                                return (name, .success(clock.now - t0))
+                            } catch {
+                                return (name, .failure(error))
+                            }
+                        }
+                    }
+                }
+                guard inFlight > 0, let (name, result) = await group.next() else { break }
+                inFlight -= 1
+                switch result {
+                case .success(let duration):
+                    started.append(name)
+                    transition(name, to: .running, duration: duration)
+                case .failure(let error):
+                    transition(name, to: .failed("\(error)"))
+                    if failure == nil { failure = (name, error) }
+                }
+            }
+        }
+        return (started, failure, pending)
+    }
+
+    /// Stops the components of `set` once everything in the set that uses each has stopped,
+    /// several at a time, recording errors and carrying on.
+    @discardableResult
+    func stopSet(_ set: Set<String>, rollback: Bool = false) async -> StopReport {
+        var pending = set
+        var stopped: [String] = []
+        var errors: [String: String] = [:]
+        await withTaskGroup(of: (String, Result<Duration, any Error>).self) { group in
+            var inFlight = 0
+            while true {
+                let ready = spec.graph.ordered(pending).reversed().filter { n in
+                    spec.graph.dependents(of: n).allSatisfy { !pending.contains($0) && nodes[$0]?.state != .stopping }
+                }
+                for name in ready {
+                    guard let component = nodes[name]?.instance else { continue }
+                    pending.remove(name)
+                    transition(name, to: .stopping)
+                    inFlight += 1
+                    let clock = self.clock
+                    group.addTask {
+                        let t0 = clock.now
+                        do {
+                            try await component.stop()
+                            return (name, .success(clock.now - t0))
+                        } catch {
+                            return (name, .failure(error))
+                        }
+                    }
+                }
+                guard inFlight > 0, let (name, result) = await group.next() else { break }
+                inFlight -= 1
+                stopped.append(name)
+                switch result {
+                case .success(let duration): transition(name, to: .stopped, duration: duration)
+                case .failure(let error):
+                    errors[name] = "\(error)"
+                    transition(name, to: .failed("stop failed: \(error)"))
+                }
+            }
+        }
+        if rollback { note("rolled back: " + (stopped.isEmpty ? "nothing had started" : stopped.joined(separator: ", "))) }
+        return StopReport(stopped: stopped, errors: errors)
+    }
+}
+
+extension Component {
+    /// Calls `stop()` and ignores its error (cleanup after a failed start).
+    func stopQuietly() async {
+        try? await stop()
+    }
+}

@@ -1,0 +1,82 @@
+/// Splits chat text into prose and code (backtick spans), so the word transforms leave code
+/// alone, and walks prose word by word.
+enum ProseText {
+    /// One piece of a text: prose, or a code span with its delimiters.
+    struct Segment: Equatable {
+        var text: String
+        var isCode: Bool
+    }
+
+    /// The text cut at backtick spans (`` `x` `` or ```` ```x``` ````); an unclosed backtick is prose.
+    static func segments(_ text: String) -> [Segment] {
+        var out: [Segment] = []
+        var prose = ""
+        var rest = Substring(text)
+        while let tick = rest.firstIndex(of: "`") {
+            let fence = rest[tick...].hasPrefix("```") ? "```" : "`"
+            let bodyStart = rest.index(tick, offsetBy: fence.count)
+            guard let close = rest[bodyStart...].firstRange(of: fence), close.lowerBound > bodyStart else {
+                prose += rest[..<bodyStart]
+                rest = rest[bodyStart...]
+                continue
+            }
+            prose += rest[..<tick]
+            if !prose.isEmpty { out.append(Segment(text: prose, isCode: false)); prose = "" }
+            out.append(Segment(text: String(rest[tick..<close.upperBound]), isCode: true))
+            rest = rest[close.upperBound...]
+        }
+        prose += rest
+        if !prose.isEmpty { out.append(Segment(text: prose, isCode: false)) }
+        return out
+    }
+
+    /// `text` with `transform` applied to each prose segment; code is kept as written.
+    static func mapProse(_ text: String, _ transform: (String) -> String) -> String {
+        guard text.contains("`") else { return transform(text) }
+        return segments(text).map { $0.isCode ? $0.text : transform($0.text) }.joined()
+    }
+
+    /// `text` with each word (letters, digits, inner apostrophes) replaced by `replace(word)`,
+    /// or kept when it returns `nil`.
+    static func mapWords(_ text: String, _ replace: (Substring) -> String?) -> String {
+        var out = ""
+        var i = text.startIndex
+        while i < text.endIndex {
+            guard isWordCharacter(text[i]) else {
+                out.append(text[i])
+                i = text.index(after: i)
+                continue
+            }
+            var j = i
+            while j < text.endIndex {
+                let next = text.index(after: j)
+                if isWordCharacter(text[j]) || (text[j] == "'" && next < text.endIndex && isWordCharacter(text[next]) && j > i) {
+                    j = next
+                } else {
+                    break
+                }
+            }
+            let word = text[i..<j]
+            out += replace(word) ?? String(word)
+            i = j
+        }
+        return out
+    }
+
+    /// Whether any word of the prose satisfies `predicate`.
+    static func containsWord(_ text: String, where predicate: (Substring) -> Bool) -> Bool {
+        var found = false
+        _ = mapProse(text) { prose in
+            _ = mapWords(prose) { word in
+                if predicate(word) { found = true }
+                return nil
+            }
+            return prose
+        }
+        return found
+    }
+
+    private static func isWordCharacter(_ c: Character) -> Bool {
+        c.isLetter || c.isNumber || c == "_"
+    }
+}

@@ -1,0 +1,68 @@
+import Switchboard
+
+/// A component that accepts messages: the target of `publish`, WebSocket input, webhooks and
+/// the console's `put!`.
+public protocol MessageSink: Component {
+    /// Puts `message`, waiting at most `timeout` for room (zero: not at all).
+    func put(_ message: Message, timeout: Duration) async -> PutOutcome
+}
+
+/// What became of a `put`.
+public enum PutOutcome: String, Sendable, Equatable {
+    /// The message entered the channel.
+    case accepted
+    /// The buffer's policy dropped it (counted).
+    case dropped
+    /// No room within the time allowed: not accepted.
+    case wouldBlock
+    /// The channel is not running (stopped or closed): not accepted.
+    case closed
+}
+
+/// A channel component whose items a mult or pub takes.
+public protocol MessageChannel: MessageSink {
+    /// The running channel; throws when the component is not running.
+    func currentChan() throws -> Chan<Message>
+}
+
+/// Options for a tap; `nil` fields take the source's defaults.
+public struct TapOptions: Sendable {
+    /// A label for the console.
+    public var name: String
+    /// The slow-consumer policy.
+    public var policy: TapPolicy?
+    /// The tap's buffer size.
+    public var capacity: Int?
+    /// For a pub: the topic (room) to subscribe to.
+    public var topic: String?
+
+    /// Options with the given fields.
+    public init(name: String, policy: TapPolicy? = nil, capacity: Int? = nil, topic: String? = nil) {
+        self.name = name
+        self.policy = policy
+        self.capacity = capacity
+        self.topic = topic
+    }
+}
+
+/// A component that fans messages out to taps: a mult or a pub. SSE, WebSocket and outbound
+/// webhooks take their messages from one.
+public protocol MessageFanout: Component {
+    /// Adds a tap; throws when the component is not running.
+    func tap(_ options: TapOptions) throws -> Tap<Message>
+}
+
+/// A component whose messages can be watched without slowing it (the console's `tail`).
+public protocol MessageTailable: Component {
+    /// A drop-oldest tap on everything passing through; cancel it to stop watching.
+    func tail(capacity: Int) throws -> Tap<Message>
+}
+
+/// The component is not running, so it cannot hand out taps or take messages.
+public struct NotRunning: Error, CustomStringConvertible {
+    /// The component's name.
+    public let component: String
+    /// An error about `component`.
+    public init(_ component: String) { self.component = component }
+    public var description: String { "\"\(component)\" is not running" }
+}

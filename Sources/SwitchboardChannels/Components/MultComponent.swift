@@ -1,0 +1,98 @@
+import Switchboard
+import Synchronization
+
+/// The `mult` component: fans the messages of a channel out to taps (SSE, WebSocket,
+/// webhooks, console tails).
+///
+/// ```json
+/// "fanout": { "type": "mult", "using": { "source": "inbox" },
+///             "tapDefaults": { "policy": "dropOldest", "capacity": 256 } }
+/// ```
+public final class MultComponent: MessageFanout, MessageTailable {
+    struct Defaults: Equatable {
+        var policy: TapPolicy
+        var capacity: Int
+
+        init(_ c: ConfigReader) {
+            let d = c.object("tapDefaults")
+            policy = TapPolicy(rawValue: d?.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "dropOldest") ?? "dropOldest") ?? .dropOldest
+            capacity = d?.int("capacity", default: 256, in: 1...10_000_000) ?? 256
+        }
+    }
+
+    private struct Running {
+        let mult: Mult<Message>
+        let pump: Task<Void, Never>
+    }
+
+    private let name: String
+    private let source: Dependency<any MessageChannel>
+    private let keepTapsOpen: Bool
+    private let state: Mutex<(defaults: Defaults, running: Running?)>
+
+    init(_ context: ComponentContext) {
+        name = context.name
+        source = context.dependency("source", as: (any MessageChannel).self, "the channel whose messages are fanned out")
+        keepTapsOpen = context.config.bool("keepTapsOpen", default: false)
+        state = Mutex((Defaults(context.config), nil))
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "mult", summary: "Fans a channel's messages out to every tap (core.async mult).",
+        updatableFields: ["tapDefaults"]
+    ) { MultComponent($0) }
+
+    public func start() async throws {
+        let chan = try source.get().currentChan()
+        state.withLock { s in
+            guard s.running == nil else { return }
+            let mult = Mult(chan, keepTapsOpen: keepTapsOpen)
+            s.running = Running(mult: mult, pump: Task { await mult.run() })
+        }
+    }
+
+    public func stop() async throws {
+        guard let running = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return }
+        running.pump.cancel()
+        await running.pump.value
+        running.mult.closeTaps()
+    }
+
+    public func update(_ config: ConfigReader) async throws {
+        let defaults = Defaults(config)
+        config.markKnown("keepTapsOpen")
+        config.finish()
+        if let issue = config.issues.first { throw ConfigErrors([issue]) }
+        state.withLock { $0.defaults = defaults }
+    }
+
+    public func tap(_ options: TapOptions) throws -> Tap<Message> {
+        let (defaults, running) = state.withLock { ($0.defaults, $0.running) }
+        guard let running else { throw NotRunning(name) }
+        return running.mult.tap(name: options.name, policy: options.policy ?? defaults.policy, capacity: options.capacity ?? defaults.capacity)
+    }
+
+    public func tail(capacity: Int) throws -> Tap<Message> {
+        try tap(TapOptions(name: "tail", policy: .dropOldest, capacity: capacity))
+    }
+
+    public func inspect() async -> JSONValue {
+        let (defaults, running) = state.withLock { ($0.defaults, $0.running) }
+        var o = JSONObject()
+        o["source"] = .string(source.target)
+        o["tapDefaults"] = ["policy": .string(defaults.policy.rawValue), "capacity": .int(defaults.capacity)]
+        let taps = running?.mult.currentTaps ?? []
+        o["tapCount"] = .int(taps.count)
+        o["taps"] = .array(taps.map(Self.tapJSON))
+        return .object(o)
+    }
+
+    static func tapJSON(_ tap: Tap<Message>) -> JSONValue {
+        let c = tap.counters
+        return [
+            "id": .int(Int(tap.id)), "name": .string(tap.name), "policy": .string(tap.policy.rawValue),
+            "delivered": .int(c.delivered), "dropped": .int(c.dropped), "buffered": .int(c.buffered), "capacity": .int(c.capacity),
+        ]
+    }
+}

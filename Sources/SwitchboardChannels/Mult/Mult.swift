@@ -1,0 +1,56 @@
+import Synchronization
+
+/// Fans every item of a source channel out to all its taps (core.async's `mult`).
+///
+/// ```swift
+/// let source = Chan<String>(.fixed(64))
+/// let mult = Mult(source)
+/// let a = mult.tap(name: "a"), b = mult.tap(name: "b", policy: .dropOldest, capacity: 8)
+/// let pump = Task { await mult.run() }
+/// ```
+///
+/// - Important: `run()` takes from the source until it closes or the task is cancelled.
+///   With `block` taps the slowest tap sets the pace; other policies never wait. Taps may
+///   be added and removed at any time; a removed or disconnected tap never blocks the others.
+///   When the source closes the taps close too, unless `keepTapsOpen` was asked for.
+public final class Mult<Element: Sendable>: Sendable {
+    /// The channel the mult takes from.
+    public let source: Chan<Element>
+    let taps = TapSet<Element>()
+    private let nextID = Atomic<UInt64>(0)
+    private let keepTapsOpen: Bool
+    private let batchSize: Int
+
+    /// A mult over `source`. `keepTapsOpen` leaves taps open when the source closes.
+    public init(_ source: Chan<Element>, keepTapsOpen: Bool = false, batchSize: Int = 256) {
+        self.source = source
+        self.keepTapsOpen = keepTapsOpen
+        self.batchSize = max(1, batchSize)
+    }
+
+    /// Adds a tap with its own buffer of `capacity` items and its slow-consumer `policy`.
+    public func tap(name: String = "tap", policy: TapPolicy = .block, capacity: Int = 64) -> Tap<Element> {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        return taps.add(name: name, policy: policy, capacity: capacity, id: id)
+    }
+
+    /// Removes `tap` (same as `tap.cancel()`).
+    public func untap(_ tap: Tap<Element>) { tap.cancel() }
+
+    /// The current taps.
+    public var currentTaps: [Tap<Element>] { taps.snapshot }
+
+    /// Moves items from the source to the taps until the source is closed and drained, or
+    /// the task is cancelled; then closes the taps (see `keepTapsOpen`).
+    public func run() async {
+        while !Task.isCancelled {
+            let batch = await source.receive(upTo: batchSize)
+            if batch.isEmpty { break }
+            if await !taps.deliver(batch) { break }
+        }
+        if !keepTapsOpen || Task.isCancelled { taps.closeAll() }
+    }
+
+    /// Closes every tap now.
+    public func closeTaps() { taps.closeAll() }
+}

@@ -1,0 +1,84 @@
+import Synchronization
+
+/// Routes each item of a source channel to the subscribers of its topic (core.async's `pub`):
+/// the basis of rooms and private messages.
+///
+/// ```swift
+/// let pub = Pub(source) { (m: Message) in m.room }
+/// let lobby = pub.subscribe("lobby", name: "alice")
+/// ```
+///
+/// - Important: An item whose topic has no subscriber, or whose topic function returns
+///   `nil`, is discarded and counted in `unrouted` (core.async drops it the same way).
+public final class Pub<Element: Sendable>: Sendable {
+    /// The channel the pub takes from.
+    public let source: Chan<Element>
+    private let topicOf: @Sendable (Element) -> String?
+    private let topics = Mutex<[String: TapSet<Element>]>([:])
+    private let bufferFor: @Sendable (String) -> Int
+    private let nextID = Atomic<UInt64>(0)
+    private let unroutedCount = Atomic<Int>(0)
+    private let closed = Mutex(false)
+
+    /// A pub over `source`; `topic` names each item's topic; `bufferFor` sizes a topic's
+    /// subscriber buffers.
+    public init(_ source: Chan<Element>, bufferFor: @escaping @Sendable (String) -> Int = { _ in 64 },
+                topic: @escaping @Sendable (Element) -> String?) {
+        self.source = source
+        self.topicOf = topic
+        self.bufferFor = bufferFor
+    }
+
+    /// Subscribes to `topic` with a tap of the topic's buffer size and `policy`.
+    public func subscribe(_ topic: String, name: String = "sub", policy: TapPolicy = .block, capacity: Int? = nil) -> Tap<Element> {
+        let set = closed.withLock { isClosed -> TapSet<Element> in
+            let set = topics.withLock { t in
+                if let s = t[topic] { return s }
+                let s = TapSet<Element>()
+                t[topic] = s
+                return s
+            }
+            if isClosed { set.closeAll() }
+            return set
+        }
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        return set.add(name: name, policy: policy, capacity: capacity ?? bufferFor(topic), id: id)
+    }
+
+    /// Removes every subscriber of `topic`.
+    public func unsubscribeAll(_ topic: String) {
+        let set = topics.withLock { $0.removeValue(forKey: topic) }
+        set?.closeAll()
+    }
+
+    /// The topics with their subscribers.
+    public var subscriptions: [String: [Tap<Element>]] {
+        topics.withLock { $0 }.mapValues(\.snapshot).filter { !$0.value.isEmpty }
+    }
+
+    /// Items discarded because no one subscribed to their topic.
+    public var unrouted: Int { unroutedCount.load(ordering: .relaxed) }
+
+    /// Routes items until the source is closed and drained or the task is cancelled, then
+    /// closes every subscription.
+    public func run() async {
+        routing: while !Task.isCancelled {
+            let batch = await source.receive(upTo: 256)
+            if batch.isEmpty { break }
+            var groups: [(String, [Element])] = []
+            for item in batch {
+                guard let topic = topicOf(item) else { unroutedCount.add(1, ordering: .relaxed); continue }
+                if let i = groups.firstIndex(where: { $0.0 == topic }) { groups[i].1.append(item) } else { groups.append((topic, [item])) }
+            }
+            for (topic, items) in groups {
+                guard let set = topics.withLock({ $0[topic] }), !set.isEmpty else {
+                    unroutedCount.add(items.count, ordering: .relaxed)
+                    continue
+                }
+                if await !set.deliver(items) { break routing }
+            }
+        }
+        closed.withLock { $0 = true }
+        for set in topics.withLock({ Array($0.values) }) { set.closeAll() }
+    }
+}

@@ -1,0 +1,92 @@
+import Synchronization
+
+/// What a mult does when a tap's buffer is full.
+public enum TapPolicy: String, Sendable, CaseIterable {
+    /// Wait for room: the slowest tap sets the pace and back-pressure reaches the sender
+    /// (core.async's default).
+    case block
+    /// Drop the new item for this tap (counted).
+    case dropNewest
+    /// Drop this tap's oldest buffered item to make room (counted).
+    case dropOldest
+    /// Close and remove the tap (its consumer sees the end; counted as one drop).
+    case disconnect
+
+    /// The buffer a tap with this policy and capacity uses.
+    func buffer(_ capacity: Int) -> ChanBuffer {
+        switch self {
+        case .block, .disconnect: .fixed(max(1, capacity))
+        case .dropNewest: .dropping(max(1, capacity))
+        case .dropOldest: .sliding(max(1, capacity))
+        }
+    }
+}
+
+/// One subscriber's view of a mult or pub: its own buffer, policy and counters.
+///
+/// Iterate the tap (or its `chan`) to receive; `cancel()` removes it. A tap whose source
+/// closes, or that is disconnected by its policy, ends like a closed channel.
+public final class Tap<Element: Sendable>: Sendable, AsyncSequence {
+    /// Distinguishes taps of one source.
+    public let id: UInt64
+    /// A label for the console (`sse#12`, `console-tail`, …).
+    public let name: String
+    /// What happens when the buffer is full.
+    public let policy: TapPolicy
+    /// The tap's buffer; receive from it.
+    public let chan: Chan<Element>
+    private let extraDrops = Atomic<Int>(0)
+    private let state = Mutex<(disconnected: Bool, detach: (@Sendable () -> Void)?)>((false, nil))
+
+    init(id: UInt64, name: String, policy: TapPolicy, capacity: Int) {
+        self.id = id
+        self.name = name
+        self.policy = policy
+        self.chan = Chan(policy.buffer(capacity))
+    }
+
+    func onCancel(_ detach: @escaping @Sendable () -> Void) {
+        state.withLock { $0.detach = detach }
+    }
+
+    /// Removes the tap from its source and closes it; buffered items still drain. Idempotent.
+    public func cancel() {
+        let detach = state.withLock { s in
+            defer { s.detach = nil }
+            return s.detach
+        }
+        detach?()
+        chan.close()
+    }
+
+    func disconnect(lost: Int) {
+        extraDrops.add(lost, ordering: .relaxed)
+        state.withLock { $0.disconnected = true }
+        cancel()
+    }
+
+    /// Whether the `disconnect` policy removed this tap.
+    public var isDisconnected: Bool { state.withLock { $0.disconnected } }
+
+    /// Delivered, dropped, buffered and capacity, as the console shows them.
+    public var counters: TapCounters {
+        let s = chan.stats
+        return TapCounters(
+            delivered: s.puts - s.dropped, dropped: s.dropped + extraDrops.load(ordering: .relaxed),
+            buffered: s.count, capacity: s.buffer.capacity)
+    }
+
+    public func makeAsyncIterator() -> Chan<Element>.AsyncIterator { chan.makeAsyncIterator() }
+}
+
+/// A tap's figures.
+public struct TapCounters: Sendable, Equatable {
+    /// Items that entered the tap's buffer.
+    public var delivered: Int
+    /// Items this tap lost to its policy.
+    public var dropped: Int
+    /// Items waiting in the buffer now.
+    public var buffered: Int
+    /// The buffer's size.
+    public var capacity: Int
+}

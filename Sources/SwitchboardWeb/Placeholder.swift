@@ -1,0 +1,1 @@
+import Hummingbird; import HummingbirdWebSocket; import AsyncHTTPClient; import Crypto

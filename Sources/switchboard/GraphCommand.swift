@@ -1,0 +1,29 @@
+import ArgumentParser
+import Switchboard
+
+/// `switchboard graph`: print the dependency graph.
+struct GraphCommand: ParsableCommand {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case dot, mermaid, text
+    }
+
+    static let configuration = CommandConfiguration(
+        commandName: "graph",
+        abstract: "Print the dependency graph of system.json (Graphviz dot, Mermaid, or text)."
+    )
+
+    @Argument(help: "The system file.")
+    var file = "system.json"
+
+    @Option(help: "Output format: dot, mermaid or text.")
+    var format: Format = .dot
+
+    func run() throws {
+        let spec = try loadOrExit(file).spec
+        switch format {
+        case .dot: print(spec.graph.dot(name: spec.name, types: spec.types), terminator: "")
+        case .mermaid: print(spec.graph.mermaid(types: spec.types), terminator: "")
+        case .text: print(spec.graph.text(types: spec.types), terminator: "")
+        }
+    }
+}

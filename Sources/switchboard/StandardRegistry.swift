@@ -1,0 +1,11 @@
+import Switchboard
+import SwitchboardChannels
+
+extension ComponentRegistry {
+    /// Every built-in component type.
+    static var standard: ComponentRegistry {
+        var registry = ComponentRegistry()
+        registry.register(ChannelComponents.types())
+        return registry
+    }
+}

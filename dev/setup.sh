@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing Switchboard needs on a fresh Debian machine, only
+# what is missing: libedit-dev (the console), and for the tests Chromium + chromedriver
+# + selenium (the browser test of the chat page). Usage: dev/setup.sh [--tests]
+set -euo pipefail
+need=()
+[ -f /usr/include/histedit.h ] || need+=(libedit-dev)
+if [ "${1:-}" = "--tests" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+  command -v curl >/dev/null 2>&1 || need+=(curl)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "dev/setup.sh: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import selenium" 2>/dev/null; then
+  echo "dev/setup.sh: installing selenium" >&2
+  python3 -m pip install -q selenium
+fi
