@@ -49,10 +49,8 @@ public final class Chan<Element: Sendable>: Sendable {
     public func send(_ item: Element) async -> SendResult {
         var wakeups = ChanState<Element>.Wakeups()
         let fast = state.withLock { $0.trySend(item, &wakeups) }
-        if let fast {
-            if !wakeups.isEmpty { wakeups.resumeAll() }
-            return fast
-        }
+        if !wakeups.isEmpty { wakeups.resumeAll() }
+        if let fast { return fast }
         let id = state.withLock { $0.makeID() }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<SendResult, Never>) in
@@ -100,10 +98,9 @@ public final class Chan<Element: Sendable>: Sendable {
     public func receive() async -> Element? {
         var wakeups = ChanState<Element>.Wakeups()
         let fast = state.withLock { $0.tryReceive(&wakeups) }
-        if let fast {
-            if !wakeups.isEmpty { wakeups.resumeAll() }
-            return fast
-        }
+        // Even a receive that must wait may have let filtered senders go.
+        if !wakeups.isEmpty { wakeups.resumeAll() }
+        if let fast { return fast }
         let id = state.withLock { $0.makeID() }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Element?, Never>) in
