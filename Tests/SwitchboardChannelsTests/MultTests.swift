@@ -52,7 +52,9 @@ import Testing
         let pump = Task { await mult.run() }
         let sender = Task { for i in 1...10 { await source.send(i) }; source.close() }
         // slow holds 1, the mult waits to give it 2, the source holds 3, the sender waits with 4.
-        await eventually("back-pressure on the sender") { source.stats.pendingSenders == 1 }
+        await eventually("back-pressure on the sender") {
+            slow.chan.stats.pendingSenders == 1 && source.stats.pendingSenders == 1
+        }
         #expect(fast.counters.delivered == 2)
         #expect(slow.counters.buffered == 1)
         var slowGot: [Int] = []
@@ -73,7 +75,7 @@ import Testing
         let stuck = mult.tap(name: "stuck", capacity: 1)
         let pump = Task { await mult.run() }
         let sender = Task { for i in 1...10 { await source.send(i) }; source.close() }
-        await eventually("the mult blocked on the stuck tap") { source.stats.pendingSenders == 1 }
+        await eventually("the mult blocked on the stuck tap") { stuck.chan.stats.pendingSenders == 1 }
         mult.untap(stuck)
         await sender.value
         await pump.value
