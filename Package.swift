@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SwitchboardWeb", targets: ["SwitchboardWeb"]),
         .library(name: "SwitchboardConsole", targets: ["SwitchboardConsole"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
+        .library(name: "SwitchboardCLI", targets: ["SwitchboardCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -68,6 +69,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "switchboard",
+            dependencies: ["SwitchboardCLI"]
+        ),
+        .target(
+            name: "SwitchboardCLI",
             dependencies: [
                 "Switchboard",
                 "SwitchboardChannels",
@@ -92,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardCLITests",
-            dependencies: ["switchboard", "Switchboard"]
+            dependencies: ["switchboard", "Switchboard", "SwitchboardCLI"]
         ),
     ],
     swiftLanguageModes: [.v6]

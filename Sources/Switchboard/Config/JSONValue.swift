@@ -59,6 +59,12 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         objectValue?[key]
     }
 
+    /// The element at `index` of an array, or `nil` out of range or for a non-array.
+    public subscript(index: Int) -> JSONValue? {
+        guard case .array(let a) = self, a.indices.contains(index) else { return nil }
+        return a[index]
+    }
+
     /// What kind of JSON value this is, in the words an error message uses.
     public var kindName: String {
         switch self {

@@ -3,7 +3,7 @@ import SwitchboardChannels
 
 extension ComponentRegistry {
     /// Every built-in component type.
-    static var standard: ComponentRegistry {
+    public static var standard: ComponentRegistry {
         var registry = ComponentRegistry()
         registry.register(ChannelComponents.types())
         return registry

@@ -27,7 +27,7 @@ struct CheckCommand: ParsableCommand {
 /// Loads `file` with the standard registry, or prints every problem and exits 1.
 func loadOrExit(_ file: String) throws -> BuiltSystem {
     do {
-        return try SystemLoader(registry: .standard).load(file: file)
+        return try SystemLoader(registry: SwitchboardCLI.registry).load(file: file)
     } catch {
         FileHandle.standardError.write(Data("\(file): \(error.description)\n".utf8))
         throw ExitCode(1)

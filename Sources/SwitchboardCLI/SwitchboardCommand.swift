@@ -1,0 +1,35 @@
+import ArgumentParser
+import Switchboard
+import Synchronization
+
+/// The `switchboard` command line, for the stock binary and for binaries that add their own
+/// component types.
+///
+/// ```swift
+/// // main.swift of your own server
+/// import SwitchboardCLI
+/// var registry = ComponentRegistry.standard
+/// registry.register(Ticker.type)
+/// await SwitchboardCLI.main(registry: registry)
+/// ```
+public enum SwitchboardCLI {
+    private static let current = Mutex(ComponentRegistry())
+
+    /// The registry the commands load systems with.
+    static var registry: ComponentRegistry { current.withLock { $0 } }
+
+    /// Parses the command line and runs the command with `registry`'s component types.
+    public static func main(registry: ComponentRegistry) async {
+        current.withLock { $0 = registry }
+        await SwitchboardCommand.main()
+    }
+}
+
+/// The `switchboard` command: run, check, draw and attach to systems of components.
+struct SwitchboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "Run a system of components declared in system.json, and attach an operator console to it.",
+        subcommands: [RunCommand.self, CheckCommand.self, GraphCommand.self]
+    )
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Switchboard
+import Synchronization
+
+/// A child process for live tests: started from a path, its output collected, with waits
+/// on what it prints (never on a clock).
+public final class LiveProcess: Sendable {
+    private final class Shared: Sendable {
+        let output = Mutex<(text: String, waiters: [(String, CheckedContinuation<Bool, Never>)])>(("", []))
+        let exited = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+    }
+
+    private let process: Process
+    private let shared = Shared()
+
+    /// Starts `executable` with `arguments` in `directory`; stdout and stderr are merged.
+    public init(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        pipe.fileHandleForReading.readabilityHandler = { [shared] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+            let ready = shared.output.withLock { o -> [CheckedContinuation<Bool, Never>] in
+                o.text += String(decoding: data, as: UTF8.self)
+                let text = o.text
+                let (done, waiting) = (o.waiters.filter { text.contains($0.0) }, o.waiters.filter { !text.contains($0.0) })
+                o.waiters = waiting
+                return done.map(\.1)
+            }
+            ready.forEach { $0.resume(returning: true) }
+        }
+        process.terminationHandler = { [shared] p in
+            let status = p.terminationStatus
+            let waiters = shared.exited.withLock { e in
+                e.status = status
+                defer { e.waiters.removeAll() }
+                return e.waiters
+            }
+            waiters.forEach { $0.resume(returning: status) }
+            // Nothing more will be printed: wake waiters for text that never came.
+            let stale = shared.output.withLock { o in defer { o.waiters.removeAll() }; return o.waiters }
+            stale.forEach { $0.1.resume(returning: false) }
+        }
+        try process.run()
+    }
+
+    /// Everything printed so far.
+    public var text: String { shared.output.withLock { $0.text } }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Waits until the output contains `needle` (at most `limit`); whether it did.
+    @discardableResult
+    public func waitFor(_ needle: String, limit: Duration = .seconds(60)) async -> Bool {
+        let found = await withDeadline(limit) { [shared] in
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                let now = shared.output.withLock { o -> Bool? in
+                    if o.text.contains(needle) { return true }
+                    if shared.exited.withLock({ $0.status != nil }) { return false }
+                    o.waiters.append((needle, c))
+                    return nil
+                }
+                if let now { c.resume(returning: now) }
+            }
+        }
+        return found ?? false
+    }
+
+    /// Sends `signal` (e.g. `SIGTERM`).
+    public func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the exit status (at most `limit`; `nil` if still running then).
+    public func waitForExit(limit: Duration = .seconds(60)) async -> Int32? {
+        await withDeadline(limit) { [shared] in
+            await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+                let status = shared.exited.withLock { e -> Int32? in
+                    if let s = e.status { return s }
+                    e.waiters.append(c)
+                    return nil
+                }
+                if let status { c.resume(returning: status) }
+            }
+        }
+    }
+
+    /// Kills the process if it still runs.
+    public func terminate() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Where the built `switchboard` binary is: beside the test bundle, or `$SWITCHBOARD_BINARY`.
+public func switchboardBinary() -> String {
+    if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_BINARY"] { return path }
+    let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = me.deletingLastPathComponent()
+    // The test runner may live inside a bundle directory; climb until the binary shows up.
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("switchboard").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return FileManager.default.currentDirectoryPath + "/.build/debug/switchboard"
+}
+
+/// A fresh temporary directory for one test.
+public func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "switchboard-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

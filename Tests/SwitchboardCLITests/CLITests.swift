@@ -1,0 +1,89 @@
+import Foundation
+import Switchboard
+import SwitchboardTesting
+import Testing
+
+/// The real binary, run as a user runs it.
+@Suite struct CLITests {
+    func write(_ json: String) throws -> (dir: String, file: String) {
+        let dir = try temporaryDirectory()
+        let file = dir + "/system.json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        return (dir, file)
+    }
+
+    func run(_ args: [String], in dir: String? = nil) async throws -> (status: Int32?, text: String) {
+        let p = try LiveProcess(switchboardBinary(), args, directory: dir)
+        let status = await p.waitForExit()
+        p.terminate()
+        return (status, p.text)
+    }
+
+    @Test func checkListsEveryProblemWithItsPathAndExits1() async throws {
+        let (_, file) = try write(#"""
+            {"components": {
+              "a": {"type": "mult", "using": {"source": "b"}},
+              "b": {"type": "mult", "using": {"source": "a"}},
+              "c": {"type": "chanel"},
+              "d": {"type": "mult", "using": {"source": "ghost"}}
+            }}
+            """#)
+        let (status, text) = try await run(["check", file])
+        #expect(status == 1)
+        #expect(text.contains("components.a.using: dependency cycle: a → b → a"))
+        #expect(text.contains(#"components.c.type: unknown component type "chanel" (did you mean "channel"?)"#))
+        #expect(text.contains(#"components.d.using.source: no component named "ghost""#))
+    }
+
+    @Test func checkPrintsTheStartOrder() async throws {
+        let (_, file) = try write(#"""
+            {"name": "demo", "components": {
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "inbox": {"type": "channel"},
+              "other": {"type": "channel"}
+            }}
+            """#)
+        let (status, text) = try await run(["check", file])
+        #expect(status == 0)
+        #expect(text.contains("1. inbox (channel), other (channel)"))
+        #expect(text.contains("2. fanout (mult)"))
+    }
+
+    @Test func graphPrintsDotAndMermaid() async throws {
+        let (_, file) = try write(#"{"name": "g", "components": {"i": {"type": "channel"}, "f": {"type": "mult", "using": {"source": "i"}}}}"#)
+        let dot = try await run(["graph", file])
+        #expect(dot.status == 0)
+        #expect(dot.text.contains(#""f" -> "i" [label="source"]"#))
+        let mermaid = try await run(["graph", file, "--format", "mermaid"])
+        #expect(mermaid.text.contains("n1 -->|source| n0"))
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func runStopsInReverseOrderOnASignalAndExits0(signal: Int32) async throws {
+        let (dir, _) = try write(#"""
+            {"name": "live", "components": {
+              "inbox": {"type": "channel"},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "side": {"type": "channel"}
+            }}
+            """#)
+        let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { p.terminate() }
+        #expect(await p.waitFor(#"system "live" running"#))
+        p.signal(signal)
+        let status = await p.waitForExit()
+        #expect(status == 0)
+        let text = p.text
+        let stoppedFanout = try #require(text.range(of: "fanout stopped"))
+        let stoppingInbox = try #require(text.range(of: "inbox stopping"))
+        #expect(stoppedFanout.upperBound <= stoppingInbox.lowerBound)
+        #expect(text.contains("system stopped cleanly"))
+    }
+
+    @Test func runRefusesAnInvalidFileWithTheProblemsAndExits1() async throws {
+        let (dir, _) = try write(#"{"components": {"x": {"type": "nope"}}}"#)
+        let (status, text) = try await run(["run"], in: dir)
+        #expect(status == 1)
+        #expect(text.contains("components.x.type"))
+    }
+}
