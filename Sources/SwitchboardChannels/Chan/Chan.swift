@@ -17,7 +17,8 @@ import Synchronization
 ///   There is no limit on pending operations (core.async asserts at 1024): memory is the
 ///   only bound. Dropped items are counted in `stats.dropped`.
 public final class Chan<Element: Sendable>: Sendable {
-    private let state: Mutex<ChanState<Element>>
+    @usableFromInline let state: Mutex<ChanState<Element>>
+    @usableFromInline let waiterIDs = Atomic<UInt64>(0)
 
     /// A channel with `buffer` and an optional transform run on each item as it enters.
     ///
@@ -37,7 +38,7 @@ public final class Chan<Element: Sendable>: Sendable {
     public var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Replaces the transform for items entering from now on (buffered items stay as they are).
-    public func replaceTransform(_ transform: Transform<Element, Element>?) {
+    @inlinable public func replaceTransform(_ transform: Transform<Element, Element>?) {
         state.withLock { $0.stepper = transform?.makeStepper() }
     }
 
@@ -45,13 +46,13 @@ public final class Chan<Element: Sendable>: Sendable {
 
     /// Sends `item`, waiting while a `fixed` buffer is full (or, unbuffered, until a
     /// receiver takes it).
-    @discardableResult
+    @inlinable @discardableResult
     public func send(_ item: Element) async -> SendResult {
         var wakeups = ChanState<Element>.Wakeups()
         let fast = state.withLock { $0.trySend(item, &wakeups) }
         if !wakeups.isEmpty { wakeups.resumeAll() }
         if let fast { return fast }
-        let id = state.withLock { $0.makeID() }
+        let id = waiterIDs.add(1, ordering: .relaxed).newValue
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<SendResult, Never>) in
                 var wakeups = ChanState<Element>.Wakeups()
@@ -68,7 +69,7 @@ public final class Chan<Element: Sendable>: Sendable {
     }
 
     /// Sends `item` only if that needs no waiting.
-    @discardableResult
+    @inlinable @discardableResult
     public func offer(_ item: Element) -> OfferResult {
         var wakeups = ChanState<Element>.Wakeups()
         let result = state.withLock { $0.trySend(item, &wakeups) }
@@ -83,7 +84,7 @@ public final class Chan<Element: Sendable>: Sendable {
 
     /// Offers items in order without waiting, under one lock; returns how many entered (an
     /// item dropped by a dropping or sliding buffer counts as entered).
-    @discardableResult
+    @inlinable @discardableResult
     public func offer(contentsOf items: some Collection<Element> & Sendable) -> Int {
         var wakeups = ChanState<Element>.Wakeups()
         let n = state.withLock { $0.offer(contentsOf: items, &wakeups) }
@@ -95,13 +96,13 @@ public final class Chan<Element: Sendable>: Sendable {
 
     /// Receives the next item, waiting for one; `nil` once the channel is closed and drained
     /// (or when the task is cancelled while waiting).
-    public func receive() async -> Element? {
+    @inlinable public func receive() async -> Element? {
         var wakeups = ChanState<Element>.Wakeups()
         let fast = state.withLock { $0.tryReceive(&wakeups) }
         // Even a receive that must wait may have let filtered senders go.
         if !wakeups.isEmpty { wakeups.resumeAll() }
         if let fast { return fast }
-        let id = state.withLock { $0.makeID() }
+        let id = waiterIDs.add(1, ordering: .relaxed).newValue
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Element?, Never>) in
                 var wakeups = ChanState<Element>.Wakeups()
@@ -118,7 +119,7 @@ public final class Chan<Element: Sendable>: Sendable {
     }
 
     /// Receives an item only if one is ready; `nil` otherwise (also when closed and drained).
-    public func poll() -> Element? {
+    @inlinable public func poll() -> Element? {
         var wakeups = ChanState<Element>.Wakeups()
         let result = state.withLock { $0.tryReceive(&wakeups) }
         wakeups.resumeAll()
@@ -127,7 +128,7 @@ public final class Chan<Element: Sendable>: Sendable {
 
     /// Waits for at least one item, then takes up to `max` under one lock; empty once the
     /// channel is closed and drained (or the task is cancelled).
-    public func receive(upTo max: Int) async -> [Element] {
+    @inlinable public func receive(upTo max: Int) async -> [Element] {
         var items: [Element] = []
         items.reserveCapacity(Swift.min(max, 256))
         var wakeups = ChanState<Element>.Wakeups()
@@ -145,7 +146,7 @@ public final class Chan<Element: Sendable>: Sendable {
     // MARK: Closing
 
     /// Closes the channel: no more items enter; buffered ones still drain. Idempotent.
-    public func close() {
+    @inlinable public func close() {
         var wakeups = ChanState<Element>.Wakeups()
         state.withLock { $0.close(&wakeups) }
         wakeups.resumeAll()
@@ -155,18 +156,20 @@ public final class Chan<Element: Sendable>: Sendable {
 extension Chan: AsyncSequence {
     /// Iterates until the channel is closed and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let chan: Chan
+        @usableFromInline let chan: Chan
 
-        public mutating func next() async -> Element? {
+        @inlinable init(chan: Chan) { self.chan = chan }
+
+        @inlinable public mutating func next() async -> Element? {
             await chan.receive()
         }
 
-        public mutating func next(isolation actor: isolated (any Actor)?) async -> Element? {
+        @inlinable public mutating func next(isolation actor: isolated (any Actor)?) async -> Element? {
             await chan.receive()
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator {
+    @inlinable public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(chan: self)
     }
 }

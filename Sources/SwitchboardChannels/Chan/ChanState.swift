@@ -7,48 +7,79 @@ import DequeModule
 ///
 /// Invariant: receivers wait only while the buffer is empty; senders wait only while the
 /// buffer is full (or, unbuffered, while no receiver waits).
+@usableFromInline
 struct ChanState<Element: Sendable>: ~Copyable {
-    typealias SendContinuation = UnsafeContinuation<SendResult, Never>
-    typealias ReceiveContinuation = UnsafeContinuation<Element?, Never>
+    @usableFromInline typealias SendContinuation = UnsafeContinuation<SendResult, Never>
+    @usableFromInline typealias ReceiveContinuation = UnsafeContinuation<Element?, Never>
 
-    struct Sender {
-        let id: UInt64
-        let item: Element
-        let continuation: SendContinuation
-    }
+    @usableFromInline
 
-    struct Receiver {
-        let id: UInt64
-        let continuation: ReceiveContinuation
-    }
+    struct Sender: Sendable {
+        @usableFromInline let id: UInt64
+        @usableFromInline let item: Element
+        @usableFromInline let continuation: SendContinuation
 
-    /// Continuations to resume once the lock is released.
-    struct Wakeups {
-        var receivers: [(ReceiveContinuation, Element?)] = []
-        var senders: [(SendContinuation, SendResult)] = []
-
-        var isEmpty: Bool { receivers.isEmpty && senders.isEmpty }
-
-        func resumeAll() {
-            for (c, v) in receivers { c.resume(returning: v) }
-            for (c, r) in senders { c.resume(returning: r) }
+        @inlinable init(id: UInt64, item: Element, continuation: SendContinuation) {
+            self.id = id
+            self.item = item
+            self.continuation = continuation
         }
     }
 
-    let kind: ChanBuffer
-    let capacity: Int
-    var buffer: Deque<Element> = []
-    var senders: Deque<Sender> = []
-    var receivers: Deque<Receiver> = []
-    var closed = false
-    var stepper: Stepper<Element, Element>?
-    var scratch: [Element] = []
-    var puts = 0
-    var takes = 0
-    var dropped = 0
-    var nextID: UInt64 = 0
+    @usableFromInline
 
-    init(_ kind: ChanBuffer, transform: Transform<Element, Element>?) {
+    struct Receiver: Sendable {
+        @usableFromInline let id: UInt64
+        @usableFromInline let continuation: ReceiveContinuation
+
+        @inlinable init(id: UInt64, continuation: ReceiveContinuation) {
+            self.id = id
+            self.continuation = continuation
+        }
+    }
+
+    /// Continuations to resume once the lock is released. The first of each kind is kept
+    /// inline: the common case (one hand-over) allocates nothing.
+    @usableFromInline
+    struct Wakeups: Sendable {
+        @usableFromInline var receiver: (ReceiveContinuation, Element?)?
+        @usableFromInline var sender: (SendContinuation, SendResult)?
+        @usableFromInline var moreReceivers: [(ReceiveContinuation, Element?)] = []
+        @usableFromInline var moreSenders: [(SendContinuation, SendResult)] = []
+
+        @inlinable init() {}
+
+        @usableFromInline var isEmpty: Bool { receiver == nil && sender == nil }
+
+        @inlinable mutating func wake(_ continuation: ReceiveContinuation, with value: Element?) {
+            if receiver == nil { receiver = (continuation, value) } else { moreReceivers.append((continuation, value)) }
+        }
+
+        @inlinable mutating func wake(_ continuation: SendContinuation, with result: SendResult) {
+            if sender == nil { sender = (continuation, result) } else { moreSenders.append((continuation, result)) }
+        }
+
+        @inlinable func resumeAll() {
+            if let (c, v) = receiver { c.resume(returning: v) }
+            for (c, v) in moreReceivers { c.resume(returning: v) }
+            if let (c, r) = sender { c.resume(returning: r) }
+            for (c, r) in moreSenders { c.resume(returning: r) }
+        }
+    }
+
+    @usableFromInline let kind: ChanBuffer
+    @usableFromInline let capacity: Int
+    @usableFromInline var buffer: Deque<Element> = []
+    @usableFromInline var senders: Deque<Sender> = []
+    @usableFromInline var receivers: Deque<Receiver> = []
+    @usableFromInline var closed = false
+    @usableFromInline var stepper: Stepper<Element, Element>?
+    @usableFromInline var scratch: [Element] = []
+    @usableFromInline var puts = 0
+    @usableFromInline var takes = 0
+    @usableFromInline var dropped = 0
+
+    @inlinable init(_ kind: ChanBuffer, transform: Transform<Element, Element>?) {
         self.kind = kind
         self.capacity = kind.capacity
         self.stepper = transform?.makeStepper()
@@ -60,15 +91,10 @@ struct ChanState<Element: Sendable>: ~Copyable {
             pendingSenders: senders.count, pendingReceivers: receivers.count, isClosed: closed)
     }
 
-    mutating func makeID() -> UInt64 {
-        nextID &+= 1
-        return nextID
-    }
-
     // MARK: Sending
 
     /// Whether an item can enter now without waiting.
-    var hasRoom: Bool {
+    @inlinable var hasRoom: Bool {
         switch kind {
         case .unbuffered: !receivers.isEmpty
         case .fixed: buffer.count < capacity || !receivers.isEmpty
@@ -77,16 +103,16 @@ struct ChanState<Element: Sendable>: ~Copyable {
     }
 
     /// Sends without waiting; `nil` means the sender must wait.
-    mutating func trySend(_ item: Element, _ wakeups: inout Wakeups) -> SendResult? {
+    @inlinable mutating func trySend(_ item: Element, _ wakeups: inout Wakeups) -> SendResult? {
         if closed { return .closed }
         guard hasRoom else { return nil }
         return admit(item, &wakeups)
     }
 
     /// Sends or enqueues the waiting sender.
-    mutating func send(_ item: Element, id: UInt64, _ continuation: SendContinuation, _ wakeups: inout Wakeups) {
+    @inlinable mutating func send(_ item: Element, id: UInt64, _ continuation: SendContinuation, _ wakeups: inout Wakeups) {
         if let result = trySend(item, &wakeups) {
-            wakeups.senders.append((continuation, result))
+            wakeups.wake(continuation, with: result)
         } else {
             senders.append(Sender(id: id, item: item, continuation: continuation))
         }
@@ -94,7 +120,7 @@ struct ChanState<Element: Sendable>: ~Copyable {
 
     /// Lets `item` in: runs the transform and places each output (to a waiting receiver
     /// first, then into the buffer under its policy).
-    mutating func admit(_ item: Element, _ wakeups: inout Wakeups) -> SendResult {
+    @inlinable mutating func admit(_ item: Element, _ wakeups: inout Wakeups) -> SendResult {
         puts += 1
         guard let stepper else { return place(item, &wakeups) }
         var out = scratch
@@ -107,10 +133,10 @@ struct ChanState<Element: Sendable>: ~Copyable {
         return result
     }
 
-    private mutating func place(_ item: Element, _ wakeups: inout Wakeups) -> SendResult {
+    @inlinable mutating func place(_ item: Element, _ wakeups: inout Wakeups) -> SendResult {
         if let receiver = receivers.popFirst() {
             takes += 1
-            wakeups.receivers.append((receiver.continuation, item))
+            wakeups.wake(receiver.continuation, with: item)
             return .accepted
         }
         switch kind {
@@ -132,7 +158,7 @@ struct ChanState<Element: Sendable>: ~Copyable {
 
     /// Receives without waiting: `.some(item)`, `.some(nil)` when closed and drained, or
     /// `nil` when the receiver must wait.
-    mutating func tryReceive(_ wakeups: inout Wakeups) -> Element?? {
+    @inlinable mutating func tryReceive(_ wakeups: inout Wakeups) -> Element?? {
         while true {
             if let item = buffer.popFirst() {
                 takes += 1
@@ -143,28 +169,30 @@ struct ChanState<Element: Sendable>: ~Copyable {
                 return closed ? .some(nil) : nil
             }
             // Unbuffered (or a filtered item): move a waiting sender's item in and retry.
-            wakeups.senders.append((sender.continuation, admit(sender.item, &wakeups)))
+            let result = admit(sender.item, &wakeups)
+            wakeups.wake(sender.continuation, with: result)
         }
     }
 
     /// Moves waiting senders' items into freed buffer room.
-    private mutating func refill(_ wakeups: inout Wakeups) {
+    @inlinable mutating func refill(_ wakeups: inout Wakeups) {
         while buffer.count < capacity, !closed, let sender = senders.popFirst() {
-            wakeups.senders.append((sender.continuation, admit(sender.item, &wakeups)))
+            let result = admit(sender.item, &wakeups)
+            wakeups.wake(sender.continuation, with: result)
         }
     }
 
     /// Receives or enqueues the waiting receiver.
-    mutating func receive(id: UInt64, _ continuation: ReceiveContinuation, _ wakeups: inout Wakeups) {
+    @inlinable mutating func receive(id: UInt64, _ continuation: ReceiveContinuation, _ wakeups: inout Wakeups) {
         if let result = tryReceive(&wakeups) {
-            wakeups.receivers.append((continuation, result))
+            wakeups.wake(continuation, with: result)
         } else {
             receivers.append(Receiver(id: id, continuation: continuation))
         }
     }
 
     /// Takes up to `max` buffered items at once (at least one if any is available).
-    mutating func tryReceive(upTo max: Int, into out: inout [Element], _ wakeups: inout Wakeups) -> Bool {
+    @inlinable mutating func tryReceive(upTo max: Int, into out: inout [Element], _ wakeups: inout Wakeups) -> Bool {
         while out.count < max {
             guard let next = tryReceive(&wakeups) else { break }
             guard let item = next else { return !out.isEmpty }
@@ -177,28 +205,28 @@ struct ChanState<Element: Sendable>: ~Copyable {
 
     /// Closes: waiting senders learn their items were not accepted; waiting receivers (the
     /// buffer is empty if any wait) see the end.
-    mutating func close(_ wakeups: inout Wakeups) {
+    @inlinable mutating func close(_ wakeups: inout Wakeups) {
         guard !closed else { return }
         closed = true
-        while let s = senders.popFirst() { wakeups.senders.append((s.continuation, .closed)) }
+        while let s = senders.popFirst() { wakeups.wake(s.continuation, with: .closed) }
         if buffer.isEmpty {
-            while let r = receivers.popFirst() { wakeups.receivers.append((r.continuation, nil)) }
+            while let r = receivers.popFirst() { wakeups.wake(r.continuation, with: nil) }
         }
     }
 
-    mutating func cancelSender(_ id: UInt64) -> SendContinuation? {
+    @inlinable mutating func cancelSender(_ id: UInt64) -> SendContinuation? {
         guard let i = senders.firstIndex(where: { $0.id == id }) else { return nil }
         return senders.remove(at: i).continuation
     }
 
-    mutating func cancelReceiver(_ id: UInt64) -> ReceiveContinuation? {
+    @inlinable mutating func cancelReceiver(_ id: UInt64) -> ReceiveContinuation? {
         guard let i = receivers.firstIndex(where: { $0.id == id }) else { return nil }
         return receivers.remove(at: i).continuation
     }
 
     /// Offers several items without waiting; returns how many were accepted (a dropped item
     /// counts as accepted: the buffer's policy decided its fate).
-    mutating func offer(contentsOf items: some Collection<Element>, _ wakeups: inout Wakeups) -> Int {
+    @inlinable mutating func offer(contentsOf items: some Collection<Element>, _ wakeups: inout Wakeups) -> Int {
         var n = 0
         for item in items {
             guard !closed, hasRoom else { break }

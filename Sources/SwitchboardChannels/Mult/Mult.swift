@@ -16,10 +16,10 @@ import Synchronization
 public final class Mult<Element: Sendable>: Sendable {
     /// The channel the mult takes from.
     public let source: Chan<Element>
-    let taps = TapSet<Element>()
+    @usableFromInline let taps = TapSet<Element>()
     private let nextID = Atomic<UInt64>(0)
-    private let keepTapsOpen: Bool
-    private let batchSize: Int
+    @usableFromInline let keepTapsOpen: Bool
+    @usableFromInline let batchSize: Int
 
     /// A mult over `source`. `keepTapsOpen` leaves taps open when the source closes.
     public init(_ source: Chan<Element>, keepTapsOpen: Bool = false, batchSize: Int = 256) {
@@ -42,7 +42,7 @@ public final class Mult<Element: Sendable>: Sendable {
 
     /// Moves items from the source to the taps until the source is closed and drained, or
     /// the task is cancelled; then closes the taps (see `keepTapsOpen`).
-    public func run() async {
+    @inlinable public func run() async {
         while !Task.isCancelled {
             let batch = await source.receive(upTo: batchSize)
             if batch.isEmpty { break }

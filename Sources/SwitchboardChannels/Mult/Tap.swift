@@ -59,7 +59,7 @@ public final class Tap<Element: Sendable>: Sendable, AsyncSequence {
         chan.close()
     }
 
-    func disconnect(lost: Int) {
+    @usableFromInline func disconnect(lost: Int) {
         extraDrops.add(lost, ordering: .relaxed)
         state.withLock { $0.disconnected = true }
         cancel()

@@ -1,6 +1,7 @@
 import Synchronization
 
 /// The taps of one mult (or one pub topic) and how a batch of items reaches all of them.
+@usableFromInline
 final class TapSet<Element: Sendable>: Sendable {
     private let taps = Mutex<[Tap<Element>]>([])
     private let closed = Mutex(false)
@@ -27,12 +28,12 @@ final class TapSet<Element: Sendable>: Sendable {
         taps.withLock { $0.removeAll { $0.id == id } }
     }
 
-    var snapshot: [Tap<Element>] { taps.withLock { $0 } }
+    @usableFromInline var snapshot: [Tap<Element>] { taps.withLock { $0 } }
 
     var isEmpty: Bool { taps.withLock { $0.isEmpty } }
 
     /// Closes every tap (their consumers drain, then see the end) and refuses new ones.
-    func closeAll() {
+    @usableFromInline func closeAll() {
         closed.withLock { $0 = true }
         for tap in taps.withLock({ t in defer { t.removeAll() }; return t }) { tap.chan.close() }
     }
@@ -43,7 +44,7 @@ final class TapSet<Element: Sendable>: Sendable {
     /// its closed channel ends the wait.
     ///
     /// Returns `false` if the task was cancelled while waiting.
-    func deliver(_ batch: [Element]) async -> Bool {
+    @inlinable func deliver(_ batch: [Element]) async -> Bool {
         var blocked: [(Tap<Element>, Int)] = []
         for tap in snapshot {
             let accepted = tap.chan.offer(contentsOf: batch)
