@@ -39,10 +39,12 @@ public struct LifecycleEvent: Sendable {
         return s
     }
 
-    /// ISO 8601 with milliseconds, UTC.
+    /// ISO 8601 with milliseconds, UTC: `2026-11-23T02:17:55.458Z`.
     public static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        date.formatted(iso8601)
     }
+
+    private static let iso8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// The most recent lifecycle events, oldest first, at most `capacity`.

@@ -48,8 +48,7 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
     private let name: String
     private let state: Mutex<State>
     private let catalog: TransformCatalog
-    private let tails = TapSet<Message>()
-    private let tailIDs = Atomic<UInt64>(0)
+    private let tails = Fanout<Message>()
 
     init(_ context: ComponentContext, catalog: TransformCatalog) {
         name = context.name
@@ -116,7 +115,7 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
 
     public func tail(capacity: Int) throws -> Tap<Message> {
         guard state.withLock({ $0.chan != nil }) else { throw NotRunning(name) }
-        return tails.add(name: "tail", policy: .dropOldest, capacity: capacity, id: tailIDs.add(1, ordering: .relaxed).newValue)
+        return tails.tap(name: "tail", policy: .dropOldest, capacity: capacity)
     }
 
     public func inspect() async -> JSONValue {

@@ -84,14 +84,17 @@ public final class MultComponent: MessageFanout, MessageTailable {
         o["tapDefaults"] = ["policy": .string(defaults.policy.rawValue), "capacity": .int(defaults.capacity)]
         let taps = running?.mult.currentTaps ?? []
         o["tapCount"] = .int(taps.count)
-        o["taps"] = .array(taps.map(Self.tapJSON))
+        o["taps"] = .array(taps.map(\.json))
         return .object(o)
     }
+}
 
-    static func tapJSON(_ tap: Tap<Message>) -> JSONValue {
-        let c = tap.counters
+extension Tap {
+    /// The tap's name, policy and counters, as the console shows them.
+    public var json: JSONValue {
+        let c = counters
         return [
-            "id": .int(Int(tap.id)), "name": .string(tap.name), "policy": .string(tap.policy.rawValue),
+            "id": .int(Int(id)), "name": .string(name), "policy": .string(policy.rawValue),
             "delivered": .int(c.delivered), "dropped": .int(c.dropped), "buffered": .int(c.buffered), "capacity": .int(c.capacity),
         ]
     }

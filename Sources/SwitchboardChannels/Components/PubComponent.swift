@@ -37,8 +37,7 @@ public final class PubComponent: MessageFanout, MessageTailable {
     private let source: Dependency<any MessageChannel>
     private let config: Config
     private let running = Mutex<Running?>(nil)
-    private let tails = TapSet<Message>()
-    private let tailIDs = Atomic<UInt64>(0)
+    private let tails = Fanout<Message>()
 
     init(_ context: ComponentContext) {
         name = context.name
@@ -86,7 +85,7 @@ public final class PubComponent: MessageFanout, MessageTailable {
 
     public func tail(capacity: Int) throws -> Tap<Message> {
         guard running.withLock({ $0 != nil }) else { throw NotRunning(name) }
-        return tails.add(name: "tail", policy: .dropOldest, capacity: capacity, id: tailIDs.add(1, ordering: .relaxed).newValue)
+        return tails.tap(name: "tail", policy: .dropOldest, capacity: capacity)
     }
 
     public func inspect() async -> JSONValue {
@@ -96,7 +95,7 @@ public final class PubComponent: MessageFanout, MessageTailable {
         if let r = running.withLock({ $0 }) {
             o["unrouted"] = .int(r.pub.unrouted)
             o["topics"] = .object(JSONObject(r.pub.subscriptions.sorted { $0.key < $1.key }.map {
-                ($0.key, .array($0.value.map(MultComponent.tapJSON)))
+                ($0.key, .array($0.value.map(\.json)))
             }))
         }
         return .object(o)

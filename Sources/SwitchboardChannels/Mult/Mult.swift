@@ -16,8 +16,7 @@ import Synchronization
 public final class Mult<Element: Sendable>: Sendable {
     /// The channel the mult takes from.
     public let source: Chan<Element>
-    @usableFromInline let taps = TapSet<Element>()
-    private let nextID = Atomic<UInt64>(0)
+    @usableFromInline let taps = Fanout<Element>()
     @usableFromInline let keepTapsOpen: Bool
     @usableFromInline let batchSize: Int
 
@@ -30,8 +29,7 @@ public final class Mult<Element: Sendable>: Sendable {
 
     /// Adds a tap with its own buffer of `capacity` items and its slow-consumer `policy`.
     public func tap(name: String = "tap", policy: TapPolicy = .block, capacity: Int = 64) -> Tap<Element> {
-        let id = nextID.add(1, ordering: .relaxed).newValue
-        return taps.add(name: name, policy: policy, capacity: capacity, id: id)
+        taps.tap(name: name, policy: policy, capacity: capacity)
     }
 
     /// Removes `tap` (same as `tap.cancel()`).

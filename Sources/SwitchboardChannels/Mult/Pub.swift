@@ -14,9 +14,8 @@ public final class Pub<Element: Sendable>: Sendable {
     /// The channel the pub takes from.
     public let source: Chan<Element>
     private let topicOf: @Sendable (Element) -> String?
-    private let topics = Mutex<[String: TapSet<Element>]>([:])
+    private let topics = Mutex<[String: Fanout<Element>]>([:])
     private let bufferFor: @Sendable (String) -> Int
-    private let nextID = Atomic<UInt64>(0)
     private let unroutedCount = Atomic<Int>(0)
     private let closed = Mutex(false)
 
@@ -31,18 +30,17 @@ public final class Pub<Element: Sendable>: Sendable {
 
     /// Subscribes to `topic` with a tap of the topic's buffer size and `policy`.
     public func subscribe(_ topic: String, name: String = "sub", policy: TapPolicy = .block, capacity: Int? = nil) -> Tap<Element> {
-        let set = closed.withLock { isClosed -> TapSet<Element> in
+        let set = closed.withLock { isClosed -> Fanout<Element> in
             let set = topics.withLock { t in
                 if let s = t[topic] { return s }
-                let s = TapSet<Element>()
+                let s = Fanout<Element>()
                 t[topic] = s
                 return s
             }
             if isClosed { set.closeAll() }
             return set
         }
-        let id = nextID.add(1, ordering: .relaxed).newValue
-        return set.add(name: name, policy: policy, capacity: capacity ?? bufferFor(topic), id: id)
+        return set.tap(name: name, policy: policy, capacity: capacity ?? bufferFor(topic))
     }
 
     /// Removes every subscriber of `topic`.

@@ -1,15 +1,20 @@
 import Synchronization
 
-/// The taps of one mult (or one pub topic) and how a batch of items reaches all of them.
-@usableFromInline
-final class TapSet<Element: Sendable>: Sendable {
+/// A set of taps and how a batch of items reaches all of them: the fan-out inside `Mult`
+/// and `Pub`, usable on its own by a component that makes its own items (e.g. SSE events
+/// encoded once for every subscriber).
+public final class Fanout<Element: Sendable>: Sendable {
     private let taps = Mutex<[Tap<Element>]>([])
     private let closed = Mutex(false)
 
-    init() {}
+    private let nextID = Atomic<UInt64>(0)
+
+    /// An empty fan-out.
+    public init() {}
 
     /// Adds a tap; a tap added after `closeAll()` comes back already closed.
-    func add(name: String, policy: TapPolicy, capacity: Int, id: UInt64) -> Tap<Element> {
+    public func tap(name: String, policy: TapPolicy, capacity: Int) -> Tap<Element> {
+        let id = nextID.add(1, ordering: .relaxed).newValue
         let tap = Tap<Element>(id: id, name: name, policy: policy, capacity: capacity)
         let added = closed.withLock { isClosed -> Bool in
             guard !isClosed else { return false }
@@ -28,12 +33,14 @@ final class TapSet<Element: Sendable>: Sendable {
         taps.withLock { $0.removeAll { $0.id == id } }
     }
 
-    @usableFromInline var snapshot: [Tap<Element>] { taps.withLock { $0 } }
+    /// The current taps.
+    public var snapshot: [Tap<Element>] { taps.withLock { $0 } }
 
-    var isEmpty: Bool { taps.withLock { $0.isEmpty } }
+    /// Whether there is no tap.
+    public var isEmpty: Bool { taps.withLock { $0.isEmpty } }
 
     /// Closes every tap (their consumers drain, then see the end) and refuses new ones.
-    @usableFromInline func closeAll() {
+    public func closeAll() {
         closed.withLock { $0 = true }
         for tap in taps.withLock({ t in defer { t.removeAll() }; return t }) { tap.chan.close() }
     }
@@ -44,7 +51,7 @@ final class TapSet<Element: Sendable>: Sendable {
     /// its closed channel ends the wait.
     ///
     /// Returns `false` if the task was cancelled while waiting.
-    @inlinable func deliver(_ batch: [Element]) async -> Bool {
+    @inlinable public func deliver(_ batch: [Element]) async -> Bool {
         var blocked: [(Tap<Element>, Int)] = []
         for tap in snapshot {
             let accepted = tap.chan.offer(contentsOf: batch)

@@ -1,11 +1,12 @@
-extension TapSet {
+extension Fanout {
     /// Offers `item` to every tap without waiting (for taps whose policy never waits, such
-    /// as console tails); a `block` or `disconnect` tap that is full is disconnected.
-    func offerAll(_ item: Element) {
+    /// as console tails). A full `block` or `disconnect` tap is disconnected, or skipped when
+    /// `skipFull` is set (for items such as heartbeats that a busy tap does not need).
+    public func offerAll(_ item: Element, skipFull: Bool = false) {
         for tap in snapshot {
             switch tap.chan.offer(item) {
             case .accepted, .dropped, .closed: continue
-            case .wouldBlock: tap.disconnect(lost: 1)
+            case .wouldBlock: if !skipFull { tap.disconnect(lost: 1) }
             }
         }
     }

@@ -1,0 +1,85 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Switchboard
+
+/// The `page` endpoint: serves the chat page (no build step, nothing from the internet).
+///
+/// ```json
+/// "page": { "type": "page", "path": "/", "using": { "server": "http" },
+///           "events": "/events", "publish": "/messages", "websocket": "/ws" }
+/// ```
+public final class PageEndpoint: Component {
+    private let mount: EndpointMount
+    private let path: String
+    private let body: ByteBuffer
+
+    init(_ context: ComponentContext) {
+        mount = EndpointMount(context)
+        path = context.routePath(default: "/")
+        let c = context.config
+        let title = c.string("title", default: "Switchboard chat")
+        var settings = JSONObject()
+        settings["events"] = .string(c.string("events", default: "/events"))
+        settings["publish"] = .string(c.string("publish", default: "/messages"))
+        settings["websocket"] = c.string("websocket").map(JSONValue.string) ?? .null
+        settings["event"] = .string(c.string("event", default: "message"))
+        // JSON inside <script>: "<" escaped so that no value can close the element.
+        let json = JSONValue.object(settings).jsonText.replacingAll("<", with: "\\u003c")
+        let html = ChatPage.html.replacingAll("{{CONFIG}}", with: json).replacingAll("{{TITLE}}", with: Self.escapeHTML(title))
+        body = ByteBuffer(string: html)
+        context.claimRoute("GET", path)
+    }
+
+    /// The component type.
+    public static let type = ComponentType("page", summary: "GET /: the chat page.") { PageEndpoint($0) }
+
+    static func escapeHTML(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    public func start() async throws {
+        let body = self.body
+        try mount.mount([HTTPRoute(.get, path) { _, _ in
+            var h = HTTPFields()
+            h[.contentType] = "text/html; charset=utf-8"
+            h[.cacheControl] = "no-cache"
+            h[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:"
+            return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: body))
+        }])
+    }
+
+    public func stop() async throws {
+        mount.unmount()
+    }
+
+    public func inspect() async -> JSONValue {
+        ["path": .string(path), "bytes": .int(body.readableBytes)]
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        components(separatedBy: target).joined(separator: replacement)
+    }
+}
+
+/// The component types of the web edge.
+public enum WebComponents {
+    /// `http-server`, `publish`, `sse`, `websocket`, `page`.
+    public static var types: [ComponentType] {
+        [HTTPServerComponent.type, PublishEndpoint.type, SSEEndpoint.type, WebSocketEndpoint.type, PageEndpoint.type]
+    }
+}

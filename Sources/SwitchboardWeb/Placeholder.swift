@@ -1,1 +1,0 @@
-import Hummingbird; import HummingbirdWebSocket; import AsyncHTTPClient; import Crypto

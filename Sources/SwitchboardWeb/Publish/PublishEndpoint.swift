@@ -1,0 +1,112 @@
+import HTTPTypes
+import Hummingbird
+import Switchboard
+import SwitchboardChannels
+import Synchronization
+
+/// The `publish` endpoint: `POST` a message (JSON, form or plain text) onto a channel.
+///
+/// `202 {"id": …}` when accepted; `503` with `Retry-After` when the channel stays full for
+/// `wait`; `400` with a JSON reason for bad input, `415` for an unsupported body type, `413`
+/// when the body is too large.
+public final class PublishEndpoint: Component {
+    struct Config {
+        var path: String
+        var wait: Duration
+        var maxBodySize: Int?
+        var defaultFrom: String
+
+        init(_ context: ComponentContext) {
+            path = context.routePath(default: "/messages")
+            wait = context.config.duration("wait", default: .seconds(2))
+            maxBodySize = context.config.int("maxBodySize", in: 1...1_073_741_824)
+            defaultFrom = context.config.string("defaultFrom", default: "anonymous")
+            context.claimRoute("POST", path)
+        }
+    }
+
+    private let mount: EndpointMount
+    private let channel: Dependency<any MessageSink>
+    private let config: Config
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(_ context: ComponentContext) {
+        mount = EndpointMount(context)
+        channel = context.dependency("channel", as: (any MessageSink).self, "the channel messages are put on")
+        config = Config(context)
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "publish", summary: "POST /messages: JSON, form or text onto a channel (202 with the message id)."
+    ) { PublishEndpoint($0) }
+
+    public func start() async throws {
+        let sink = try channel.get()
+        let server = try mount.server.get()
+        let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
+        try mount.mount([HTTPRoute(.post, config.path) { [self] request, _ in
+            await publish(request, to: sink, limit: limit)
+        }])
+    }
+
+    public func stop() async throws {
+        mount.unmount()
+    }
+
+    private func count(_ key: String) {
+        counts.withLock { $0[key, default: 0] += 1 }
+    }
+
+    func publish(_ request: Request, to sink: any MessageSink, limit: Int) async -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await BodyLimit.collect(request, limit: limit)
+        } catch {
+            count("tooLarge")
+            return .error(.contentTooLarge, "the body exceeds the limit of \(limit) bytes")
+        }
+        let parts: MessageInput.Parts
+        do {
+            parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query)
+        } catch {
+            count("rejected")
+            switch error {
+            case .badJSON(let why): return .error(.badRequest, "bad JSON: \(why)")
+            case .missingText: return .error(.badRequest, "missing text")
+            case .invalid(let why): return .error(.badRequest, why)
+            case .unsupportedType(let t):
+                return .error(.unsupportedMediaType, "unsupported content type \(t)",
+                              ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]])
+            }
+        }
+        let message = Message(from: parts.from ?? config.defaultFrom, text: parts.text, room: parts.room, data: parts.data)
+        switch await sink.put(message, timeout: config.wait) {
+        case .accepted:
+            count("accepted")
+            return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])
+        case .dropped:
+            count("dropped")
+            return .json(.accepted, ["id": .string(message.id.description), "status": "dropped"])
+        case .wouldBlock:
+            count("full")
+            let retry = max(1, Int((config.wait.milliseconds / 1000).rounded(.up)))
+            var h = HTTPFields()
+            h[.retryAfter] = String(retry)
+            return .error(.serviceUnavailable, "the channel is full; try again later", ["retryAfter": .int(retry)], headers: h)
+        case .closed:
+            count("unavailable")
+            var h = HTTPFields()
+            h[.retryAfter] = "5"
+            return .error(.serviceUnavailable, "the channel is not running", headers: h)
+        }
+    }
+
+    public func inspect() async -> JSONValue {
+        let c = counts.withLock { $0 }
+        return [
+            "path": .string(config.path), "channel": .string(channel.target), "wait": .string(config.wait.short),
+            "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+        ]
+    }
+}

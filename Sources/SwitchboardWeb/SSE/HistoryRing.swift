@@ -1,0 +1,61 @@
+import DequeModule
+import Synchronization
+import SwitchboardChannels
+
+/// The most recent events, for `Last-Event-ID` resume: a reconnecting client gets every
+/// event it missed while they are still here, and is told when some are gone.
+final class HistoryRing: Sendable {
+    struct Replay {
+        var events: [SSEEvent]
+        /// Events after the client's id were lost (evicted, or from before this ring began).
+        var gap: Bool
+        var oldest: MessageID?
+    }
+
+    private struct State {
+        var capacity: Int
+        var events: Deque<SSEEvent> = []
+        var evictedUpTo: MessageID?
+
+        mutating func trim() {
+            while events.count > capacity, let dropped = events.popFirst() {
+                if let id = dropped.id { evictedUpTo = id }
+            }
+        }
+    }
+
+    private let state: Mutex<State>
+    /// Ids below this were made before the ring existed (e.g. by an earlier process).
+    let floor: MessageID
+
+    init(capacity: Int) {
+        state = Mutex(State(capacity: max(0, capacity)))
+        floor = MessageID.next()
+    }
+
+    var count: Int { state.withLock { $0.events.count } }
+    var capacity: Int { state.withLock { $0.capacity } }
+
+    func append(_ event: SSEEvent) {
+        state.withLock { s in
+            s.events.append(event)
+            s.trim()
+        }
+    }
+
+    func resize(_ capacity: Int) {
+        state.withLock { s in
+            s.capacity = max(0, capacity)
+            s.trim()
+        }
+    }
+
+    /// The events after `lastID` in `room` (every room when nil).
+    func replay(after lastID: MessageID, room: String?) -> Replay {
+        state.withLock { s in
+            let events = s.events.lazy.filter { e in (e.id.map { $0 > lastID } ?? false) && (room == nil || e.room == room) }
+            let gap = lastID < floor || (s.evictedUpTo.map { lastID < $0 } ?? false)
+            return Replay(events: Array(events), gap: gap, oldest: s.events.first?.id)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import HTTPTypes
+import Hummingbird
+import Switchboard
+
+/// The server's one responder: CORS, then the route table as it is at this moment.
+///
+/// Hummingbird builds its router once; looking routes up per request is what lets
+/// endpoints come and go while the server runs.
+struct DynamicResponder: HTTPResponder {
+    let server: HTTPServerComponent
+
+    func respond(to request: Request, context: EdgeContext) async throws -> Response {
+        let cors = server.corsPolicy
+        let origin = request.headers[.origin]
+        if let cors, let origin, request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+            let response = cors.preflight(request, origin: origin)
+            server.stats.count(response.status)
+            return response
+        }
+        var response = await route(request, context)
+        if let cors, let origin, cors.allows(origin: origin) {
+            for field in cors.originHeaders(origin) { response.headers[field.name] = field.value }
+        }
+        server.stats.count(response.status)
+        return response
+    }
+
+    private func route(_ request: Request, _ context: EdgeContext) async -> Response {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > server.requestBodyLimit {
+            return .error(.contentTooLarge, "request body of \(declared) bytes exceeds the limit of \(server.requestBodyLimit)")
+        }
+        let (route, allowed) = server.routes.lookup(request.method, request.uri.path)
+        if let route {
+            do {
+                return try await route.handler(request, context)
+            } catch {
+                context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
+                return .error(.internalServerError, "internal error")
+            }
+        }
+        if !allowed.isEmpty {
+            var headers = HTTPFields()
+            headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            return .error(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)",
+                          ["allowed": .array(allowed.map { .string($0.rawValue) })], headers: headers)
+        }
+        return .error(.notFound, "no route for \(request.method) \(request.uri.path)")
+    }
+}

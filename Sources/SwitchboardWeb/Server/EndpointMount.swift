@@ -1,0 +1,26 @@
+import Switchboard
+
+/// What every endpoint component shares: the `server` slot, and putting its routes on the
+/// server when it starts and taking them off when it stops.
+struct EndpointMount: Sendable {
+    let owner: String
+    let server: Dependency<any HTTPServing>
+
+    init(_ context: ComponentContext) {
+        owner = context.name
+        server = context.dependency("server", as: (any HTTPServing).self, "the http-server this endpoint's routes go on")
+    }
+
+    /// Registers the routes; returns the server.
+    @discardableResult
+    func mount(_ routes: [HTTPRoute], webSockets: [WebSocketRoute] = []) throws -> any HTTPServing {
+        let s = try server.get()
+        try s.register(owner: owner, routes: routes, webSockets: webSockets)
+        return s
+    }
+
+    /// Removes the routes (idempotent; a server that is gone has none to remove).
+    func unmount() {
+        (try? server.get())?.unregister(owner: owner)
+    }
+}

@@ -1,0 +1,74 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Switchboard
+
+/// One HTTP route an endpoint component serves while it runs.
+public struct HTTPRoute: Sendable {
+    /// The method matched.
+    public let method: HTTPRequest.Method
+    /// The exact path matched (query strings are not part of it).
+    public let path: String
+    /// Answers a request.
+    public let handler: @Sendable (Request, EdgeContext) async throws -> Response
+
+    /// A route for `method` on `path`.
+    public init(_ method: HTTPRequest.Method, _ path: String, handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
+        self.method = method
+        self.path = path
+        self.handler = handler
+    }
+}
+
+/// A WebSocket endpoint: a GET on `path` that asks to upgrade.
+public struct WebSocketRoute: Sendable {
+    /// The exact path matched.
+    public let path: String
+    /// Decides on the upgrade: the frame handler, or `nil` to refuse.
+    public let handler: @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
+
+    /// A WebSocket route on `path`.
+    public init(_ path: String, handler: @escaping @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
+        self.path = path
+        self.handler = handler
+    }
+}
+
+/// A component that serves HTTP for endpoint components: they register their routes when
+/// they start and remove them when they stop, while the server keeps running.
+public protocol HTTPServing: Component {
+    /// Adds `owner`'s routes, replacing any it had; throws if another owner holds one.
+    func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws
+    /// Removes `owner`'s routes. Idempotent.
+    func unregister(owner: String)
+    /// The URL the server answers on, once it runs (`http://127.0.0.1:8080`).
+    var baseURL: String? { get }
+}
+
+/// Two endpoints asked for the same route on one running server.
+public struct RouteTaken: Error, CustomStringConvertible {
+    /// `GET /events`
+    public let route: String
+    /// Who holds it.
+    public let owner: String
+    public var description: String { "route \(route) is already served by \"\(owner)\"" }
+}
+
+extension ComponentContext {
+    /// Claims `method path` on the server named in `using.server`, so that two endpoints on
+    /// one route are a configuration error naming both.
+    public func claimRoute(_ method: String, _ path: String) {
+        let server = using["server"] ?? "?"
+        claim("route \(server) \(method) \(path)", described: "route \(method) \(path) on \"\(server)\"")
+    }
+
+    /// Reads a `path` field (default `fallback`) that must start with `/`.
+    public func routePath(_ key: String = "path", default fallback: String) -> String {
+        let path = config.string(key, default: fallback)
+        guard path.hasPrefix("/"), !path.contains("?"), !path.contains(" ") else {
+            config.issue(.invalidValue, key, "a path starts with \"/\" and has no spaces or query: \"\(path)\"")
+            return fallback
+        }
+        return path
+    }
+}

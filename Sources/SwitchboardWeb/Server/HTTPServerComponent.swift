@@ -1,0 +1,187 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Switchboard
+import Synchronization
+
+/// The `http-server` component: owns the listener; endpoint components add and remove
+/// their routes on it while it runs.
+///
+/// ```json
+/// "http": { "type": "http-server", "host": "127.0.0.1", "port": 8080,
+///           "cors": { "origins": ["https://example.org"] } }
+/// ```
+public final class HTTPServerComponent: HTTPServing {
+    struct Config {
+        var host: String
+        var port: Int
+        var maxConnections: Int
+        var requestBodyLimit: Int
+        var idleTimeout: Duration?
+        var cors: CORSPolicy?
+        var shutdownGrace: Duration
+
+        init(_ c: ConfigReader) {
+            host = c.string("host", default: "127.0.0.1")
+            port = c.int("port", default: 8080, in: 0...65535)
+            maxConnections = c.int("maxConnections", default: 16384, in: 1...1_000_000)
+            requestBodyLimit = c.int("requestBodyLimit", default: 1_048_576, in: 1...1_073_741_824)
+            idleTimeout = c.duration("idleTimeout")
+            cors = CORSPolicy(c.object("cors"))
+            shutdownGrace = c.duration("shutdownGrace", default: .seconds(5))
+        }
+    }
+
+    struct Running {
+        let group: ServiceGroup
+        let task: Task<Void, Never>
+        let port: Int
+    }
+
+    let name: String
+    let runtime: ComponentRuntime
+    let routes = RouteTable()
+    let connections = ConnectionLimit.Counter()
+    let stats = ResponseStats()
+    private let config: Config
+    private let cors: Mutex<CORSPolicy?>
+    private let running = Mutex<Running?>(nil)
+
+    init(_ context: ComponentContext) {
+        name = context.name
+        runtime = context.runtime
+        config = Config(context.config)
+        cors = Mutex(config.cors)
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "http-server", summary: "The HTTP listener (Hummingbird 2) that endpoint components add routes to.",
+        updatableFields: ["cors"]
+    ) { HTTPServerComponent($0) }
+
+    /// The request body limit endpoints apply unless they set their own.
+    public var requestBodyLimit: Int { config.requestBodyLimit }
+
+    var corsPolicy: CORSPolicy? { cors.withLock { $0 } }
+
+    public var baseURL: String? {
+        running.withLock { $0 }.map { "http://\(config.host.contains(":") ? "[\(config.host)]" : config.host):\($0.port)" }
+    }
+
+    /// The bound port while running (the real one when configured as 0).
+    public var boundPort: Int? { running.withLock { $0?.port } }
+
+    /// Answers a request in process, exactly as the listener would (for tests and tools).
+    public func respond(to request: Request, context: EdgeContext) async throws -> Response {
+        try await DynamicResponder(server: self).respond(to: request, context: context)
+    }
+
+    public func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws {
+        try self.routes.register(owner: owner, routes: routes, webSockets: webSockets)
+    }
+
+    public func unregister(owner: String) {
+        routes.unregister(owner: owner)
+    }
+
+    public func start() async throws {
+        guard running.withLock({ $0 == nil }) else { return }
+        let ready = Latch<Int>()
+        let routes = self.routes
+        let app = Application(
+            responder: DynamicResponder(server: self),
+            server: .http1WebSocketUpgrade(
+                configuration: .init(http1: .init(idleTimeout: config.idleTimeout.map { .nanoseconds(Int64($0.milliseconds * 1e6)) })),
+                shouldUpgrade: { head, _, _ in
+                    let path = String((head.path ?? "").prefix { $0 != "?" })
+                    guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
+                    return .upgrade([:], handler)
+                }),
+            configuration: .init(
+                address: .hostname(config.host, port: config.port), serverName: "switchboard",
+                availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections)),
+            onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
+            logger: runtime.logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: runtime.logger))
+        let runtime = self.runtime
+        let task = Task {
+            do {
+                try await group.run()
+                if !ready.resolve(.failure(ServerStopped())) { return }
+            } catch {
+                // Before readiness this is a start failure (e.g. the port is taken);
+                // after it, the server broke while running.
+                if !ready.resolve(.failure(error)) { runtime.fail(error) }
+            }
+        }
+        do {
+            let port = try await ready.wait()
+            running.withLock { $0 = Running(group: group, task: task, port: port) }
+            runtime.logger.info("listening on http://\(config.host):\(port)")
+        } catch {
+            await task.value
+            throw error
+        }
+    }
+
+    public func stop() async throws {
+        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
+        await r.group.triggerGracefulShutdown()
+        // Open streams end when their endpoints stop; anything still open after the grace
+        // period is cut so that stop always returns.
+        if await withDeadline(config.shutdownGrace, { await r.task.value }) == nil {
+            runtime.logger.warning("connections still open after \(config.shutdownGrace.short); closing them")
+            r.task.cancel()
+            await r.task.value
+        }
+    }
+
+    public func update(_ config: ConfigReader) async throws {
+        let policy = CORSPolicy(config.object("cors"))
+        if let issue = config.issues.first { throw ConfigErrors([issue]) }
+        cors.withLock { $0 = policy }
+    }
+
+    public func inspect() async -> JSONValue {
+        var o = JSONObject()
+        o["host"] = .string(config.host)
+        o["port"] = .int(boundPort ?? config.port)
+        if let url = baseURL { o["url"] = .string(url) }
+        o["connections"] = .int(connections.open.load(ordering: .relaxed))
+        o["connectionsAccepted"] = .int(connections.accepted.load(ordering: .relaxed))
+        o["maxConnections"] = .int(config.maxConnections)
+        o["requestBodyLimit"] = .int(config.requestBodyLimit)
+        o["requests"] = stats.json
+        o["cors"] = corsPolicy.map { .array($0.origins.map(JSONValue.string)) } ?? .null
+        o["routes"] = .object(JSONObject(routes.listing.map { ($0.0, .string($0.1)) }))
+        return .object(o)
+    }
+}
+
+/// The server's run ended without an error before it was ready.
+struct ServerStopped: Error, CustomStringConvertible {
+    var description: String { "the server stopped before it was ready" }
+}
+
+/// Requests answered, by status class.
+final class ResponseStats: Sendable {
+    private let byClass = Mutex([0, 0, 0, 0, 0])
+
+    func count(_ status: HTTPResponse.Status) {
+        let k = min(max(status.code / 100 - 1, 0), 4)
+        byClass.withLock { $0[k] += 1 }
+    }
+
+    var json: JSONValue {
+        let counts = byClass.withLock { $0 }
+        var o = JSONObject()
+        o["total"] = .int(counts.reduce(0, +))
+        for (i, c) in counts.enumerated() { o["\(i + 1)xx"] = .int(c) }
+        return .object(o)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Switchboard
+
+extension Response {
+    /// A response whose body is `json`.
+    public static func json(_ status: HTTPResponse.Status, _ json: JSONValue, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: json.jsonText + "\n")))
+    }
+
+    /// A 4xx/5xx response with `{"error": reason, …details}`.
+    public static func error(_ status: HTTPResponse.Status, _ reason: String, _ details: JSONObject = JSONObject(), headers: HTTPFields = [:]) -> Response {
+        var body = JSONObject()
+        body["error"] = .string(reason)
+        body["status"] = .int(status.code)
+        for (k, v) in details { body[k] = v }
+        return json(status, .object(body), headers: headers)
+    }
+}
+
+extension Request {
+    /// The query parameter `name`, percent-decoded.
+    public func query(_ name: String) -> String? {
+        uri.queryParameters.get(name)
+    }
+
+    /// The media type of the body without parameters, lowercased (`application/json`).
+    public var mediaType: String? {
+        headers[.contentType].map { $0.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? "" }
+    }
+}
+
+/// Reading a request body with a size limit.
+public enum BodyLimit {
+    /// The body did not fit.
+    public struct TooLarge: Error {}
+
+    /// Collects the whole body, throwing `TooLarge` past `limit` bytes (before reading it all
+    /// when the client declared a larger `Content-Length`).
+    public static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw TooLarge() }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw TooLarge()
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import HTTPTypes
+import Synchronization
+
+/// The routes a running server serves, swapped whole under a lock: lookups see either the
+/// table before a change or the one after, never half of it.
+final class RouteTable: Sendable {
+    struct Table {
+        var http: [String: [HTTPRequest.Method: (owner: String, route: HTTPRoute)]] = [:]
+        var webSockets: [String: (owner: String, route: WebSocketRoute)] = [:]
+    }
+
+    private let table = Mutex(Table())
+
+    func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws {
+        try table.withLock { t in
+            var next = t
+            Self.remove(owner, from: &next)
+            for r in routes {
+                if let taken = next.http[r.path]?[r.method] { throw RouteTaken(route: "\(r.method) \(r.path)", owner: taken.owner) }
+                next.http[r.path, default: [:]][r.method] = (owner, r)
+            }
+            for w in webSockets {
+                if let taken = next.webSockets[w.path] { throw RouteTaken(route: "WebSocket \(w.path)", owner: taken.owner) }
+                next.webSockets[w.path] = (owner, w)
+            }
+            t = next
+        }
+    }
+
+    func unregister(owner: String) {
+        table.withLock { Self.remove(owner, from: &$0) }
+    }
+
+    private static func remove(_ owner: String, from t: inout Table) {
+        for (path, methods) in t.http {
+            let kept = methods.filter { $0.value.owner != owner }
+            t.http[path] = kept.isEmpty ? nil : kept
+        }
+        t.webSockets = t.webSockets.filter { $0.value.owner != owner }
+    }
+
+    /// The route for `method path`, or the methods the path has (for a 405).
+    func lookup(_ method: HTTPRequest.Method, _ path: String) -> (route: HTTPRoute?, allowed: [HTTPRequest.Method]) {
+        table.withLock { t in
+            guard let methods = t.http[path] else { return (nil, []) }
+            if let hit = methods[method] { return (hit.route, []) }
+            if method == .head, let get = methods[.get] { return (get.route, []) }
+            return (nil, methods.keys.sorted { $0.rawValue < $1.rawValue })
+        }
+    }
+
+    func webSocket(_ path: String) -> WebSocketRoute? {
+        table.withLock { $0.webSockets[path]?.route }
+    }
+
+    /// `METHOD path → owner` for the console.
+    var listing: [(String, String)] {
+        table.withLock { t in
+            let http = t.http.flatMap { path, methods in methods.map { ("\($0.key) \(path)", $0.value.owner) } }
+            let ws = t.webSockets.map { ("WebSocket \($0.key)", $0.value.owner) }
+            return (http + ws).sorted { $0.0 < $1.0 }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import HTTPTypes
+import HummingbirdWebSocket
+import Switchboard
+import SwitchboardChannels
+import Synchronization
+
+/// The `websocket` endpoint: JSON frames both ways.
+///
+/// Inbound `{"text": …, "room"?: …}` goes onto the channel as the sender (named by
+/// `?name=` in the URL or a first frame `{"name": …}`), answered by
+/// `{"type": "ack", "id": …}`; outbound, every message of the source arrives as
+/// `{"type": "message", "id": …, "from": …, "text": …, …}`. Ping and close are handled
+/// by the WebSocket layer; a disconnect removes the client's tap.
+public final class WebSocketEndpoint: Component {
+    struct Config {
+        var path: String
+        var wait: Duration
+        var policy: TapPolicy
+        var capacity: Int
+        var maxMessageSize: Int
+        var defaultRoom: String
+
+        init(_ context: ComponentContext) {
+            let c = context.config
+            path = context.routePath(default: "/ws")
+            wait = c.duration("wait", default: .seconds(2))
+            policy = TapPolicy(rawValue: c.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "disconnect")) ?? .disconnect
+            capacity = c.int("capacity", default: 1024, in: 1...1_000_000)
+            maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
+            defaultRoom = c.string("defaultRoom", default: "lobby")
+            context.claimRoute("GET", path)
+        }
+    }
+
+    struct Session {
+        let name: String?
+        let room: String?
+        let tap: Tap<Message>
+        let since: Date
+    }
+
+    private let mount: EndpointMount
+    private let source: Dependency<any MessageFanout>
+    private let channel: Dependency<any MessageSink>
+    private let config: Config
+    private let sessions = Mutex<[UInt64: Session]>([:])
+    private let nextSession = Atomic<UInt64>(0)
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(_ context: ComponentContext) {
+        mount = EndpointMount(context)
+        source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are sent out")
+        channel = context.dependency("channel", as: (any MessageSink).self, "the channel inbound messages are put on")
+        config = Config(context)
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "websocket", summary: "WebSocket chat: JSON frames in (onto a channel) and out (from a mult)."
+    ) { WebSocketEndpoint($0) }
+
+    public func start() async throws {
+        let fanout = try source.get()
+        let sink = try channel.get()
+        try mount.mount([], webSockets: [WebSocketRoute(config.path) { [self] head in
+            let query = Self.query(head.path ?? "")
+            return { inbound, outbound, _ in
+                await self.session(query: query, inbound: inbound, outbound: outbound, fanout: fanout, sink: sink)
+            }
+        }])
+    }
+
+    public func stop() async throws {
+        mount.unmount()
+        // Ending each session's tap ends its connection.
+        for session in sessions.withLock({ Array($0.values) }) { session.tap.cancel() }
+    }
+
+    private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+
+    static func query(_ path: String) -> [String: String] {
+        guard let q = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
+        return MessageInput.formFields(String(q))
+    }
+
+    private func session(query: [String: String], inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+                         fanout: any MessageFanout, sink: any MessageSink) async {
+        let id = nextSession.add(1, ordering: .relaxed).newValue
+        let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
+        let tap: Tap<Message>
+        do {
+            tap = try fanout.tap(TapOptions(name: "ws#\(id)", policy: config.policy, capacity: config.capacity))
+        } catch {
+            try? await outbound.write(.text(Self.frame(["type": "error", "error": .string("\(error)")])))
+            return
+        }
+        let name = query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
+        sessions.withLock { $0[id] = Session(name: name, room: room, tap: tap, since: Date()) }
+        count("connected")
+        defer {
+            tap.cancel()
+            sessions.withLock { $0[id] = nil }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.send(tap: tap, room: room, to: outbound) }
+            group.addTask { await self.receive(inbound, outbound: outbound, name: name, sink: sink) }
+            await group.next()
+            group.cancelAll()
+            tap.cancel()
+        }
+    }
+
+    /// Source → client: every message (of the room, if one was chosen) as a JSON frame.
+    private func send(tap: Tap<Message>, room: String?, to outbound: WebSocketOutboundWriter) async {
+        while true {
+            let batch = await tap.chan.receive(upTo: 256)
+            if batch.isEmpty { return }
+            for message in batch where room == nil || (message.room ?? config.defaultRoom) == room {
+                guard case .object(var o) = message.json else { continue }
+                o["type"] = "message"
+                do { try await outbound.write(.text(JSONValue.object(o).jsonText)) } catch { return }
+            }
+        }
+    }
+
+    /// Client → channel: hello frames name the sender; message frames are put and acknowledged.
+    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, sink: any MessageSink) async {
+        var name = name
+        do {
+            for try await message in inbound.messages(maxSize: config.maxMessageSize) {
+                let reply = await handle(message, name: &name, sink: sink)
+                try await outbound.write(.text(Self.frame(reply)))
+            }
+        } catch {
+            count("errors")
+        }
+    }
+
+    func handle(_ message: WebSocketMessage, name: inout String?, sink: any MessageSink) async -> JSONObject {
+        guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
+        guard let value = try? JSONParser.parse(text).value, case .object(let o) = value else {
+            count("rejected")
+            return ["type": "error", "error": "expected a JSON object like {\"text\": \"hi\"}"]
+        }
+        if let n = o["name"] {
+            guard case .string(let s) = n, !s.trimmingSpaces().isEmpty, s.count <= MessageInput.maxNameLength else {
+                return ["type": "error", "error": "\"name\" must be a non-empty string of at most \(MessageInput.maxNameLength) characters"]
+            }
+            name = s.trimmingSpaces()
+            if o["text"] == nil { return ["type": "hello", "name": .string(s.trimmingSpaces())] }
+        }
+        guard case .string(let body)? = o["text"], !body.trimmingSpaces().isEmpty else {
+            count("rejected")
+            return ["type": "error", "error": "missing text"]
+        }
+        guard let from = name else {
+            return ["type": "error", "error": "say who you are first: {\"name\": \"…\"} or ?name= in the URL"]
+        }
+        var room: String?
+        if let r = o["room"] {
+            guard case .string(let s) = r else { return ["type": "error", "error": "\"room\" must be a string"] }
+            room = s
+        }
+        let m = Message(from: from, text: body, room: room)
+        let outcome = await sink.put(m, timeout: config.wait)
+        count(outcome.rawValue)
+        switch outcome {
+        case .accepted, .dropped: return ["type": "ack", "id": .string(m.id.description), "status": .string(outcome.rawValue)]
+        case .wouldBlock: return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
+        case .closed: return ["type": "error", "id": .string(m.id.description), "error": "the channel is not running"]
+        }
+    }
+
+    static func frame(_ o: JSONObject) -> String { JSONValue.object(o).jsonText }
+
+    public func inspect() async -> JSONValue {
+        let s = sessions.withLock { $0 }
+        let c = counts.withLock { $0 }
+        return [
+            "path": .string(config.path), "sessions": .int(s.count),
+            "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            "sessionSample": .array(s.sorted { $0.key < $1.key }.prefix(20).map { id, s in
+                ["id": .int(Int(id)), "name": s.name.map(JSONValue.string) ?? .null, "room": s.room.map(JSONValue.string) ?? .null,
+                 "tap": s.tap.json]
+            }),
+        ]
+    }
+}

@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Switchboard
+import SwitchboardChannels
+import SwitchboardWeb
+import Testing
+
+/// A system from inline JSON (servers on port 0), started, with helpers to talk to it.
+struct WebHarness {
+    let map: SystemMap
+
+    static var registry: ComponentRegistry {
+        var r = ComponentRegistry()
+        r.register(ChannelComponents.types())
+        r.register(WebComponents.types)
+        return r
+    }
+
+    static func start(_ json: String) async throws -> WebHarness {
+        let system = try SystemLoader(registry: registry, environment: [:]).load(text: json)
+        let map = SystemMap(system)
+        try await map.start()
+        return WebHarness(map: map)
+    }
+
+    func component<T>(_ name: String, as: T.Type) async throws -> T {
+        try #require(await map.instance(named: name) as? T)
+    }
+
+    func url(_ path: String, server: String = "http") async throws -> String {
+        let s = try await component(server, as: HTTPServerComponent.self)
+        return try #require(s.baseURL) + path
+    }
+
+    func stop() async { await map.stop() }
+
+    /// A request through the real socket; the body collected.
+    func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> (status: Int, headers: HTTPHeaders, body: String) {
+        var req = HTTPClientRequest(url: try await url(path))
+        req.method = method
+        for (k, v) in headers { req.headers.add(name: k, value: v) }
+        if let body { req.body = .bytes(ByteBuffer(string: body)) }
+        let res = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+        let bytes = try await res.body.collect(upTo: 10 << 20)
+        return (Int(res.status.code), res.headers, String(buffer: bytes))
+    }
+
+    func postJSON(_ path: String, _ json: String) async throws -> (status: Int, body: JSONValue) {
+        let r = try await request(.POST, path, headers: [("Content-Type", "application/json")], body: json)
+        return (r.status, try JSONParser.parse(r.body).value)
+    }
+}
+
+/// Reads a `text/event-stream` response event by event (AsyncHTTPClient's streamed body and
+/// a small parser, since mattt/EventSource does not build on Linux).
+final class SSEReader {
+    struct Event: Equatable {
+        var id: String?
+        var event: String?
+        var data: String
+    }
+
+    let status: Int
+    let headers: HTTPHeaders
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private var pending = ""
+    /// Comment lines (`: ping`) seen so far.
+    private(set) var comments: [String] = []
+    /// `retry:` values seen.
+    private(set) var retries: [Int] = []
+
+    init(_ url: String, headers: [(String, String)] = []) async throws {
+        var req = HTTPClientRequest(url: url)
+        for (k, v) in headers { req.headers.add(name: k, value: v) }
+        let res = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+        status = Int(res.status.code)
+        self.headers = res.headers
+        iterator = res.body.makeAsyncIterator()
+    }
+
+    /// The next event (comments and `retry:` lines are recorded, not returned); `nil` at the end.
+    func next() async throws -> Event? {
+        while true {
+            if let range = pending.range(of: "\n\n") {
+                let block = String(pending[..<range.lowerBound])
+                pending.removeSubrange(..<range.upperBound)
+                var event = Event(id: nil, event: nil, data: "")
+                var dataLines: [String] = []
+                var isEvent = false
+                for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
+                    if line.hasPrefix(":") { comments.append(String(line)); continue }
+                    let (field, value) = line.firstIndex(of: ":").map { (String(line[..<$0]), String(line[line.index(after: $0)...].drop { $0 == " " })) } ?? (String(line), "")
+                    switch field {
+                    case "id": event.id = value; isEvent = true
+                    case "event": event.event = value; isEvent = true
+                    case "data": dataLines.append(value); isEvent = true
+                    case "retry": retries.append(Int(value) ?? -1)
+                    default: break
+                    }
+                }
+                if isEvent {
+                    event.data = dataLines.joined(separator: "\n")
+                    return event
+                }
+                continue
+            }
+            guard let chunk = try await iterator.next() else { return nil }
+            pending += String(buffer: chunk)
+        }
+    }
+
+    /// The next event whose name is `name`.
+    func next(named name: String) async throws -> Event? {
+        while let e = try await next() {
+            if e.event == name { return e }
+        }
+        return nil
+    }
+}
+
+/// Calls the server's responder directly: no socket, no client.
+enum InProcess {
+    final class Box: @unchecked Sendable { var buffer = ByteBuffer() }
+
+    struct Collector: ResponseBodyWriter {
+        let box: Box
+        mutating func write(_ b: ByteBuffer) async throws { var b = b; box.buffer.writeBuffer(&b) }
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+
+    static func respond(_ server: HTTPServerComponent, _ method: HTTPRequest.Method, _ path: String,
+                        headers: HTTPFields = [:], body: String = "") async throws -> (status: Int, headers: HTTPFields, body: String) {
+        let head = HTTPRequest(method: method, scheme: "http", authority: "test", path: path, headerFields: headers)
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(string: body)))
+        let context = EdgeContext(source: .init(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        let response = try await server.respond(to: request, context: context)
+        let box = Box()
+        try await response.body.write(Collector(box: box))
+        return (response.status.code, response.headers, String(buffer: box.buffer))
+    }
+}
