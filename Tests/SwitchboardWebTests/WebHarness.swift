@@ -86,6 +86,18 @@ final class SSEReader {
 
     /// The next event (comments and `retry:` lines are recorded, not returned); `nil` at the end.
     func next() async throws -> Event? {
+        try await next(stopAtComment: false)
+    }
+
+    /// Reads until a comment line (`: ping`) has arrived; whether one did before the end.
+    func waitForComment() async throws -> Bool {
+        while comments.isEmpty {
+            if try await next(stopAtComment: true) == nil, comments.isEmpty { return false }
+        }
+        return true
+    }
+
+    private func next(stopAtComment: Bool) async throws -> Event? {
         while true {
             if let range = pending.range(of: "\n\n") {
                 let block = String(pending[..<range.lowerBound])
@@ -94,7 +106,7 @@ final class SSEReader {
                 var dataLines: [String] = []
                 var isEvent = false
                 for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
-                    if line.hasPrefix(":") { comments.append(String(line)); continue }
+                    if line.hasPrefix(":") { comments.append(String(line)); if stopAtComment { return nil }; continue }
                     let (field, value) = line.firstIndex(of: ":").map { (String(line[..<$0]), String(line[line.index(after: $0)...].drop { $0 == " " })) } ?? (String(line), "")
                     switch field {
                     case "id": event.id = value; isEvent = true

@@ -180,8 +180,8 @@ public final class SSEEndpoint: Component {
         let replay = lastEventID.flatMap(MessageID.init).map { r.history.replay(after: $0, room: room) }
         subscribers.withLock { $0[id] = Subscriber(tap: tap, room: room, since: Date()) }
         served.add(1, ordering: .relaxed)
-        // A closed connection ends the stream at once, not at the next write.
-        context.channel.closeFuture.whenComplete { _ in tap.cancel() }
+        // A client that hangs up ends its stream at once, not at the next write.
+        let unwatch = ClientGoneWatcher.watch(context.channel) { tap.cancel() }
 
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
@@ -189,7 +189,10 @@ public final class SSEEndpoint: Component {
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let retry = config.retry
         let body = ResponseBody { [self] writer in
-            defer { finish(id, tap: tap, room: room, in: r) }
+            defer {
+                unwatch()
+                finish(id, tap: tap, room: room, in: r)
+            }
             var first = ByteBuffer(string: "retry: \(retry)\n\n")
             var newest = lastEventID.flatMap(MessageID.init) ?? MessageID(rawValue: 0)
             if let replay {

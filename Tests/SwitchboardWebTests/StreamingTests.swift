@@ -1,0 +1,216 @@
+import AsyncHTTPClient
+import Foundation
+import HummingbirdWSClient
+import Logging
+import Switchboard
+import SwitchboardChannels
+import SwitchboardWeb
+import Testing
+
+/// Live: real sockets on port 0, AsyncHTTPClient streaming for SSE, HummingbirdWSClient for
+/// WebSockets.
+@Suite struct StreamingTests {
+    static func system(history: Int = 100, heartbeat: String = "15s", format: String = "json") -> String {
+        #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 64, "transforms": ["emoticons"]},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0},
+          "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+          "events": {"type": "sse", "history": \#(history), "heartbeat": "\#(heartbeat)", "format": "\#(format)", "retry": 1500,
+                     "using": {"server": "http", "source": "fanout"}},
+          "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox"}}
+        }}
+        """#
+    }
+
+    func post(_ h: WebHarness, _ text: String, from: String = "ann", room: String? = nil) async throws -> String {
+        let roomField = room.map { #", "room": "\#($0)""# } ?? ""
+        let r = try await h.postJSON("/messages", #"{"from": "\#(from)", "text": "\#(text)"\#(roomField)}"#)
+        #expect(r.status == 202)
+        return try #require(r.body["id"]?.stringValue)
+    }
+
+    /// Posts `texts` and waits until a subscriber has seen them all: by then they are in the
+    /// history too (the pump records before it delivers).
+    func postAndSee(_ h: WebHarness, _ texts: [String]) async throws -> [String] {
+        let watcher = try await SSEReader(try await h.url("/events"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        var ids: [String] = []
+        for t in texts { ids.append(try await post(h, t)) }
+        for id in ids { #expect(try await watcher.next()?.id == id) }
+        return ids
+    }
+
+    @Test func sseStreamsMessagesWithIdsEventsAndRetry() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let reader = try await SSEReader(try await h.url("/events"))
+        #expect(reader.status == 200)
+        #expect(reader.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
+        #expect(reader.headers.first(name: "x-accel-buffering") == "no")
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        var ids: [String] = []
+        for text in ["one", "two :)", "three"] { ids.append(try await post(h, text)) }
+        var got: [SSEReader.Event] = []
+        for _ in 0..<3 { got.append(try #require(try await reader.next())) }
+        #expect(got.map(\.id) == ids)
+        #expect(got.allSatisfy { $0.event == "message" })
+        let second = try JSONParser.parse(got[1].data).value
+        #expect(second["text"] == "two 🙂")
+        #expect(second["id"]?.stringValue == ids[1])
+        #expect(reader.retries == [1500])
+    }
+
+    @Test func multiLineTextIsSplitIntoDataLines() async throws {
+        let h = try await WebHarness.start(Self.system(format: "text"))
+        defer { Task { await h.stop() } }
+        let reader = try await SSEReader(try await h.url("/events"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        _ = try await h.request(.POST, "/messages?from=x", headers: [("Content-Type", "text/plain")], body: "first\nsecond\r\nthird\rfourth")
+        let e = try #require(try await reader.next())
+        #expect(e.data == "first\nsecond\nthird\nfourth")
+    }
+
+    @Test func lastEventIDResumesWithEveryMissedMessage() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let ids = try await postAndSee(h, ["a", "b", "c", "d"])
+        let reader = try await SSEReader(try await h.url("/events"), headers: [("Last-Event-ID", ids[1])])
+        let first = try #require(try await reader.next())
+        let second = try #require(try await reader.next())
+        #expect([first.id, second.id] == [ids[2], ids[3]])
+        // Live messages follow the replay, without duplicates.
+        let next = try await post(h, "e")
+        #expect(try await reader.next()?.id == next)
+        // The query form works too (EventSource cannot set headers on its first request).
+        let q = try await SSEReader(try await h.url("/events?lastEventId=\(ids[2])"))
+        #expect(try await q.next()?.id == ids[3])
+    }
+
+    @Test func aResumeBeyondTheHistorySaysSoExplicitly() async throws {
+        let h = try await WebHarness.start(Self.system(history: 2))
+        defer { Task { await h.stop() } }
+        let ids = try await postAndSee(h, ["a", "b", "c", "d"])
+        let reader = try await SSEReader(try await h.url("/events"), headers: [("Last-Event-ID", ids[0])])
+        let gap = try #require(try await reader.next())
+        #expect(gap.event == "gap")
+        #expect(gap.id == nil)
+        let notice = try JSONParser.parse(gap.data).value
+        #expect(notice["lastEventId"]?.stringValue == ids[0])
+        #expect(try await reader.next()?.id == ids[2])
+        #expect(try await reader.next()?.id == ids[3])
+    }
+
+    @Test func roomFilterDeliversOnlyThatRoom() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let reader = try await SSEReader(try await h.url("/events?room=dev"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        _ = try await post(h, "lobby talk")
+        let dev = try await post(h, "dev talk", room: "dev")
+        let e = try #require(try await reader.next())
+        #expect(e.id == dev)
+    }
+
+    @Test func heartbeatsAreComments() async throws {
+        let h = try await WebHarness.start(Self.system(heartbeat: "20ms"))
+        defer { Task { await h.stop() } }
+        let reader = try await SSEReader(try await h.url("/events"))
+        #expect(try await reader.waitForComment())
+        #expect(reader.comments.first == ": ping")
+    }
+
+    @Test func disconnectingRemovesTheSubscriberAndItsTap() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        for _ in 0..<200 {
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let req = HTTPClientRequest(url: try await h.url("/events"))
+            let res = try await client.execute(req, timeout: .seconds(10))
+            var it = res.body.makeAsyncIterator()
+            _ = try await it.next()  // the retry line: the subscriber is in
+            try await client.shutdown()
+        }
+        while events.subscriberCount > 0 { await Task.yield() }
+        #expect(events.subscriberCount == 0)
+        let figures = try await h.map.inspect("fanout")["figures"]
+        #expect(figures?["tapCount"] == 1)  // only the sse endpoint's own hub tap is left
+    }
+
+    @Test func webSocketRoundTripWithTheSameIdEverywhere() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let sse = try await SSEReader(try await h.url("/events"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        let url = try await h.url("/ws?name=bob").replacingOccurrences(of: "http://", with: "ws://")
+        let frames = FrameLog()
+        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, outbound, _ in
+            try await outbound.write(.text(#"{"text": "not JSON"#))
+            try await outbound.write(.text(#"{"text": "hello :)"}"#))
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .text(let s) = message else { continue }
+                let frame = try JSONParser.parse(s).value
+                frames.append(frame)
+                if frame["type"] == "message" { break }
+            }
+        }
+        let all = frames.all
+        #expect(all.first?["type"] == "error")
+        let ack = try #require(all.first { $0["type"] == "ack" })
+        let message = try #require(all.first { $0["type"] == "message" })
+        #expect(message["from"] == "bob")
+        #expect(message["text"] == "hello 🙂")
+        #expect(message["id"] == ack["id"])
+        let viaSSE = try #require(try await sse.next())
+        #expect(viaSSE.id == ack["id"]?.stringValue)
+    }
+
+    @Test func aWebSocketClientCanNameItselfInAFirstFrame() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let url = try await h.url("/ws").replacingOccurrences(of: "http://", with: "ws://")
+        let frames = FrameLog()
+        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, outbound, _ in
+            try await outbound.write(.text(#"{"text": "too early"}"#))
+            try await outbound.write(.text(#"{"name": "cy"}"#))
+            try await outbound.write(.text(#"{"text": "now", "room": "dev"}"#))
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .text(let s) = message else { continue }
+                let frame = try JSONParser.parse(s).value
+                frames.append(frame)
+                if frame["type"] == "message" { break }
+            }
+        }
+        let all = frames.all
+        #expect(all[0]["type"] == "error")
+        #expect(all[1]["type"] == "hello")
+        #expect(all.contains { $0["type"] == "message" && $0["from"] == "cy" && $0["room"] == "dev" })
+    }
+
+    @Test func stoppingTheEndpointEndsItsStreamsButNotTheServer() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let reader = try await SSEReader(try await h.url("/events"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        try await h.map.stop("events")
+        #expect(try await reader.next() == nil)
+        #expect(try await h.request(.GET, "/events").status == 404)
+        #expect(try await h.postJSON("/messages", #"{"text": "still here"}"#).status == 202)
+    }
+}
+
+/// Frames a WebSocket test saw.
+final class FrameLog: @unchecked Sendable {
+    private var frames: [JSONValue] = []
+    private let lock = NSLock()
+    func append(_ f: JSONValue) { lock.withLock { frames.append(f) } }
+    var all: [JSONValue] { lock.withLock { frames } }
+}
