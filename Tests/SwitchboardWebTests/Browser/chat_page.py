@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Two headless Chromium windows on the chat page: one sends, the other sees it.
+
+Usage: chat_page.py BASE_URL   (prints one line per check; exit 0 when all pass)
+"""
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+base = sys.argv[1]
+
+
+def browser():
+    options = Options()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.binary_location = "/usr/bin/chromium"
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def wait_for_text(driver, text, timeout=20):
+    WebDriverWait(driver, timeout).until(
+        lambda d: any(text == el.text for el in d.find_elements(By.CSS_SELECTOR, "#messages li .text")))
+
+
+def send(driver, name, text, transport="post"):
+    driver.find_element(By.ID, "name").clear()
+    driver.find_element(By.ID, "name").send_keys(name)
+    Select(driver.find_element(By.ID, "transport")).select_by_value(transport)
+    box = driver.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    driver.find_element(By.ID, "send").click()
+
+
+alice, bob = browser(), browser()
+try:
+    for d in (alice, bob):
+        d.get(base + "/")
+        WebDriverWait(d, 20).until(EC.text_to_be_present_in_element((By.ID, "status"), "live"))
+    print("both windows live")
+
+    send(alice, "alice", "hello bob :)")
+    wait_for_text(bob, "hello bob 🙂")
+    item = bob.find_elements(By.CSS_SELECTOR, "#messages li")[-1]
+    assert item.find_element(By.CSS_SELECTOR, ".from").text == "alice", "sender shown"
+    assert item.find_element(By.CSS_SELECTOR, "time").text.strip(), "time shown"
+    print("POST from one window arrives in the other with sender and time")
+
+    send(bob, "bob", "hi alice over `ws`", transport="ws")
+    wait_for_text(alice, "hi alice over ws")
+    code = alice.find_elements(By.CSS_SELECTOR, "#messages li")[-1].find_element(By.CSS_SELECTOR, "code")
+    assert code.text == "ws", "code span rendered"
+    print("WebSocket send arrives; code span rendered as <code>")
+
+    attack = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    send(alice, "mallory", attack)
+    wait_for_text(bob, attack)
+    assert bob.execute_script("return window.pwned === undefined"), "markup in a message must not run"
+    assert not bob.find_elements(By.CSS_SELECTOR, "#messages img"), "no element injected"
+    print("markup in a message is shown as text, never run")
+
+    # Resume: bob's stream drops; messages sent meanwhile arrive after it reconnects.
+    bob.execute_script("source.close()")
+    send(alice, "alice", "while you were away")
+    bob.execute_script("connect()")
+    wait_for_text(bob, "while you were away")
+    texts = [el.text for el in bob.find_elements(By.CSS_SELECTOR, "#messages li .text")]
+    assert texts.count("while you were away") == 1, "no duplicates after resume"
+    print("a reconnect resumes from the last event id without duplicates")
+finally:
+    alice.quit()
+    bob.quit()
+print("ok")
