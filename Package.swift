@@ -96,6 +96,16 @@ let package = Package(
             ],
             path: "dev/bench/chan-bench"
         ),
+        .executableTarget(
+            name: "sse-load",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "dev/bench/sse-load"
+        ),
         .testTarget(
             name: "SwitchboardTests",
             dependencies: ["Switchboard", "SwitchboardTesting"]

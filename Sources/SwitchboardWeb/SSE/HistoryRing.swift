@@ -51,9 +51,17 @@ final class HistoryRing: Sendable {
     }
 
     /// The events after `lastID` in `room` (every room when nil).
+    ///
+    /// Ids are made when messages are created, so two publishers can put them on a channel
+    /// out of id order: the ring is in delivery order, and the replay starts right after the
+    /// position of `lastID`. Only when that id is no longer here does it fall back to ids.
     func replay(after lastID: MessageID, room: String?) -> Replay {
         state.withLock { s in
-            let events = s.events.lazy.filter { e in (e.id.map { $0 > lastID } ?? false) && (room == nil || e.room == room) }
+            let matches = { (e: SSEEvent) in room == nil || e.room == room }
+            if let at = s.events.firstIndex(where: { $0.id == lastID }) {
+                return Replay(events: Array(s.events[s.events.index(after: at)...].lazy.filter(matches)), gap: false, oldest: s.events.first?.id)
+            }
+            let events = s.events.lazy.filter { e in (e.id.map { $0 > lastID } ?? false) && matches(e) }
             let gap = lastID < floor || (s.evictedUpTo.map { lastID < $0 } ?? false)
             return Replay(events: Array(events), gap: gap, oldest: s.events.first?.id)
         }

@@ -194,22 +194,28 @@ public final class SSEEndpoint: Component {
                 finish(id, tap: tap, room: room, in: r)
             }
             var first = ByteBuffer(string: "retry: \(retry)\n\n")
-            var newest = lastEventID.flatMap(MessageID.init) ?? MessageID(rawValue: 0)
+            // The replayed events the live tap may also hold: a prefix of what it delivers.
+            var overlap = Set<MessageID>()
             if let replay {
                 if replay.gap {
                     let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
                     first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
                 }
                 for e in replay.events { first.writeImmutableBuffer(e.bytes) }
-                newest = replay.events.last?.id ?? newest
+                overlap = Set(replay.events.compactMap(\.id))
             }
             try await writer.write(first)
             while true {
                 let batch = await tap.chan.receive(upTo: 512)
                 if batch.isEmpty { break }
                 var out = ByteBuffer()
-                for e in batch where e.id.map({ $0 > newest }) ?? true { out.writeImmutableBuffer(e.bytes) }
-                if let last = batch.last(where: { $0.id != nil })?.id, last > newest { newest = last }
+                for e in batch {
+                    if !overlap.isEmpty, let id = e.id {
+                        if overlap.remove(id) != nil { continue }
+                        overlap.removeAll()
+                    }
+                    out.writeImmutableBuffer(e.bytes)
+                }
                 if out.readableBytes > 0 { try await writer.write(out) }
             }
             try await writer.finish(nil)

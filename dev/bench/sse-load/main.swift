@@ -1,0 +1,207 @@
+// SSE fan-out load: Switchboard (release build) against nginx + nchan, in one run.
+//
+//   swift build -c release --product switchboard --product sse-load
+//   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan]
+//
+// Scenarios, each run against both servers:
+//   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
+//               not yet delivered to everyone): deliveries/s, server CPU per delivery.
+//   latency     100 subscribers, one message in flight: publish→receive p50/p99.
+//   idle        N idle subscribers: server RSS per subscriber.
+// Every scenario counts lost and duplicated deliveries.
+import AsyncHTTPClient
+import Foundation
+import Histogram
+import NIOCore
+import NIOPosix
+
+await SSELoad(arguments: CommandLine.arguments).main()
+
+struct SSELoad {
+    let args: [String]
+    init(arguments: [String]) { args = arguments }
+
+    func option(_ name: String, _ fallback: Int) -> Int {
+        guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return fallback }
+        return v
+    }
+
+    func main() async {
+        raiseFileLimit()
+        let subscribers = option("--subscribers", 1000)
+        let messages = option("--messages", 3000)
+        let idle = option("--idle", 5000)
+        let latencyMessages = option("--latency-messages", 1000)
+        let only = args.firstIndex(of: "--only").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil }
+        let dir = NSTemporaryDirectory() + "sse-load-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var targets: [Target] = []
+        do {
+            if only == nil || only == "switchboard" { targets.append(try await Target.switchboard(dir: dir)) }
+            if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
+        } catch {
+            print("could not start the servers: \(error)")
+            targets.forEach { $0.stop() }
+            exit(1)
+        }
+        defer { targets.forEach { $0.stop() } }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var results: [String: [String: String]] = [:]
+        var run = Int(getpid()) * 10
+        let churn = option("--churn", 10_000)
+        for scenario in ["throughput", "latency", "idle", "churn"] {
+            for target in targets {
+                run += 1
+                let r: [String: String]
+                switch scenario {
+                case "throughput": r = await throughput(target, run: run, subscribers: subscribers, messages: messages, window: 64, group: group)
+                case "latency": r = await throughput(target, run: run, subscribers: 100, messages: latencyMessages, window: 1, group: group)
+                case "idle": r = await idleMemory(target, subscribers: idle, group: group)
+                default: r = await churnMemory(target, cycles: churn, group: group)
+                }
+                print("\(scenario) \(target.name): " + r.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                fflush(nil)
+                results[scenario + " " + target.name] = r
+            }
+        }
+        printTable(results, targets: targets.map(\.name), subscribers: subscribers, messages: messages, idle: idle)
+        try? await group.shutdownGracefully()
+    }
+
+    func throughput(_ target: Target, run: Int, subscribers: Int, messages: Int, window: Int, group: MultiThreadedEventLoopGroup) async -> [String: String] {
+        let state = RunState(run: run, messages: messages, subscribers: subscribers)
+        let channels: [any Channel]
+        do {
+            channels = try await connectSubscribers(subscribers, state: state, group: group, host: target.host, port: target.port, path: target.subscribePath)
+        } catch {
+            return ["error": "\(error)"]
+        }
+        defer { channels.forEach { $0.close(promise: nil) } }
+        try? await Task.sleep(for: .milliseconds(300))
+        let cpu0 = target.cpuSeconds()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let next = NextSeq()
+        await withTaskGroup(of: Void.self) { publishers in
+            for _ in 0..<min(4, window) {
+                publishers.addTask {
+                    while let seq = next.take(limit: messages) {
+                        await state.wait { seq - state.completed.load(ordering: .relaxed) < window }
+                        await target.publish(client, run: run, seq: seq)
+                    }
+                }
+            }
+        }
+        // Wait for the stragglers: until everything arrived or nothing moved for 10 s.
+        var last = -1
+        var still = clock.now
+        while state.completed.load(ordering: .relaxed) < messages {
+            let now = state.received.load(ordering: .relaxed)
+            if now != last { last = now; still = clock.now }
+            if clock.now - still > .seconds(10) { break }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let elapsed = (clock.now - t0)
+        let cpu = target.cpuSeconds() - cpu0
+        try? await client.shutdown()
+        let deliveries = group.next().submit { (state.deliveries, state.duplicates, state.latencies) }
+        guard let (count, dups, lat) = try? await deliveries.get() else { return ["error": "no figures"] }
+        var h = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+        for l in lat { _ = h.record(l) }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return [
+            "subscribers": "\(subscribers)", "messages": "\(messages)", "connected": "\(state.connected.load(ordering: .relaxed))",
+            "deliveries": "\(count)", "deliveriesPerSecond": String(format: "%.0f", Double(count) / seconds),
+            "cpuMicrosPerDelivery": String(format: "%.2f", cpu / Double(max(count, 1)) * 1e6),
+            "p50ms": String(format: "%.3f", Double(h.valueAtPercentile(50)) / 1e6),
+            "p99ms": String(format: "%.3f", Double(h.valueAtPercentile(99)) / 1e6),
+            "lost": "\(subscribers * messages - count)", "duplicated": "\(dups)", "seconds": String(format: "%.2f", seconds),
+        ]
+    }
+
+    func idleMemory(_ target: Target, subscribers: Int, group: MultiThreadedEventLoopGroup) async -> [String: String] {
+        try? await Task.sleep(for: .seconds(1))
+        let before = target.rssKB()
+        let state = RunState(run: 0, messages: 1, subscribers: subscribers)
+        let channels: [any Channel]
+        do {
+            channels = try await connectSubscribers(subscribers, state: state, group: group, host: target.host, port: target.port, path: target.subscribePath)
+        } catch {
+            return ["error": "\(error)"]
+        }
+        try? await Task.sleep(for: .seconds(2))
+        let after = target.rssKB()
+        channels.forEach { $0.close(promise: nil) }
+        try? await Task.sleep(for: .seconds(1))
+        return [
+            "subscribers": "\(subscribers)", "connected": "\(state.connected.load(ordering: .relaxed))",
+            "rssBeforeKB": "\(before)", "rssAfterKB": "\(after)",
+            "kbPerSubscriber": String(format: "%.2f", Double(after - before) / Double(subscribers)),
+        ]
+    }
+
+    /// Connects and disconnects `cycles` subscribers, 100 at a time: RSS before and after.
+    func churnMemory(_ target: Target, cycles: Int, group: MultiThreadedEventLoopGroup) async -> [String: String] {
+        // A first round warms allocator caches so that the comparison is between steady states.
+        _ = try? await churnRound(target, count: min(cycles, 1000), group: group)
+        try? await Task.sleep(for: .seconds(1))
+        let before = target.rssKB()
+        var done = 0
+        while done < cycles {
+            let n = min(100, cycles - done)
+            guard (try? await churnRound(target, count: n, group: group)) != nil else { return ["error": "connect failed"] }
+            done += n
+        }
+        try? await Task.sleep(for: .seconds(2))
+        let after = target.rssKB()
+        return ["cycles": "\(cycles)", "rssBeforeKB": "\(before)", "rssAfterKB": "\(after)", "growthKB": "\(after - before)"]
+    }
+
+    func churnRound(_ target: Target, count: Int, group: MultiThreadedEventLoopGroup) async throws {
+        let state = RunState(run: 0, messages: 1, subscribers: count)
+        let channels = try await connectSubscribers(count, state: state, group: group, host: target.host, port: target.port, path: target.subscribePath)
+        for c in channels { try? await c.close() }
+    }
+
+    func printTable(_ r: [String: [String: String]], targets: [String], subscribers: Int, messages: Int, idle: Int) {
+        func v(_ s: String, _ t: String, _ k: String) -> String { r[s + " " + t]?[k] ?? "—" }
+        print("\n| figure | " + targets.joined(separator: " | ") + " |")
+        print("|---|" + targets.map { _ in "---|" }.joined())
+        let rows: [(String, String, String)] = [
+            ("\(subscribers) subscribers: deliveries/s", "throughput", "deliveriesPerSecond"),
+            ("\(subscribers) subscribers: server CPU µs per delivery", "throughput", "cpuMicrosPerDelivery"),
+            ("\(subscribers) subscribers: p50 / p99 latency ms", "throughput", "p50ms"),
+            ("100 subscribers, one in flight: p50 latency ms", "latency", "p50ms"),
+            ("100 subscribers, one in flight: p99 latency ms", "latency", "p99ms"),
+            ("\(idle) idle subscribers: RSS KB per subscriber", "idle", "kbPerSubscriber"),
+            ("10,000 connect/disconnect cycles: RSS growth KB", "churn", "growthKB"),
+            ("lost (throughput / latency runs)", "throughput", "lost"),
+            ("duplicated (throughput / latency runs)", "throughput", "duplicated"),
+        ]
+        for (label, scenario, key) in rows {
+            var cells = targets.map { v(scenario, $0, key) }
+            if key == "p50ms" && scenario == "throughput" { cells = targets.map { v(scenario, $0, "p50ms") + " / " + v(scenario, $0, "p99ms") } }
+            if key == "lost" || key == "duplicated" { cells = targets.map { v("throughput", $0, key) + " / " + v("latency", $0, key) } }
+            print("| \(label) | " + cells.joined(separator: " | ") + " |")
+        }
+    }
+}
+
+/// The next sequence number to publish, shared by the publisher tasks.
+final class NextSeq: Sendable {
+    private let value = Atomic<Int>(0)
+    func take(limit: Int) -> Int? {
+        let v = value.add(1, ordering: .relaxed).oldValue
+        return v < limit ? v : nil
+    }
+}
+
+import Synchronization
+
+func raiseFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
