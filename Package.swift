@@ -128,6 +128,14 @@ let package = Package(
             exclude: ["Browser/chat_page.py"]
         ),
         .testTarget(
+            name: "SwitchboardConsoleTests",
+            dependencies: [
+                "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardConsole", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["Pty/console_pty.py"]
+        ),
+        .testTarget(
             name: "SwitchboardCLITests",
             dependencies: ["switchboard", "Switchboard", "SwitchboardCLI"]
         ),

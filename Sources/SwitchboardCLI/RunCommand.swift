@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Switchboard
+import SwitchboardConsole
 
 /// `switchboard run`: start the system and keep it running until SIGINT or SIGTERM.
 struct RunCommand: AsyncParsableCommand {
@@ -17,13 +18,19 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown may take (overrides shutdownTimeout in the file).")
     var shutdownTimeout: Double?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; warning with --console).")
+    var logLevel: String?
+
+    @Flag(help: "Open the console on this terminal (Ctrl-C then cancels console commands; shutdown --confirm or SIGTERM stop the server).")
+    var console = false
+
+    @Flag(name: .customLong("no-rc"), help: "With --console: do not load dev/console.rc.")
+    var noRC = false
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (console ? .warning : .info)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
+            var handler = console ? StreamLogHandler.standardError(label: label) : StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
             return handler
         }
@@ -31,12 +38,39 @@ struct RunCommand: AsyncParsableCommand {
         let system = try loadOrExit(file)
         let map = SystemMap(system, logger: logger)
         let deadline = shutdownTimeout.map { Duration.milliseconds(Int64($0 * 1000)) } ?? system.spec.shutdownTimeout
-        let service = SystemService(map: map, shutdownDeadline: deadline, logger: logger)
+        let shutdownRequest = Latch<Void>()
+        let adminConfig = AdminConfig.of(system.spec)
+        let host = AdminHost(map: map, logger: logger, shutdown: { shutdownRequest.resolve(.success(())) })
+        let admin = adminConfig.enabled ? AdminServer(config: adminConfig, host: host) : nil
+        let service = SystemService(map: map, shutdownDeadline: deadline, logger: logger, admin: admin, shutdownRequest: shutdownRequest)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: console ? [.sigterm] : [.sigterm, .sigint],
             logger: logger))
+        if console, let admin {
+            attachConsole(admin: admin, service: service, shutdownRequest: shutdownRequest)
+        }
         try await group.run()
         if service.exitCode != 0 { throw ExitCode(service.exitCode) }
+    }
+
+    /// The console on this terminal, on a thread of its own (libedit blocks).
+    private func attachConsole(admin: AdminServer, service: SystemService, shutdownRequest: Latch<Void>) {
+        let rc = noRC ? nil : ConsoleCommand.defaultRC()
+        let socket = admin.socketPath
+        Task.detached {
+            guard (try? await service.started.wait()) == true else { return }
+            let thread = Thread {
+                let options = ConsoleApp.Options(socket: socket, rcFile: rc, forceInteractive: true)
+                _ = ConsoleApp(options).run()
+                print("the server keeps running; Ctrl-C (or SIGTERM) stops it")
+                // Ctrl-C belongs to the console while it is attached; afterwards it stops the server.
+                while !shutdownRequest.isResolved {
+                    if ConsoleApp.takeInterrupt() { shutdownRequest.resolve(.success(())) }
+                    usleep(100_000)
+                }
+            }
+            thread.start()
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Switchboard
 import SwitchboardChannels
+import SwitchboardConsole
 import SwitchboardWeb
 
 extension ComponentRegistry {
@@ -8,6 +9,7 @@ extension ComponentRegistry {
         var registry = ComponentRegistry()
         registry.register(ChannelComponents.types())
         registry.register(WebComponents.types)
+        AdminConfig.register(in: &registry)
         return registry
     }
 }

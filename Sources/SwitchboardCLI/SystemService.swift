@@ -2,10 +2,12 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Switchboard
+import SwitchboardConsole
 import Synchronization
 
-/// Runs a system map as one swift-service-lifecycle service: start everything, wait for a
-/// graceful shutdown, stop everything in reverse order within a deadline.
+/// Runs a system map as one swift-service-lifecycle service: start the admin socket and
+/// every component, wait for a graceful shutdown (a signal or the console's `shutdown`),
+/// stop everything in reverse order within a deadline.
 ///
 /// The service group only sees the map as a whole: it has no way to stop one service of a
 /// running group, so per-component lifecycle stays with the map.
@@ -13,31 +15,59 @@ final class SystemService: Service {
     let map: SystemMap
     let shutdownDeadline: Duration
     let logger: Logger
+    /// The console socket (outside the map: it survives `stop`).
+    let adminServer: AdminServer?
+    /// Resolved when the console asks the process to end.
+    let shutdownRequest: Latch<Void>
+    /// Resolved once the system runs (true) or failed to start (false).
+    let started = Latch<Bool>()
     private let exit = Mutex<Int32>(0)
 
-    init(map: SystemMap, shutdownDeadline: Duration, logger: Logger) {
+    init(map: SystemMap, shutdownDeadline: Duration, logger: Logger, admin: AdminServer?, shutdownRequest: Latch<Void>) {
         self.map = map
         self.shutdownDeadline = shutdownDeadline
         self.logger = logger
+        self.adminServer = admin
+        self.shutdownRequest = shutdownRequest
     }
 
     /// 0 after a clean run, 1 after a failed start or a missed shutdown deadline.
     var exitCode: Int32 { exit.withLock { $0 } }
 
     func run() async throws {
+        if let adminServer {
+            do {
+                try await adminServer.start()
+            } catch {
+                logger.critical("\(error)")
+                exit.withLock { $0 = 1 }
+                started.resolve(.success(false))
+                return
+            }
+        }
         do {
             try await map.start()
         } catch {
             logger.critical("system failed to start: \(error.description)")
             exit.withLock { $0 = 1 }
+            started.resolve(.success(false))
+            await adminServer?.stop()
             return
         }
         let spec = await map.spec
         logger.info("system \"\(spec.name)\" running: \(spec.components.count) components")
-        // Wait for SIGINT/SIGTERM; cancellation (a second signal) lands here too.
-        try? await gracefulShutdown()
+        started.resolve(.success(true))
+        // Wait for SIGINT/SIGTERM (or cancellation), or for the console's shutdown.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await gracefulShutdown() }
+            group.addTask { _ = try? await self.shutdownRequest.wait() }
+            await group.next()
+            shutdownRequest.resolve(.success(()))
+            group.cancelAll()
+        }
         logger.info("shutting down (deadline \(shutdownDeadline.short))")
         let finished = await withDeadline(shutdownDeadline) { await self.map.stop() }
+        await adminServer?.stop()
         guard let report = finished else {
             let states = await map.status()
             logger.critical("shutdown deadline of \(shutdownDeadline.short) passed; still running: \(stillRunning(states))")

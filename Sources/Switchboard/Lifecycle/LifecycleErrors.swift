@@ -54,6 +54,12 @@ public struct UnknownComponent: Error, Sendable, CustomStringConvertible {
     /// The names the map holds.
     public let known: [String]
 
+    /// `name` is not among `known`.
+    public init(name: String, known: [String]) {
+        self.name = name
+        self.known = known
+    }
+
     public var description: String {
         "no component named \"\(name)\"" + Suggestions.didYouMean(name, in: known) + "; components: " + known.joined(separator: ", ")
     }

@@ -1,0 +1,63 @@
+import Logging
+import Switchboard
+
+/// What the admin server acts on: the running map, and the process-level operations the
+/// map itself does not own.
+public struct AdminHost: Sendable {
+    /// The outcome of a reload, as the console shows it.
+    public struct ReloadAnswer: Sendable {
+        public var ok: Bool
+        public var text: String
+        public var data: JSONValue
+        public init(ok: Bool, text: String, data: JSONValue = .null) {
+            self.ok = ok
+            self.text = text
+            self.data = data
+        }
+    }
+
+    /// The running system.
+    public let map: SystemMap
+    /// Re-reads the system file and applies it (or only plans it, when dry).
+    public var reload: @Sendable (_ dryRun: Bool) async -> ReloadAnswer
+    /// Stops the system and ends the process.
+    public var shutdown: @Sendable () async -> Void
+    /// Where commands are logged.
+    public var logger: Logger
+
+    /// A host over `map`.
+    public init(
+        map: SystemMap, logger: Logger,
+        reload: @escaping @Sendable (_ dryRun: Bool) async -> ReloadAnswer = { _ in .init(ok: false, text: "reload is not available") },
+        shutdown: @escaping @Sendable () async -> Void
+    ) {
+        self.map = map
+        self.logger = logger
+        self.reload = reload
+        self.shutdown = shutdown
+    }
+}
+
+/// A console command failed: the reason (for scripts) and the message (for people).
+struct ConsoleError: Error {
+    let reason: String
+    let message: String
+
+    static func usage(_ spec: CommandSpec) -> ConsoleError {
+        ConsoleError(reason: "usage", message: "usage: \(spec.usage)")
+    }
+}
+
+/// Ends a command early: the console detaches, or the process shuts down.
+enum SessionEnd: Sendable {
+    case detach
+}
+
+/// A component with console commands of its own, reached as `<topic> <words…>` (the outbound
+/// webhook component answers `webhooks dead` and `webhooks redeliver`).
+public protocol ConsoleCommands: Component {
+    /// The first word of its commands (`webhooks`).
+    var consoleTopic: String { get }
+    /// Runs `words` (after the topic); returns human text and JSON.
+    func console(_ words: [String]) async throws -> (text: String, data: JSONValue)
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+
+/// start, stop, restart, put!, tail, webhooks: commands that act on the system.
+extension ConsoleSession {
+    func lifecycle(_ spec: CommandSpec, _ rest: String) async throws -> (String, JSONValue) {
+        let w = try words(rest, spec, max: 1)
+        let map = host.map
+        let before = await map.events(last: 1).first?.time
+        switch (spec.name, w.first) {
+        case ("start", nil): try await map.start()
+        case ("stop", nil): await map.stop()
+        case ("restart", nil): try await map.restart()
+        case ("start", let name?): try await map.start(name)
+        case ("stop", let name?): try await map.stop(name)
+        case ("restart", let name?): try await map.restart(name)
+        default: throw ConsoleError.usage(spec)
+        }
+        // What happened, from the lifecycle log.
+        let events = await map.events(last: 200).filter { before == nil || $0.time > before! }
+        let done = events.filter { $0.kind == .running || $0.kind == .stopped }.compactMap { e in e.component.map { "\($0) \(e.kind.rawValue)" + (e.duration.map { " (\($0.short))" } ?? "") } }
+        let state = await map.systemState.rawValue
+        return ((done.isEmpty ? "nothing to do" : done.joined(separator: "\n")) + "\nsystem: \(state)", .array(events.map(\.json)))
+    }
+
+    func put(_ rest: String, _ spec: CommandSpec) async throws -> (String, JSONValue) {
+        var (target, payload) = CommandLineParser.head(rest)
+        guard !target.isEmpty, !payload.isEmpty else { throw ConsoleError.usage(spec) }
+        var wait = Duration.seconds(1)
+        if let r = payload.range(of: " --wait ", options: .backwards) {
+            guard let d = ConfigReader.parseDuration(String(payload[r.upperBound...])) else { throw ConsoleError.usage(spec) }
+            wait = d
+            payload = String(payload[..<r.lowerBound])
+        }
+        let sink = try await component(target, as: (any MessageSink).self, kind: "channel", spec: spec)
+        let message = try Self.message(from: payload)
+        let outcome = await sink.put(message, timeout: wait)
+        let data: JSONValue = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
+        switch outcome {
+        case .accepted: return ("accepted id=\(message.id)", data)
+        case .dropped: return ("dropped by the buffer's policy id=\(message.id)", data)
+        case .wouldBlock: throw ConsoleErrorWithData(reason: "wouldBlock", message: "would block: \(target) stayed full for \(wait.short); not put", data: data)
+        case .closed: throw ConsoleErrorWithData(reason: "notRunning", message: "\(target) is not running; not put", data: data)
+        }
+    }
+
+    /// Free text, or a JSON object with `text` and optionally `from`, `room`, `to`, `data`.
+    static func message(from payload: String) throws -> Message {
+        let trimmed = payload.trimmingSpaces()
+        guard trimmed.hasPrefix("{") else {
+            var text = trimmed
+            if text.count >= 2, let f = text.first, f == "\"" || f == "'", text.last == f { text = String(text.dropFirst().dropLast()) }
+            return Message(from: "console", text: text)
+        }
+        let value: JSONValue
+        do { value = try JSONParser.parse(trimmed).value } catch {
+            throw ConsoleError(reason: "badInput", message: "bad JSON: \(error.description)")
+        }
+        guard case .object(let o) = value else { throw ConsoleError(reason: "badInput", message: "expected a JSON object") }
+        let known: Set<String> = ["text", "from", "room", "to", "data"]
+        if let extra = o.keys.first(where: { !known.contains($0) }) {
+            throw ConsoleError(reason: "badInput", message: "unknown field \"\(extra)\"" + Suggestions.didYouMean(extra, in: known) + "; a message has text, from, room, to, data")
+        }
+        guard let text = o["text"]?.stringValue ?? (o["data"] != nil ? "" : nil) else {
+            throw ConsoleError(reason: "badInput", message: "a message needs \"text\" (a string) or \"data\"")
+        }
+        return Message(from: o["from"]?.stringValue ?? "console", text: text, room: o["room"]?.stringValue, to: o["to"]?.stringValue, data: o["data"])
+    }
+
+    func tail(_ rest: String, _ spec: CommandSpec, emit: @escaping @Sendable (Frame) async -> Void) async throws -> (String, JSONValue) {
+        var w = try words(rest, spec, min: 1, max: 3)
+        let limit = try take("-n", from: &w, spec) { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        guard w.count == 1 else { throw ConsoleError.usage(spec) }
+        let source = try await component(w[0], as: (any MessageTailable).self, kind: "channel, mult or pub", spec: spec)
+        let tap = try source.tail(capacity: 256)
+        defer { tap.cancel() }
+        var shown = 0
+        await emit(.event(text: "tailing \(w[0]) (Ctrl-C to stop)", data: .null))
+        while limit.map({ shown < $0 }) ?? true, !Task.isCancelled {
+            guard let message = await tap.chan.receive() else { break }
+            shown += 1
+            let room = message.room.map { " #\($0)" } ?? ""
+            await emit(.event(text: "\(LifecycleEvent.timestamp(message.time)) \(message.from)\(room): \(message.text)  [id \(message.id)]", data: message.json))
+        }
+        let dropped = tap.counters.dropped
+        let why = Task.isCancelled ? "stopped" : (limit != nil && shown >= limit! ? "done" : "the source ended")
+        return ("\(why): \(shown) messages" + (dropped > 0 ? ", \(dropped) dropped (the console fell behind)" : ""),
+                ["shown": .int(shown), "dropped": .int(dropped)])
+    }
+
+    func componentCommands(_ topic: String, _ rest: String, _ spec: CommandSpec) async throws -> (String, JSONValue) {
+        let w = try words(rest, spec, min: 1)
+        let map = host.map
+        var handlers: [(String, any ConsoleCommands)] = []
+        for name in await map.names {
+            if let c = await map.instance(named: name) as? any ConsoleCommands, c.consoleTopic == topic { handlers.append((name, c)) }
+        }
+        guard !handlers.isEmpty else { throw ConsoleError(reason: "unknownComponent", message: "no component answers \(topic) commands in this system") }
+        // A trailing component name picks one; otherwise every one answers.
+        var args = w
+        var chosen = handlers
+        if let last = args.last, let pick = handlers.first(where: { $0.0 == last }), args.count > 1 || w[0] != last {
+            chosen = [pick]
+            args.removeLast()
+        }
+        var texts: [String] = []
+        var data = JSONObject()
+        for (name, c) in chosen {
+            let (t, d) = try await c.console(args)
+            texts.append(chosen.count > 1 ? "\(name):\n\(t)" : t)
+            data[name] = d
+        }
+        return (texts.joined(separator: "\n"), .object(data))
+    }
+}

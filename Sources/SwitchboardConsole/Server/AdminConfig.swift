@@ -1,0 +1,52 @@
+import Foundation
+import Switchboard
+
+/// The `admin` section of `system.json`: where the console socket lives and who may use it.
+///
+/// ```json
+/// "admin": { "socket": ".switchboard/admin.sock", "idleTimeout": "30m", "allowUids": [1001] }
+/// ```
+public struct AdminConfig: Sendable {
+    /// The socket's path (relative paths are relative to the system file's directory).
+    public var socketPath: String
+    /// How long a console may sit idle before it is detached.
+    public var idleTimeout: Duration
+    /// Users (besides the server's own and root) allowed to attach.
+    public var allowedUIDs: Set<UInt32>
+    /// Whether to listen at all.
+    public var enabled: Bool
+
+    /// Reads the section (problems go to the reader).
+    public init(_ c: ConfigReader?) {
+        socketPath = c?.string("socket", default: ".switchboard/admin.sock") ?? ".switchboard/admin.sock"
+        idleTimeout = c?.duration("idleTimeout", default: .seconds(1800)) ?? .seconds(1800)
+        allowedUIDs = Set((c?.array("allowUids") ?? []).compactMap { p, v in
+            guard let i = v.intValue, i >= 0, i <= Int(UInt32.max) else {
+                c?.issue(.wrongType, at: p, "expected a user id (a non-negative integer)")
+                return nil
+            }
+            return UInt32(i)
+        })
+        enabled = c?.bool("enabled", default: true) ?? true
+        if let c, socketPath.utf8.count > 100 { c.issue(.invalidValue, "socket", "a Unix socket path must be shorter than 100 bytes") }
+    }
+
+    /// The config in force for `spec`, with the socket path made absolute.
+    public static func of(_ spec: SystemSpec) -> AdminConfig {
+        var config = AdminConfig(spec.section("admin").map { ConfigReader($0) })
+        config.socketPath = resolve(config.socketPath, relativeTo: spec.source)
+        return config
+    }
+
+    /// `path` made absolute against the directory of `systemFile` (or the working directory).
+    public static func resolve(_ path: String, relativeTo systemFile: String?) -> String {
+        if path.hasPrefix("/") { return path }
+        let base = systemFile.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? FileManager.default.currentDirectoryPath
+        return URL(fileURLWithPath: base).appendingPathComponent(path).standardized.path
+    }
+
+    /// Registers the section with `registry` so `system.json` is checked for it.
+    public static func register(in registry: inout ComponentRegistry) {
+        registry.registerSection("admin") { _ = AdminConfig($0) }
+    }
+}

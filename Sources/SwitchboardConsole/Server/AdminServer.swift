@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Switchboard
+import Synchronization
+
+/// The console's server: a Unix domain socket inside `switchboard run`, outside the system
+/// map (it survives `stop` and can `start` again).
+///
+/// The socket's directory is 0700 and the socket 0600; each peer's uid is checked with
+/// SO_PEERCRED (the server's own user and root are allowed, plus `admin.allowUids`). A stale
+/// socket file is replaced; a live server on the same path is an error. Several consoles can
+/// attach at once; each is detached after `idleTimeout` without input.
+public final class AdminServer: Sendable {
+    /// Another server answers on the socket.
+    public struct AlreadyRunning: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "another switchboard is already listening on \(path) (attach with: switchboard console --socket \(path))" }
+    }
+
+    let config: AdminConfig
+    let host: AdminHost
+    private let listener = Mutex<(channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, task: Task<Void, Never>)?>(nil)
+    private let consoles = Atomic<Int>(0)
+
+    /// A server for `host` configured by `config`.
+    public init(config: AdminConfig, host: AdminHost) {
+        self.config = config
+        self.host = host
+    }
+
+    /// The socket path.
+    public var socketPath: String { config.socketPath }
+
+    /// Consoles attached now.
+    public var attached: Int { consoles.load(ordering: .relaxed) }
+
+    /// Binds the socket and starts accepting consoles.
+    public func start() async throws {
+        let path = config.socketPath
+        try prepareDirectory(for: path)
+        if FileManager.default.fileExists(atPath: path) {
+            if Self.isLive(path) { throw AlreadyRunning(path: path) }
+            try FileManager.default.removeItem(atPath: path)
+            host.logger.info("replaced a stale console socket at \(path)")
+        }
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
+                }
+            }
+        chmod(path, 0o600)
+        let task = Task {
+            _ = try? await channel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        }
+        listener.withLock { $0 = (channel, task) }
+        host.logger.info("console socket at \(path) (attach with: switchboard console --socket \(path))")
+    }
+
+    /// Stops listening, detaches every console and removes the socket file.
+    public func stop() async {
+        guard let l = listener.withLock({ l in defer { l = nil }; return l }) else { return }
+        try? await l.channel.channel.close()
+        l.task.cancel()
+        _ = await withDeadline(.seconds(2)) { await l.task.value }
+        try? FileManager.default.removeItem(atPath: config.socketPath)
+    }
+
+    private func prepareDirectory(for path: String) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(dir, 0o700)
+    }
+
+    /// Whether something accepts connections on `path`.
+    static func isLive(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } } == 0
+    }
+
+    // MARK: One console
+
+    /// Linux's `struct ucred` (Swift's Glibc module does not export it).
+    struct PeerCredentials: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// The connecting process's uid, from SO_PEERCRED.
+    private func peerUID(_ channel: any Channel) async -> UInt32? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        let soPeerCred: Int32 = 17  // SO_PEERCRED on Linux
+        let cred: PeerCredentials? = try? await provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(soPeerCred)).get()
+        return cred?.uid
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let uid = await peerUID(connection.channel)
+        let allowed = uid.map { $0 == getuid() || $0 == 0 || config.allowedUIDs.contains($0) } ?? false
+        try? await connection.executeThenClose { inbound, outbound in
+            let out = FrameWriter(outbound)
+            guard allowed else {
+                host.logger.warning("console refused: uid \(uid.map(String.init) ?? "unknown") is not allowed")
+                await out.send(.reply(ok: false, command: "", text: "permission denied: uid \(uid.map(String.init) ?? "?") may not attach", reason: "forbidden"))
+                return
+            }
+            consoles.add(1, ordering: .relaxed)
+            defer { consoles.subtract(1, ordering: .relaxed) }
+            let peer = uid.map(String.init) ?? "?"
+            host.logger.info("console attached (uid \(peer))")
+            await out.send(Frame(.hello, [
+                "system": .string(await host.map.spec.name), "state": .string(await host.map.systemState.rawValue),
+                "protocol": 1, "commands": .array(CommandCatalog.names.map(JSONValue.string)),
+            ]))
+            let connection = ConsoleConnection(session: ConsoleSession(host: host, peer: peer), out: out, idleTimeout: config.idleTimeout)
+            await connection.run(inbound)
+            host.logger.info("console detached (uid \(peer))")
+        }
+        try? await connection.channel.close()
+    }
+}
+
+/// Writes frames to one console, one at a time.
+final class FrameWriter: Sendable {
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    init(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.outbound = outbound
+    }
+
+    func send(_ frame: Frame) async {
+        try? await outbound.write(ByteBuffer(bytes: frame.encoded))
+    }
+
+    func finish() {
+        outbound.finish()
+    }
+}

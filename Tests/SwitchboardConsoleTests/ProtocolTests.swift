@@ -1,0 +1,286 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+import SwitchboardConsole
+import SwitchboardTesting
+import Synchronization
+import Testing
+
+/// Every command and every error, through the real socket and protocol.
+@Suite struct ProtocolTests {
+    func with(_ body: (ConsoleHarness) async throws -> Void) async throws {
+        let h = try await ConsoleHarness.start()
+        do { try await body(h) } catch { await h.stop(); throw error }
+        await h.stop()
+    }
+
+    @Test func framesAreLengthPrefixedAndSurviveAnySplit() throws {
+        let frames = [Frame.reply(ok: true, command: "x", text: String(repeating: "é\n", count: 5000)), .event(text: "a", data: [1, 2])]
+        let bytes = frames.flatMap(\.encoded)
+        var decoder = FrameDecoder()
+        var got: [Frame] = []
+        for chunk in stride(from: 0, to: bytes.count, by: 7).map({ bytes[$0..<min($0 + 7, bytes.count)] }) {
+            decoder.feed(chunk)
+            while let f = try decoder.next() { got.append(f) }
+        }
+        #expect(got == frames)
+        var bad = FrameDecoder()
+        bad.feed(Array("nonsense here\n".utf8))
+        #expect(throws: FrameDecoder.Malformed.self) { try bad.next() }
+    }
+
+    @Test func theSocketIsPrivateAndGreets() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let attrs = try FileManager.default.attributesOfItem(atPath: h.server.socketPath)
+            #expect((attrs[.posixPermissions] as? Int) == 0o600)
+            let dirAttrs = try FileManager.default.attributesOfItem(atPath: h.dir)
+            #expect((dirAttrs[.posixPermissions] as? Int) == 0o700)
+            let path = h.server.socketPath
+            let hello = try await ConsoleHarness.offPool { try AdminClient(path: path).hello }
+            #expect(hello["system"] == "demo")
+            #expect(hello["state"] == "running")
+        }
+    }
+
+    @Test func helpListsAndExplains() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let all = try await h.command("help")
+            #expect(all["ok"] == true)
+            #expect(all["text"]?.stringValue?.contains("put!") == true)
+            let one = try await h.command("help tail")
+            #expect(one["text"]?.stringValue?.hasPrefix("tail <channel|mult> [-n N]") == true)
+            let typo = try await h.command("help tial")
+            #expect(typo["ok"] == false)
+            #expect(typo["text"]?.stringValue?.contains("did you mean \"tail\"") == true)
+        }
+    }
+
+    @Test func unknownCommandsSuggestTheClosest() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let r = try await h.command("stauts")
+            #expect(r["ok"] == false)
+            #expect(r["reason"] == "unknownCommand")
+            #expect(r["text"]?.stringValue?.contains("did you mean \"status\"") == true)
+        }
+    }
+
+    @Test func statusAndInspectShowStatesAndFigures() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let status = try await h.command("status")
+            let rows = try #require(status["data"]?.arrayValue)
+            #expect(rows.count == 5)
+            #expect(rows.allSatisfy { $0["state"] == "running" })
+            #expect(status["text"]?.stringValue?.contains("fill 0/2") == true)
+            let inspect = try await h.command("inspect fanout")
+            #expect(inspect["data"]?["figures"]?["tapCount"] == 1)
+            let missing = try await h.command("inspect fanot")
+            #expect(missing["reason"] == "unknownComponent")
+            #expect(missing["text"]?.stringValue?.contains("did you mean \"fanout\"") == true)
+            #expect(missing["text"]?.stringValue?.contains("components: inbox, fanout, side, http, events") == true)
+            let usage = try await h.command("inspect")
+            #expect(usage["reason"] == "usage")
+            #expect(usage["text"] == "usage: inspect <component>")
+        }
+    }
+
+    @Test func graphConfigAndLog() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let graph = try await h.command("graph --format mermaid")
+            #expect(graph["text"]?.stringValue?.hasPrefix("graph LR") == true)
+            let bad = try await h.command("graph --format svg")
+            #expect(bad["reason"] == "usage")
+            let config = try await h.command("config inbox")
+            #expect(config["data"]?["buffer"] == 2)
+            let log = try await h.command("log -n 2")
+            #expect(log["data"]?.arrayValue?.count == 2)
+            #expect(try await h.command("log -n zero")["reason"] == "usage")
+        }
+    }
+
+    @Test func startStopAndRestartCascade() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let stop = try await h.command("stop inbox")
+            #expect(stop["ok"] == true)
+            #expect(stop["state"] == "partial")
+            #expect(await h.map.state(of: "events") == .stopped)
+            let start = try await h.command("start inbox")
+            #expect(start["ok"] == true)
+            #expect(await h.map.state(of: "events") == .running)
+            #expect(try await h.command("restart fanout")["ok"] == true)
+            #expect(try await h.command("stop")["state"] == "stopped")
+            // The console survives a stopped system and can start it again.
+            #expect(try await h.command("start")["state"] == "running")
+            #expect(try await h.command("start nothing")["reason"] == "unknownComponent")
+        }
+    }
+
+    @Test func putAnswersAcceptedDroppedOrWouldBlock() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let tap = try #require(await h.map.instance(named: "side") as? ChannelComponent)
+            let accepted = try await h.command("put! side hello :)")
+            #expect(accepted["data"]?["outcome"] == "accepted")
+            let id = try #require(accepted["data"]?["id"]?.stringValue)
+            let m = try #require(try tap.currentChan().poll())
+            #expect(m.id.description == id)
+            #expect(m.from == "console")
+            let json = try await h.command(#"put side {"text": "x", "from": "ops", "room": "dev"}"#)
+            #expect(json["ok"] == true)
+            let jm = try #require(try tap.currentChan().poll())
+            #expect((jm.from, jm.room) == ("ops", "dev"))
+            for _ in 0..<4 { _ = try await h.command("put! side fill") }
+            let blocked = try await h.command("put! side one more --wait 20ms")
+            #expect(blocked["ok"] == false)
+            #expect(blocked["reason"] == "wouldBlock")
+            #expect(try await h.command("put! fanout x")["reason"] == "wrongKind")
+            #expect(try await h.command(#"put! side {"txt": "x"}"#)["text"]?.stringValue?.contains("did you mean \"text\"") == true)
+            #expect(try await h.command("put! side {bad")["reason"] == "badInput")
+            #expect(try await h.command("put!")["reason"] == "usage")
+        }
+    }
+
+    @Test func putTakesAHeredoc() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let json = try await h.command(["put! side <<EOF", "{", #"  "text": "from a heredoc","#, #"  "from": "doc""#, "}", "EOF"])
+            #expect(json.reply["ok"] == true)
+            let text = try await h.command(["put! side <<END", "line one", "line two", "END"])
+            #expect(text.reply["ok"] == true)
+            let tap = try #require(await h.map.instance(named: "side") as? ChannelComponent)
+            let first = try #require(try tap.currentChan().poll())
+            #expect((first.text, first.from) == ("from a heredoc", "doc"))
+            #expect(try tap.currentChan().poll()?.text == "line one\nline two")
+        }
+    }
+
+    @Test func tailStreamsUntilCancelled() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let path = h.server.socketPath
+            let seen = Atomic<Int>(0)
+            let result = Task {
+                try await ConsoleHarness.offPool { () -> JSONValue in
+                    let client = try AdminClient(path: path)
+                    return try client.run(["tail fanout"], interrupted: { seen.load(ordering: .relaxed) >= 3 }) { e in
+                        if e["data"]?["text"] != nil { seen.add(1, ordering: .relaxed) }
+                    } ?? .null
+                }
+            }
+            let fanout = try #require(await h.map.instance(named: "fanout") as? MultComponent)
+            while (await fanout.inspect())["tapCount"] != 2 { await Task.yield() }
+            for i in 0..<3 { _ = try await h.command("put! inbox message \(i)") }
+            let reply = try await result.value
+            #expect(reply["ok"] == true)
+            #expect(reply["data"]?["shown"] == 3)
+            #expect(reply["text"]?.stringValue?.hasPrefix("stopped") == true)
+            // The tail's tap is gone.
+            while (await fanout.inspect())["tapCount"] != 1 { await Task.yield() }
+        }
+    }
+
+    @Test func tailWithACountEndsByItself() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let tail = Task { try await h.command(["tail inbox -n 2"]) }
+            let inbox = try #require(await h.map.instance(named: "inbox") as? ChannelComponent)
+            while (await inbox.inspect())["tails"] != 1 { await Task.yield() }
+            _ = try await h.command("put! inbox a")
+            _ = try await h.command("put! inbox b :)")
+            let (reply, events) = try await tail.value
+            #expect(reply["data"]?["shown"] == 2)
+            #expect(events.last?["data"]?["text"] == "b 🙂")
+            #expect(try await h.command("tail http")["reason"] == "wrongKind")
+        }
+    }
+
+    @Test func aliasesSourceAndCompletion() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let script = h.dir + "/ops.rc"
+            try "# comment\nalias hi = put! side hi there\nhi\nstatus\n".write(toFile: script, atomically: true, encoding: .utf8)
+            let path = h.server.socketPath
+            let (sourced, aliasWorks, completions, commands) = try await ConsoleHarness.offPool { () -> (JSONValue?, JSONValue?, JSONValue?, JSONValue?) in
+                let client = try AdminClient(path: path)
+                let s = try client.run(["source " + script]) { _ in }
+                let a = try client.run(["hi"]) { _ in }
+                let c = try client.run(["complete put! si"]) { _ in }
+                let d = try client.run(["complete sta"]) { _ in }
+                return (s, a, c, d)
+            }
+            #expect(sourced?["data"]?["ran"] == 3)
+            #expect(aliasWorks?["ok"] == true)
+            #expect(completions?["data"] == ["side"])
+            #expect(commands?["data"] == ["start", "status"])
+            #expect(try await h.command("source /nonexistent")["reason"] == "badInput")
+            #expect(try await h.command("alias status = help")["reason"] == "usage")
+            #expect(try await h.command("complete tail ")["data"] == ["fanout", "inbox", "side"])
+            #expect(try await h.command("complete inspect ht")["data"] == ["http"])
+            #expect(try await h.command("describe")["data"]?.arrayValue?.count == CommandCatalog.all.count)
+        }
+    }
+
+    @Test func shutdownNeedsConfirmationAndQuitOnlyDetaches() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            #expect(try await h.command("shutdown")["reason"] == "usage")
+            #expect(h.shutdowns.value.load(ordering: .relaxed) == 0)
+            #expect(try await h.command("quit")["text"] == "bye")
+            #expect(await h.map.systemState == .running)
+            #expect(try await h.command("shutdown --confirm")["ok"] == true)
+            while h.shutdowns.value.load(ordering: .relaxed) == 0 { await Task.yield() }
+        }
+    }
+
+    @Test func reloadGoesToTheHost() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            #expect(try await h.command("reload --dry-run")["text"] == "plan: nothing to do")
+            #expect(try await h.command("reload --now")["reason"] == "usage")
+        }
+    }
+
+    @Test func severalConsolesAtOnceAndGarbageCannotHurt() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let path = h.server.socketPath
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<5 {
+                    group.addTask {
+                        try await ConsoleHarness.offPool {
+                            let c = try AdminClient(path: path)
+                            let junk = ["\u{0}\u{1}", "'unbalanced", String(repeating: "x", count: 10000), "put! side \(i)", "status"]
+                            var ok = true
+                            for line in junk { ok = (try c.run([line]) { _ in }) != nil && ok }
+                            return ok
+                        }
+                    }
+                }
+                for try await ok in group { #expect(ok) }
+            }
+            #expect(await h.map.systemState == .running)
+            #expect(try await h.command("status")["ok"] == true)
+        }
+    }
+
+    @Test func anIdleConsoleIsDetached() async throws {
+        let h = try await ConsoleHarness.start(idleTimeout: .milliseconds(100))
+        let path = h.server.socketPath
+        let ended = try await ConsoleHarness.offPool { () -> String? in
+            let c = try AdminClient(path: path)
+            var last: String?
+            while let f = try c.read() { last = f.payload["text"]?.stringValue }
+            return last
+        }
+        #expect(ended?.contains("idle") == true)
+        await h.stop()
+    }
+
+    @Test func aStaleSocketIsReplacedAndALiveOneRefused() async throws {
+        let h = try await ConsoleHarness.start()
+        var config = AdminConfig(nil)
+        config.socketPath = h.server.socketPath
+        let second = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+        await #expect(throws: AdminServer.AlreadyRunning.self) { try await second.start() }
+        await h.stop()
+        #expect(!FileManager.default.fileExists(atPath: config.socketPath))
+        // A file left behind by a crash: replaced.
+        #expect(FileManager.default.createFile(atPath: config.socketPath, contents: Data()))
+        try await second.start()
+        let path = config.socketPath
+        let system = try await ConsoleHarness.offPool { try AdminClient(path: path).hello["system"] }
+        #expect(system == "demo")
+        await second.stop()
+    }
+}
