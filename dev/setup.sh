@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Switchboard needs on a fresh Debian machine, only
 # what is missing: libedit-dev (the console), and for the tests Chromium + chromedriver
-# + selenium (the browser test of the chat page). Usage: dev/setup.sh [--tests]
+# + selenium (the browser test of the chat page), pexpect (the console's pty test), curl. Usage: dev/setup.sh [--tests]
 set -euo pipefail
 need=()
 [ -f /usr/include/histedit.h ] || need+=(libedit-dev)
@@ -16,7 +16,11 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ "${1:-}" = "--tests" ] && ! python3 -c "import selenium" 2>/dev/null; then
-  echo "dev/setup.sh: installing selenium" >&2
-  python3 -m pip install -q selenium
+if [ "${1:-}" = "--tests" ]; then
+  for module in selenium pexpect; do
+    if ! python3 -c "import $module" 2>/dev/null; then
+      echo "dev/setup.sh: installing $module" >&2
+      python3 -m pip install -q "$module"
+    fi
+  done
 fi

@@ -21,8 +21,10 @@ public final class AdminServer: Sendable {
 
     let config: AdminConfig
     let host: AdminHost
-    private let listener = Mutex<(channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, task: Task<Void, Never>)?>(nil)
+    private let listener = Mutex<(any Channel)?>(nil)
+    private let sessions = Mutex<[ObjectIdentifier: Task<Void, Never>]>([:])
     private let consoles = Atomic<Int>(0)
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
 
     /// A server for `host` configured by `config`.
     public init(config: AdminConfig, host: AdminHost) {
@@ -46,32 +48,43 @@ public final class AdminServer: Sendable {
             host.logger.info("replaced a stale console socket at \(path)")
         }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { child in
+            .childChannelInitializer { [self] child in
                 child.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
+                    try child.pipeline.syncOperations.addHandler(AdminConnectionHandler(server: self))
                 }
             }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
         chmod(path, 0o600)
-        let task = Task {
-            _ = try? await channel.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
-        }
-        listener.withLock { $0 = (channel, task) }
+        listener.withLock { $0 = channel }
         host.logger.info("console socket at \(path) (attach with: switchboard console --socket \(path))")
     }
 
     /// Stops listening, detaches every console and removes the socket file.
     public func stop() async {
-        guard let l = listener.withLock({ l in defer { l = nil }; return l }) else { return }
-        try? await l.channel.channel.close()
-        l.task.cancel()
-        _ = await withDeadline(.seconds(2)) { await l.task.value }
+        guard let channel = listener.withLock({ l in defer { l = nil }; return l }) else { return }
+        // Close the listener, then every console, then wait for their sessions to end.
+        try? await channel.close()
+        for child in open.withLock({ Array($0.values) }) { try? await child.close() }
+        for task in sessions.withLock({ Array($0.values) }) {
+            if await withDeadline(.seconds(5), { await task.value }) == nil {
+                task.cancel()
+                host.logger.warning("a console session did not end in time")
+            }
+        }
         try? FileManager.default.removeItem(atPath: config.socketPath)
+    }
+
+    /// A connection arrived: serve it on a task of its own (called on its event loop).
+    func accepted(_ channel: any Channel, inbound: AsyncStream<ByteBuffer>) {
+        let key = ObjectIdentifier(channel)
+        open.withLock { $0[key] = channel }
+        let task = Task {
+            await self.serve(channel, inbound: inbound)
+            try? await channel.close()
+            self.open.withLock { $0[key] = nil }
+            self.sessions.withLock { $0[key] = nil }
+        }
+        sessions.withLock { $0[key] = task }
     }
 
     private func prepareDirectory(for path: String) throws {
@@ -115,45 +128,75 @@ public final class AdminServer: Sendable {
         return cred?.uid
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let uid = await peerUID(connection.channel)
+    private func serve(_ channel: any Channel, inbound: AsyncStream<ByteBuffer>) async {
+        let uid = await peerUID(channel)
         let allowed = uid.map { $0 == getuid() || $0 == 0 || config.allowedUIDs.contains($0) } ?? false
-        try? await connection.executeThenClose { inbound, outbound in
-            let out = FrameWriter(outbound)
-            guard allowed else {
-                host.logger.warning("console refused: uid \(uid.map(String.init) ?? "unknown") is not allowed")
-                await out.send(.reply(ok: false, command: "", text: "permission denied: uid \(uid.map(String.init) ?? "?") may not attach", reason: "forbidden"))
-                return
-            }
-            consoles.add(1, ordering: .relaxed)
-            defer { consoles.subtract(1, ordering: .relaxed) }
-            let peer = uid.map(String.init) ?? "?"
-            host.logger.info("console attached (uid \(peer))")
-            await out.send(Frame(.hello, [
-                "system": .string(await host.map.spec.name), "state": .string(await host.map.systemState.rawValue),
-                "protocol": 1, "commands": .array(CommandCatalog.names.map(JSONValue.string)),
-            ]))
-            let connection = ConsoleConnection(session: ConsoleSession(host: host, peer: peer), out: out, idleTimeout: config.idleTimeout)
-            await connection.run(inbound)
-            host.logger.info("console detached (uid \(peer))")
+        let out = FrameWriter(channel)
+        guard allowed else {
+            host.logger.warning("console refused: uid \(uid.map(String.init) ?? "unknown") is not allowed")
+            await out.send(.reply(ok: false, command: "", text: "permission denied: uid \(uid.map(String.init) ?? "?") may not attach", reason: "forbidden"))
+            return
         }
-        try? await connection.channel.close()
+        consoles.add(1, ordering: .relaxed)
+        defer { consoles.subtract(1, ordering: .relaxed) }
+        let peer = uid.map(String.init) ?? "?"
+        host.logger.info("console attached (uid \(peer))")
+        await out.send(Frame(.hello, [
+            "system": .string(await host.map.spec.name), "state": .string(await host.map.systemState.rawValue),
+            "protocol": 1, "commands": .array(CommandCatalog.names.map(JSONValue.string)),
+        ]))
+        let connection = ConsoleConnection(session: ConsoleSession(host: host, peer: peer), out: out, idleTimeout: config.idleTimeout)
+        await connection.run(inbound)
+        host.logger.info("console detached (uid \(peer))")
+    }
+}
+
+/// Feeds one connection's bytes to its session (a plain handler: the session owns the
+/// channel's lifetime, not an async wrapper that must be consumed).
+final class AdminConnectionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let server: AdminServer
+    private let feed = Mutex<AsyncStream<ByteBuffer>.Continuation?>(nil)
+
+    init(server: AdminServer) {
+        self.server = server
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        feed.withLock { $0 = continuation }
+        server.accepted(context.channel, inbound: stream)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        _ = feed.withLock { $0 }?.yield(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        feed.withLock { $0 }?.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 }
 
 /// Writes frames to one console, one at a time.
 final class FrameWriter: Sendable {
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let channel: any Channel
 
-    init(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
-        self.outbound = outbound
+    init(_ channel: any Channel) {
+        self.channel = channel
     }
 
     func send(_ frame: Frame) async {
-        try? await outbound.write(ByteBuffer(bytes: frame.encoded))
+        try? await channel.writeAndFlush(ByteBuffer(bytes: frame.encoded)).get()
     }
 
+    /// Ends the console's connection.
     func finish() {
-        outbound.finish()
+        channel.close(promise: nil)
     }
 }

@@ -18,29 +18,27 @@ final class ConsoleConnection: Sendable {
         self.idleTimeout = idleTimeout
     }
 
-    func run(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async {
+    func run(_ inbound: AsyncStream<ByteBuffer>) async {
         let (lines, feed) = AsyncStream.makeStream(of: String.self)
         await withTaskGroup(of: Void.self) { group in
             // Reader: bytes → lines; `.cancel` acts at once, even while a command runs.
             group.addTask {
                 var pending: [UInt8] = []
-                do {
-                    for try await buffer in inbound {
-                        pending.append(contentsOf: buffer.readableBytesView)
-                        while let nl = pending.firstIndex(of: 10) {
-                            var line = String(decoding: pending[..<nl], as: UTF8.self)
-                            if line.hasSuffix("\r") { line.removeLast() }
-                            pending.removeFirst(nl + 1)
-                            self.touch()
-                            if line.trimmingSpaces() == ".cancel" {
-                                self.running.withLock { $0?.cancel() }
-                            } else {
-                                feed.yield(line)
-                            }
+                for await buffer in inbound {
+                    pending.append(contentsOf: buffer.readableBytesView)
+                    while let nl = pending.firstIndex(of: 10) {
+                        var line = String(decoding: pending[..<nl], as: UTF8.self)
+                        if line.hasSuffix("\r") { line.removeLast() }
+                        pending.removeFirst(nl + 1)
+                        self.touch()
+                        if line.trimmingSpaces() == ".cancel" {
+                            self.running.withLock { $0?.cancel() }
+                        } else {
+                            feed.yield(line)
                         }
-                        if pending.count > 1 << 20 { break }  // a line over 1 MiB: drop the console
                     }
-                } catch {}
+                    if pending.count > 1 << 20 { break }  // a line over 1 MiB: drop the console
+                }
                 // The console hung up: nothing more will come, and nobody reads a running tail.
                 self.running.withLock { $0?.cancel() }
                 feed.finish()

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The console in a real pseudo-terminal (pexpect): Tab completion, history, put! reaching a
+live SSE subscriber, tail left with Ctrl-C, Ctrl-D detaching while the server keeps serving.
+
+Usage: console_pty.py SWITCHBOARD_BINARY WORK_DIR BASE_URL SOCKET
+"""
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import pexpect
+
+binary, work, base, sock = sys.argv[1:5]
+PROMPT = r"chat\(running\)> "
+
+sse = subprocess.Popen(["curl", "-sN", base + "/events"], stdout=subprocess.PIPE, text=True)
+
+
+def sse_until(text):
+    for line in sse.stdout:
+        if text in line:
+            return line
+    raise AssertionError("the SSE stream ended before " + repr(text))
+
+
+env = dict(os.environ, HOME=work, TERM="xterm")
+console = pexpect.spawn(binary, ["console", "--socket", sock], cwd=work, env=env, encoding="utf-8", timeout=30,
+                        dimensions=(40, 200))
+console.logfile_read = sys.stdout
+try:
+    console.expect("attached to chat")
+    console.expect(PROMPT)
+    print("\n[check] prompt shows the system and its state")
+
+    # The rc file was loaded on attach: its alias works.
+    console.sendline("test-message")
+    console.expect("accepted id=")
+    console.expect(PROMPT)
+    sse_until("Test message!")
+    print("\n[check] dev/console.rc alias put a message that a live SSE subscriber saw")
+
+    # Tab completes a partial command; Enter runs it.
+    # (libedit redraws only what changed: after Tab the terminal gets "us ", not "status").
+    console.send("stat")
+    console.send("\t")
+    console.expect("us ")
+    console.send("\r")
+    console.expect("COMPONENT")
+    console.expect(PROMPT)
+    print("\n[check] Tab completed 'stat' to 'status'")
+
+    # Tab completes component names from the server.
+    console.send("inspect fan")
+    console.send("\t")
+    console.expect("out ")
+    console.send("\r")
+    console.expect('"tapCount"')
+    console.expect(PROMPT)
+    print("\n[check] Tab completed a component name")
+
+    # The up arrow recalls the last command.
+    console.send("\x1b[A")
+    console.expect("inspect")
+    console.send("\r")
+    console.expect('"tapCount"')
+    console.expect(PROMPT)
+    print("\n[check] up arrow recalled the previous command")
+
+    console.sendline("put! inbox hello from the pty :)")
+    console.expect("accepted id=(\\d+)")
+    put_id = console.match.group(1)
+    console.expect(PROMPT)
+    line = sse_until("hello from the pty")
+    print("\n[check] put! id", put_id, "arrived over SSE:", line.strip()[:80])
+
+    # tail streams until Ctrl-C, then the prompt comes back.
+    console.sendline("tail fanout")
+    console.expect("tailing fanout")
+    req = urllib.request.Request(base + "/messages", data=json.dumps({"from": "web", "text": "seen by the tail"}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    assert urllib.request.urlopen(req).status == 202
+    console.expect("seen by the tail")
+    console.sendcontrol("c")
+    console.expect("stopped: 1 messages")
+    console.expect(PROMPT)
+    print("\n[check] Ctrl-C ended the tail and returned to the prompt")
+
+    # A typo gets a suggestion, and the console carries on.
+    console.sendline("stauts")
+    console.expect("did you mean \"status\"")
+    console.expect(PROMPT)
+
+    # Ctrl-D detaches; the server keeps serving.
+    console.sendcontrol("d")
+    console.expect("detached")
+    console.expect(pexpect.EOF)
+    console.close()
+    assert console.exitstatus == 0, console.exitstatus
+    assert urllib.request.urlopen(base + "/").status == 200
+    assert urllib.request.urlopen(req).status == 202
+    sse_until("seen by the tail")
+    print("\n[check] Ctrl-D detached; the server still serves")
+finally:
+    sse.kill()
+    if console.isalive():
+        console.terminate(force=True)
+print("ok")

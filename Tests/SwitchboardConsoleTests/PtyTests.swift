@@ -1,0 +1,34 @@
+import Foundation
+import SwitchboardTesting
+import Testing
+
+/// The console in a real pty (pexpect) against the real binary running the root system.
+@Suite struct PtyTests {
+    static let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    static let root = here.deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func completionHistoryPutTailAndDetachInAPty() async throws {
+        let dir = try temporaryDirectory()
+        let original = try String(contentsOf: Self.root.appendingPathComponent("system.json"), encoding: .utf8)
+        let system = original.replacingOccurrences(of: "\"port\": 8080", with: "\"port\": 0")
+        try system.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/dev", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.root.appendingPathComponent("dev/console.rc").path, toPath: dir + "/dev/console.rc")
+        let server = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { server.terminate() }
+        #expect(await server.waitFor("listening on http://"))
+        #expect(await server.waitFor("system \"chat\" running"))
+        let url = try #require(server.text.firstMatch(of: /listening on (http:\/\/[0-9.:]+)/)?.1)
+        let pty = try LiveProcess("/usr/bin/env", [
+            "python3", Self.here.appendingPathComponent("Pty/console_pty.py").path,
+            switchboardBinary(), dir, String(url), dir + "/.switchboard/admin.sock",
+        ], directory: dir)
+        let status = await pty.waitForExit(limit: .seconds(120))
+        pty.terminate()
+        #expect(status == 0, "\(pty.text)")
+        #expect(pty.text.hasSuffix("ok\n"))
+        // The server is still up after the console detached, and stops cleanly.
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+    }
+}
