@@ -106,6 +106,11 @@ let package = Package(
             ],
             path: "dev/bench/sse-load"
         ),
+        .executableTarget(
+            name: "reload-bench",
+            dependencies: ["Switchboard", "SwitchboardCLI"],
+            path: "dev/bench/reload-bench"
+        ),
         .testTarget(
             name: "SwitchboardTests",
             dependencies: ["Switchboard", "SwitchboardTesting"]

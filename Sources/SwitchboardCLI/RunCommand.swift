@@ -27,6 +27,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-rc"), help: "With --console: do not load dev/console.rc.")
     var noRC = false
 
+    @Flag(help: "Reload the system file when it changes (debounced). SIGHUP and the console's reload work either way.")
+    var watch = false
+
     func run() async throws {
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (console ? .warning : .info)
         LoggingSystem.bootstrap { label in
@@ -40,7 +43,11 @@ struct RunCommand: AsyncParsableCommand {
         let deadline = shutdownTimeout.map { Duration.milliseconds(Int64($0 * 1000)) } ?? system.spec.shutdownTimeout
         let shutdownRequest = Latch<Void>()
         let adminConfig = AdminConfig.of(system.spec)
-        let host = AdminHost(map: map, logger: logger, shutdown: { shutdownRequest.resolve(.success(())) })
+        let reloader = Reloader(file: file, map: map, registry: SwitchboardCLI.registry, logger: logger)
+        let host = AdminHost(
+            map: map, logger: logger,
+            reload: { dryRun in await reloader.reload(dryRun: dryRun, trigger: "console") },
+            shutdown: { shutdownRequest.resolve(.success(())) })
         let admin = adminConfig.enabled ? AdminServer(config: adminConfig, host: host) : nil
         let service = SystemService(map: map, shutdownDeadline: deadline, logger: logger, admin: admin, shutdownRequest: shutdownRequest)
         let group = ServiceGroup(configuration: .init(
@@ -49,6 +56,12 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger))
         if console, let admin {
             attachConsole(admin: admin, service: service, shutdownRequest: shutdownRequest)
+        }
+        let hangUps = Task { await reloader.onHangUp() }
+        let watcher = watch ? Task { await reloader.watch() } : nil
+        defer {
+            hangUps.cancel()
+            watcher?.cancel()
         }
         try await group.run()
         if service.exitCode != 0 { throw ExitCode(service.exitCode) }

@@ -8,7 +8,8 @@ import Synchronization
 /// "a": { "type": "fake", "failStart": true, "using": { "db": "b" } }
 /// ```
 /// Fields: `failStart`, `failStop` (booleans), `barrier` (the name of a `Barrier` to meet in
-/// `start`), `updatable` (any value; changing it is an in-place update).
+/// `start`), `updatable` (any value; changing it is an in-place update), `note` (any value;
+/// changing it needs a restart).
 public final class FakeComponent: Component {
     /// The component's name.
     public let name: String
@@ -28,6 +29,7 @@ public final class FakeComponent: Component {
         failStop = context.config.bool("failStop", default: false)
         barrier = context.config.string("barrier").flatMap { barriers[$0] }
         _ = context.config.value("updatable")
+        _ = context.config.value("note")
         runtime = context.runtime
         for slot in context.using.keys.sorted() {
             _ = context.dependency(slot, as: (any Component).self)

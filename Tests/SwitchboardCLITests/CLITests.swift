@@ -86,4 +86,67 @@ import Testing
         #expect(status == 1)
         #expect(text.contains("components.x.type"))
     }
+
+    static let small = #"{"name": "live", "components": {"inbox": {"type": "channel"}}}"#
+    static let bigger = #"{"name": "live", "components": {"inbox": {"type": "channel"}, "side": {"type": "channel", "buffer": 8}}}"#
+
+    @Test func sighupReloadsTheLiveBinary() async throws {
+        let (dir, file) = try write(Self.small)
+        let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { p.terminate() }
+        #expect(await p.waitFor(#"system "live" running"#))
+        try Self.bigger.write(toFile: file, atomically: true, encoding: .utf8)
+        p.signal(SIGHUP)
+        #expect(await p.waitFor("reload applied"))
+        #expect(p.text.contains("add      side"))
+        let status = try await run(["console", "--no-rc", "-c", "status"], in: dir)
+        #expect(status.status == 0)
+        #expect(status.text.contains("side"))
+        // A broken file changes nothing and says why, with the path.
+        try #"{"components": {"inbox": {"type": "chanel"}}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        p.signal(SIGHUP)
+        #expect(await p.waitFor("reload refused, nothing changed"))
+        #expect(p.text.contains("components.inbox.type"))
+        p.signal(SIGTERM)
+        #expect(await p.waitForExit() == 0)
+    }
+
+    @Test func watchPicksUpAnEdit() async throws {
+        let (dir, file) = try write(Self.small)
+        let p = try LiveProcess(switchboardBinary(), ["run", "--watch"], directory: dir)
+        defer { p.terminate() }
+        #expect(await p.waitFor("watching"))
+        #expect(await p.waitFor(#"system "live" running"#))
+        try Self.bigger.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await p.waitFor("reload (file changed)"))
+        #expect(await p.waitFor("reload applied"))
+        let dry = try await run(["console", "--no-rc", "-c", "reload --dry-run"], in: dir)
+        #expect(dry.text.contains("nothing to do"))
+        p.signal(SIGTERM)
+        #expect(await p.waitForExit() == 0)
+    }
+
+    @Test func consoleShutdownEndsTheProcessCleanly() async throws {
+        let (dir, _) = try write(Self.small)
+        let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { p.terminate() }
+        #expect(await p.waitFor(#"system "live" running"#))
+        let refused = try await run(["console", "--no-rc", "-c", "shutdown"], in: dir)
+        #expect(refused.status == 1)
+        let done = try await run(["console", "--no-rc", "-c", "shutdown --confirm"], in: dir)
+        #expect(done.status == 0)
+        #expect(await p.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/.switchboard/admin.sock"))
+    }
+
+    @Test func aSecondServerOnTheSameSocketIsRefused() async throws {
+        let (dir, _) = try write(Self.small)
+        let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { p.terminate() }
+        #expect(await p.waitFor(#"system "live" running"#))
+        let second = try await run(["run"], in: dir)
+        #expect(second.status == 1)
+        #expect(second.text.contains("already listening"))
+    }
 }
+
