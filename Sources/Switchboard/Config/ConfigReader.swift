@@ -79,7 +79,8 @@ public final class ConfigReader {
     }
 
     private func typed<T>(_ key: String, _ expected: String, _ convert: (JSONValue) -> T?) -> T? {
-        guard let v = value(key) else { return nil }
+        // null is "not set": the field takes its default.
+        guard let v = value(key), v != .null else { return nil }
         if let t = convert(v) { return t }
         if case .string(let s) = v, context.secretPaths.contains(path.appending(key)),
             let parsed = try? JSONParser.parse(s).value, let t = convert(parsed)
@@ -109,6 +110,12 @@ public final class ConfigReader {
     public func secret(_ key: String) -> String? {
         context.secretPaths.insert(path.appending(key))
         return string(key)
+    }
+
+    /// A secret given as one string or several (for key rotation); masked whenever shown.
+    public func secrets(_ key: String) -> [String]? {
+        context.secretPaths.insert(path.appending(key))
+        return strings(key)
     }
 
     /// An optional integer field, checked against `range`.

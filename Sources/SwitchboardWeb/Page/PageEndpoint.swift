@@ -78,8 +78,9 @@ extension String {
 
 /// The component types of the web edge.
 public enum WebComponents {
-    /// `http-server`, `publish`, `sse`, `websocket`, `page`.
+    /// `http-server`, `publish`, `sse`, `websocket`, `page`, `webhook-in`, `webhook-out`.
     public static var types: [ComponentType] {
-        [HTTPServerComponent.type, PublishEndpoint.type, SSEEndpoint.type, WebSocketEndpoint.type, PageEndpoint.type]
+        [HTTPServerComponent.type, PublishEndpoint.type, SSEEndpoint.type, WebSocketEndpoint.type, PageEndpoint.type,
+         WebhookInEndpoint.type, WebhookOutComponent.type]
     }
 }
