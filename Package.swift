@@ -128,6 +128,7 @@ let package = Package(
                 "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             exclude: ["Browser/chat_page.py"]

@@ -283,4 +283,30 @@ import Testing
         #expect(system == "demo")
         await second.stop()
     }
+
+    @Test func webhookDeadLettersAreListedAndRedelivered() async throws {
+        let json = #"""
+            {"name": "demo", "components": {
+              "inbox": {"type": "channel", "buffer": 8},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "out": {"type": "webhook-out", "using": {"source": "fanout"},
+                      "targets": [{"name": "nowhere", "url": "http://127.0.0.1:9/hook"}], "retry": {"schedule": ["1ms"]}}
+            }}
+            """#
+        let h = try await ConsoleHarness.start(json)
+        let put = try await h.command("put! inbox for the void")
+        let id = try #require(put["data"]?["id"]?.stringValue)
+        var dead: JSONValue = .null
+        while dead["data"]?["out"]?.arrayValue?.isEmpty ?? true {
+            dead = try await h.command("webhooks dead")
+            await Task.yield()
+        }
+        #expect(dead["text"]?.stringValue?.contains(id) == true)
+        #expect(dead["text"]?.stringValue?.contains("nowhere after 2 attempt(s)") == true)
+        let again = try await h.command("webhooks redeliver \(id) out")
+        #expect(again["data"]?["out"]?["requeued"] == 1)
+        #expect(try await h.command("webhooks redeliver nope")["ok"] == false)
+        #expect(try await h.command("webhooks")["reason"] == "usage")
+        await h.stop()
+    }
 }

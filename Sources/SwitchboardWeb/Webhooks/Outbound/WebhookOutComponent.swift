@@ -81,7 +81,11 @@ public final class WebhookOutComponent: ConsoleCommands {
 
     public func start() async throws {
         let tap = try source.get().tap(TapOptions(name: "webhooks:\(name)", policy: config.policy, capacity: config.capacity))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // A refused connection is one failed attempt: our schedule decides when to try again
+        // (AsyncHTTPClient would otherwise keep reconnecting until the request's deadline).
+        var settings = HTTPClient.Configuration()
+        settings.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
         for t in pending.withLock({ $0 }) { add(t, client: client) }
         let pump = Task { await self.pump(tap) }
         running.withLock { $0 = Running(tap: tap, client: client, pump: pump) }

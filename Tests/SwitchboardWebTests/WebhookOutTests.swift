@@ -1,0 +1,234 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Switchboard
+import SwitchboardChannels
+import SwitchboardWeb
+import Synchronization
+import Testing
+
+/// A webhook receiver for the tests: an http-server component with one route whose answers
+/// the test decides.
+final class Receiver: Sendable {
+    struct Hit: Sendable {
+        let id: String?
+        let timestamp: String?
+        let signature: String?
+        let body: [UInt8]
+        let at: ContinuousClock.Instant
+    }
+
+    let map: SystemMap
+    let hits = Mutex<[Hit]>([])
+    let answer: @Sendable (Int) async -> (Int, HTTPFields)
+
+    /// A receiver on `port` (0: any); `answer` gets the 1-based number of the request.
+    static func start(port: Int = 0, answer: @escaping @Sendable (Int) async -> (Int, HTTPFields) = { _ in (204, [:]) }) async throws -> Receiver {
+        let system = try SystemLoader(registry: WebHarness.registry, environment: [:])
+            .load(text: #"{"components": {"http": {"type": "http-server", "port": \#(port)}}}"#)
+        let r = Receiver(map: SystemMap(system), answer: answer)
+        try await r.map.start()
+        let server = try await r.server()
+        try server.register(owner: "test", routes: [HTTPRoute(.post, "/hook") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let h = { (n: String) in request.headers[HTTPField.Name(n)!] }
+            let n = r.hits.withLock { hits in
+                hits.append(Hit(id: h("webhook-id"), timestamp: h("webhook-timestamp"), signature: h("webhook-signature"),
+                                body: Array(body.readableBytesView), at: .now))
+                return hits.count
+            }
+            let (status, headers) = await r.answer(n)
+            return Response(status: .init(code: status), headers: headers)
+        }], webSockets: [])
+        return r
+    }
+
+    private init(map: SystemMap, answer: @escaping @Sendable (Int) async -> (Int, HTTPFields)) {
+        self.map = map
+        self.answer = answer
+    }
+
+    func server() async throws -> HTTPServerComponent {
+        try #require(await map.instance(named: "http") as? HTTPServerComponent)
+    }
+
+    func url() async throws -> String { try #require(try await server().baseURL) + "/hook" }
+    var port: Int { get async throws { try #require(try await server().boundPort) } }
+    var all: [Hit] { hits.withLock { $0 } }
+    func stop() async { await map.stop() }
+}
+
+/// Waits, without sleeping, for `condition` (yielding to the tasks that make it true).
+func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows {
+    let start = ContinuousClock.now
+    while try await !condition() {
+        if ContinuousClock.now - start > limit { Issue.record("gave up waiting for \(what)"); return }
+        await Task.yield()
+    }
+}
+
+@Suite struct WebhookOutTests {
+    static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+    static func system(url: String, schedule: String = #"["20ms", "20ms", "20ms"]"#, timeout: String = "5s") -> String {
+        #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 64},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0},
+          "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+          "events": {"type": "sse", "using": {"server": "http", "source": "fanout"}},
+          "out": {"type": "webhook-out", "using": {"source": "fanout"},
+                  "targets": [{"name": "r", "url": "\#(url)", "secret": "\#(secret)", "timeout": "\#(timeout)", "concurrency": 2}],
+                  "retry": {"schedule": \#(schedule), "jitter": 0.1}}
+        }}
+        """#
+    }
+
+    func put(_ h: WebHarness, _ text: String) async throws -> String {
+        let r = try await h.postJSON("/messages", #"{"from": "t", "text": "\#(text)"}"#)
+        #expect(r.status == 202)
+        return try #require(r.body["id"]?.stringValue)
+    }
+
+    func figures(_ h: WebHarness) async throws -> JSONValue {
+        try #require(try await h.map.inspect("out")["figures"])
+    }
+
+    @Test func failsTwiceThenSucceedsAndIsDeliveredExactlyOnceMore() async throws {
+        let receiver = try await Receiver.start { n in n <= 2 ? (503, [:]) : (200, [:]) }
+        let h = try await WebHarness.start(Self.system(url: try await receiver.url()))
+        let id = try await put(h, "hello hooks")
+        await waitUntil("three attempts") { receiver.all.count >= 3 }
+        try await waitUntil("the delivery to count") { try await figures(h)["delivered"] == 1 }
+        let hits = receiver.all
+        #expect(hits.count == 3)
+        let signer = try StandardWebhookSigner(secret: Self.secret)
+        for hit in hits {
+            #expect(hit.id == id)
+            try signer.verify(id: hit.id, timestamp: hit.timestamp, signature: hit.signature, body: hit.body)
+            #expect(try JSONParser.parse(hit.body).value["text"] == "hello hooks")
+        }
+        let f = try await figures(h)
+        #expect(f["failed"] == 0)
+        #expect(f["retrying"] == 0)
+        #expect(f["deadLetters"] == 0)
+        #expect(f["targets"]?[0]?["attempts"] == 3)
+        await h.stop()
+        await receiver.stop()
+    }
+
+    @Test func aDownReceiverMakesADeadLetterThatIsRedeliveredWhenItIsBack() async throws {
+        let first = try await Receiver.start()
+        let port = try await first.port
+        let url = try await first.url()
+        await first.stop()
+        let h = try await WebHarness.start(Self.system(url: url, schedule: #"["10ms", "10ms"]"#))
+        let id = try await put(h, "into the void")
+        try await waitUntil("a dead letter") { try await figures(h)["deadLetters"] == 1 }
+        let out = try await h.component("out", as: WebhookOutComponent.self)
+        let dead = try await out.console(["dead"])
+        #expect(dead.text.contains(id))
+        #expect(dead.data[0]?["attempts"] == 3)
+        let back = try await Receiver.start(port: port)
+        let again = try await out.console(["redeliver", "all"])
+        #expect(again.data["requeued"] == 1)
+        await waitUntil("the redelivery") { back.all.count == 1 }
+        #expect(back.all.first?.id == id)
+        try await waitUntil("the delivered count") { try await figures(h)["delivered"] == 1 }
+        #expect(try await figures(h)["deadLetters"] == 0)
+        await h.stop()
+        await back.stop()
+    }
+
+    @Test func aClientErrorIsNotRetried() async throws {
+        let receiver = try await Receiver.start { _ in (400, [:]) }
+        let h = try await WebHarness.start(Self.system(url: try await receiver.url()))
+        _ = try await put(h, "bad request")
+        try await waitUntil("a dead letter") { try await figures(h)["deadLetters"] == 1 }
+        #expect(receiver.all.count == 1)
+        #expect(try await figures(h)["targets"]?[0]?["lastError"]?.stringValue?.contains("HTTP 400") == true)
+        await h.stop()
+        await receiver.stop()
+    }
+
+    @Test func retryAfterIsHonoured() async throws {
+        let receiver = try await Receiver.start { n in n == 1 ? (429, [.retryAfter: "1"]) : (204, [:]) }
+        let h = try await WebHarness.start(Self.system(url: try await receiver.url()))
+        _ = try await put(h, "slow down")
+        await waitUntil("the second attempt") { receiver.all.count == 2 }
+        let hits = receiver.all
+        #expect(hits[1].at - hits[0].at >= .milliseconds(950))
+        await h.stop()
+        await receiver.stop()
+    }
+
+    @Test func aHangingReceiverDoesNotDelaySSESubscribers() async throws {
+        let release = Latch<Void>()
+        let receiver = try await Receiver.start { _ in
+            _ = try? await release.wait()
+            return (204, [:])
+        }
+        let h = try await WebHarness.start(Self.system(url: try await receiver.url(), timeout: "30s"))
+        let reader = try await SSEReader(try await h.url("/events"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        while events.subscriberCount == 0 { await Task.yield() }
+        var ids: [String] = []
+        for i in 0..<50 { ids.append(try await put(h, "m\(i)")) }
+        var got: [String] = []
+        for _ in 0..<50 { got.append(try #require(try await reader.next()?.id)) }
+        #expect(got == ids)
+        // All the while the receiver holds both of the target's workers.
+        #expect(try await figures(h)["targets"]?[0]?["inFlight"] == 2)
+        #expect(try await figures(h)["delivered"] == 0)
+        release.resolve(.success(()))
+        try await waitUntil("the backlog to drain") { try await figures(h)["delivered"] == 50 }
+        await h.stop()
+        await receiver.stop()
+    }
+
+    @Test func targetsChangeByReloadWithoutARestart() async throws {
+        let a = try await Receiver.start()
+        let b = try await Receiver.start()
+        let h = try await WebHarness.start(Self.system(url: try await a.url()))
+        let out = try await h.component("out", as: WebhookOutComponent.self)
+        _ = try await put(h, "to a")
+        await waitUntil("a's delivery") { a.all.count == 1 }
+        let json = Self.system(url: try await b.url())
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json, wiring: h.map.sharedWiring)
+        let outcome = await h.map.reload(to: built)
+        #expect(outcome.ok)
+        #expect(outcome.plan.entries.first { $0.name == "out" }?.action == .update)
+        #expect(try await h.component("out", as: WebhookOutComponent.self) === out)
+        _ = try await put(h, "to b")
+        await waitUntil("b's delivery") { b.all.count == 1 }
+        #expect(a.all.count == 1)
+        await h.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func targetMistakesAreConfigErrors() {
+        let issues = TestSystemsWeb.issues(#"""
+            {"components": {"i": {"type": "channel"}, "f": {"type": "mult", "using": {"source": "i"}},
+              "o": {"type": "webhook-out", "using": {"source": "f"},
+                    "targets": ["ftp://x", {"url": "http://ok", "secret": "nope!"}, {"uri": "http://x"}]}}}
+            """#)
+        let paths = Set(issues.map(\.path.description))
+        #expect(paths.contains("components.o.targets[0]"))
+        #expect(paths.contains("components.o.targets[1].secret"))
+        #expect(paths.contains("components.o.targets[2].url"))
+        #expect(paths.contains("components.o.targets[2].uri"))
+    }
+}
+
+enum TestSystemsWeb {
+    static func issues(_ json: String) -> [ConfigIssue] {
+        do {
+            _ = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json)
+            return []
+        } catch {
+            return error.issues
+        }
+    }
+}
