@@ -8,9 +8,16 @@ import NIOCore
 final class ClientGoneWatcher: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
     private let gone: @Sendable () -> Void
+    private let writable: @Sendable () -> Void
 
-    init(_ gone: @escaping @Sendable () -> Void) {
+    init(_ gone: @escaping @Sendable () -> Void, writable: @escaping @Sendable () -> Void) {
         self.gone = gone
+        self.writable = writable
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { writable() }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -23,9 +30,11 @@ final class ClientGoneWatcher: ChannelInboundHandler, RemovableChannelHandler, S
         context.fireChannelInactive()
     }
 
-    /// Watches `channel` until the returned closure is called.
-    static func watch(_ channel: any Channel, gone: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
-        let watcher = ClientGoneWatcher(gone)
+    /// Watches `channel` until the returned closure is called: `gone` when the client hangs
+    /// up, `writable` when a full connection can take more. Both run on the channel's loop.
+    static func watch(_ channel: any Channel, gone: @escaping @Sendable () -> Void,
+                      writable: @escaping @Sendable () -> Void = {}) -> @Sendable () -> Void {
+        let watcher = ClientGoneWatcher(gone, writable: writable)
         channel.pipeline.addHandler(watcher, position: .first).whenFailure { _ in gone() }
         channel.closeFuture.whenComplete { _ in gone() }
         return { channel.pipeline.removeHandler(watcher, promise: nil) }

@@ -1,0 +1,181 @@
+import NIOCore
+import NIOHTTPTypes
+import Switchboard
+import SwitchboardChannels
+import Synchronization
+
+/// One SSE client, written to straight from its connection's event loop.
+///
+/// The endpoint hands every batch of encoded events to each connection's event loop once;
+/// there each subscriber writes what is for it in one write and one flush. Its buffer is the
+/// connection's outbound buffer (NIO's write watermark, `bufferBytes`); when that is full the
+/// subscriber's policy decides: `disconnect` closes the connection (the client resumes with
+/// `Last-Event-ID`), `dropNewest`/`dropOldest` skip the batch (counted), `block` makes the
+/// endpoint wait until the client catches up.
+///
+/// - Important: Everything but the counters is touched only on `channel.eventLoop`.
+final class SSESubscriber: @unchecked Sendable {
+    let id: UInt64
+    let channel: any Channel
+    let room: String?
+    let policy: TapPolicy
+    let since = ContinuousClock.now
+    /// Resolved when the stream is over (client gone, endpoint stopped, disconnected).
+    let done = Latch<Void>()
+    private let deliveredCount = Atomic<Int>(0)
+    private let droppedCount = Atomic<Int>(0)
+    private let disconnectedFlag = Atomic<Bool>(false)
+
+    // Event-loop state.
+    private var live = false
+    private var ended = false
+    private var pending: [SSEEvent] = []
+    private var overlap = Set<MessageID>()
+    private var writable: EventLoopPromise<Void>?
+
+    init(id: UInt64, channel: any Channel, room: String?, policy: TapPolicy) {
+        self.id = id
+        self.channel = channel
+        self.room = room
+        self.policy = policy
+    }
+
+    var delivered: Int { deliveredCount.load(ordering: .relaxed) }
+    var dropped: Int { droppedCount.load(ordering: .relaxed) }
+    var isDisconnected: Bool { disconnectedFlag.load(ordering: .relaxed) }
+
+    /// After the first chunk (retry, replay) went out: writes what came meanwhile, then
+    /// everything as it comes. `replayed` are the ids the replay held (the live side may have
+    /// them too, as a prefix).
+    func goLive(replayed: Set<MessageID>) {
+        overlap = replayed
+        live = true
+        let queued = pending
+        pending = []
+        _ = deliver(queued)
+    }
+
+    /// Writes the events meant for this subscriber; returns a future to wait on when the
+    /// `block` policy must hold the endpoint back.
+    func deliver(_ events: [SSEEvent]) -> EventLoopFuture<Void>? {
+        guard !ended else { return nil }
+        guard live else {
+            pending.append(contentsOf: events.lazy.filter(matches))
+            return nil
+        }
+        var out: ByteBuffer?
+        var single: ByteBuffer?
+        var count = 0
+        for e in events where matches(e) {
+            if !overlap.isEmpty, let id = e.id {
+                if overlap.remove(id) != nil { continue }
+                overlap.removeAll()
+            }
+            count += 1
+            if single == nil, out == nil {
+                single = e.bytes
+            } else {
+                if out == nil, let s = single {
+                    out = channel.allocator.buffer(capacity: s.readableBytes * 4)
+                    out!.writeImmutableBuffer(s)
+                    single = nil
+                }
+                out!.writeImmutableBuffer(e.bytes)
+            }
+        }
+        guard let bytes = out ?? single else { return nil }
+        if !channel.isWritable {
+            switch policy {
+            case .disconnect:
+                droppedCount.add(count, ordering: .relaxed)
+                disconnectedFlag.store(true, ordering: .relaxed)
+                end()
+                channel.close(promise: nil)
+                return nil
+            case .dropNewest, .dropOldest:
+                droppedCount.add(count, ordering: .relaxed)
+                return nil
+            case .block:
+                break  // write anyway; the endpoint waits below
+            }
+        }
+        channel.write(HTTPResponsePart.body(bytes), promise: nil)
+        channel.flush()
+        deliveredCount.add(count, ordering: .relaxed)
+        if policy == .block, !channel.isWritable {
+            let promise = writable ?? channel.eventLoop.makePromise()
+            writable = promise
+            return promise.futureResult
+        }
+        return nil
+    }
+
+    /// A heartbeat comment, unless the connection is busy anyway.
+    func heartbeat() {
+        guard live, !ended, channel.isWritable else { return }
+        channel.write(HTTPResponsePart.body(SSEEvent.heartbeat.bytes), promise: nil)
+        channel.flush()
+    }
+
+    /// The connection can take more again.
+    func becameWritable() {
+        guard channel.isWritable, let promise = writable else { return }
+        writable = nil
+        promise.succeed()
+    }
+
+    /// Ends the stream: nothing more is written and the response finishes.
+    func end() {
+        guard !ended else { return }
+        ended = true
+        pending = []
+        writable?.succeed()
+        writable = nil
+        done.resolve(.success(()))
+    }
+
+    private func matches(_ e: SSEEvent) -> Bool {
+        e.id == nil || room == nil || e.room == room
+    }
+}
+
+/// The subscribers of one endpoint, grouped by event loop so that a batch costs one hop per
+/// loop, not one per subscriber.
+final class SSESubscribers: Sendable {
+    private struct Group {
+        let loop: any EventLoop
+        var members: [UInt64: SSESubscriber]
+    }
+
+    private let groups = Mutex<[ObjectIdentifier: Group]>([:])
+
+    func add(_ s: SSESubscriber) {
+        groups.withLock { g in
+            let key = ObjectIdentifier(s.channel.eventLoop)
+            g[key, default: Group(loop: s.channel.eventLoop, members: [:])].members[s.id] = s
+        }
+    }
+
+    func remove(_ s: SSESubscriber) {
+        groups.withLock { g in
+            let key = ObjectIdentifier(s.channel.eventLoop)
+            g[key]?.members[s.id] = nil
+            if g[key]?.members.isEmpty == true { g[key] = nil }
+        }
+    }
+
+    var all: [SSESubscriber] { groups.withLock { $0.values.flatMap { $0.members.values } } }
+    var count: Int { groups.withLock { $0.values.reduce(0) { $0 + $1.members.count } } }
+
+    /// Runs `body` on each loop for its subscribers; the futures it returns are awaited.
+    func onEachLoop(_ body: @escaping @Sendable (SSESubscriber) -> EventLoopFuture<Void>?) async {
+        let snapshot = groups.withLock { $0.values.map { ($0.loop, Array($0.members.values)) } }
+        let futures = snapshot.map { loop, members in
+            loop.submit { members.compactMap(body) }
+        }
+        for f in futures {
+            guard let waits = try? await f.get() else { continue }
+            for w in waits { try? await w.get() }
+        }
+    }
+}
