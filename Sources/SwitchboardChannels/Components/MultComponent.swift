@@ -15,7 +15,7 @@ public final class MultComponent: MessageFanout, MessageTailable {
 
         init(_ c: ConfigReader) {
             let d = c.object("tapDefaults")
-            policy = TapPolicy(rawValue: d?.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "dropOldest") ?? "dropOldest") ?? .dropOldest
+            policy = d?.tapPolicy(default: .dropOldest) ?? .dropOldest
             capacity = d?.int("capacity", default: 256, in: 1...10_000_000) ?? 256
         }
     }

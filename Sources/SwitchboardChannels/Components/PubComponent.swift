@@ -24,7 +24,7 @@ public final class PubComponent: MessageFanout, MessageTailable {
             if let b = c.object("buffers") {
                 for key in b.object.keys { if let n = b.int(key, in: 1...10_000_000) { buffers[key] = n } }
             }
-            policy = TapPolicy(rawValue: c.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "dropOldest")) ?? .dropOldest
+            policy = c.tapPolicy(default: .dropOldest)
         }
     }
 

@@ -1,12 +1,11 @@
 extension Fanout {
     /// Offers `item` to every tap without waiting (for taps whose policy never waits, such
-    /// as console tails). A full `block` or `disconnect` tap is disconnected, or skipped when
-    /// `skipFull` is set (for items such as heartbeats that a busy tap does not need).
-    public func offerAll(_ item: Element, skipFull: Bool = false) {
+    /// as console tails); a full `block` or `disconnect` tap is disconnected.
+    public func offerAll(_ item: Element) {
         for tap in snapshot {
             switch tap.chan.offer(item) {
             case .accepted, .dropped, .closed: continue
-            case .wouldBlock: if !skipFull { tap.disconnect(lost: 1) }
+            case .wouldBlock: tap.disconnect(lost: 1)
             }
         }
     }

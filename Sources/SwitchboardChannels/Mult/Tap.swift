@@ -1,3 +1,4 @@
+import Switchboard
 import Synchronization
 
 /// What a mult does when a tap's buffer is full.
@@ -89,4 +90,11 @@ public struct TapCounters: Sendable, Equatable {
     public var buffered: Int
     /// The buffer's size.
     public var capacity: Int
+}
+
+extension ConfigReader {
+    /// A slow-consumer policy field (`block`, `dropNewest`, `dropOldest`, `disconnect`).
+    public func tapPolicy(_ key: String = "policy", default fallback: TapPolicy) -> TapPolicy {
+        TapPolicy(rawValue: oneOf(key, TapPolicy.allCases.map(\.rawValue), default: fallback.rawValue)) ?? fallback
+    }
 }

@@ -36,7 +36,7 @@ public final class SSEEndpoint: Component {
             retry = c.int("retry", default: 2000, in: 0...3_600_000)
             event = c.string("event", default: "message")
             format = c.oneOf("format", ["json", "text"], default: "json")
-            policy = TapPolicy(rawValue: c.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "disconnect")) ?? .disconnect
+            policy = c.tapPolicy(default: .disconnect)
             bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             hubCapacity = c.int("hubCapacity", default: 4096, in: 1...10_000_000)
             defaultRoom = c.string("defaultRoom", default: "lobby")

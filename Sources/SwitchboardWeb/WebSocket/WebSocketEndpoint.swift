@@ -25,7 +25,7 @@ public final class WebSocketEndpoint: Component {
             let c = context.config
             path = context.routePath(default: "/ws")
             wait = c.duration("wait", default: .seconds(2))
-            policy = TapPolicy(rawValue: c.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "disconnect")) ?? .disconnect
+            policy = c.tapPolicy(default: .disconnect)
             capacity = c.int("capacity", default: 1024, in: 1...1_000_000)
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
             defaultRoom = c.string("defaultRoom", default: "lobby")

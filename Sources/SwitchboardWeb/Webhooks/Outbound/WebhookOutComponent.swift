@@ -29,7 +29,7 @@ public final class WebhookOutComponent: ConsoleCommands {
         init(_ c: ConfigReader) {
             (targets, retry) = Self.updatable(c)
             let b = c.object("buffer")
-            policy = TapPolicy(rawValue: b?.oneOf("policy", TapPolicy.allCases.map(\.rawValue), default: "dropOldest") ?? "dropOldest") ?? .dropOldest
+            policy = b?.tapPolicy(default: .dropOldest) ?? .dropOldest
             capacity = b?.int("capacity", default: 10_000, in: 1...10_000_000) ?? 10_000
             queueCapacity = c.int("queueCapacity", default: 1024, in: 1...1_000_000)
             deadLetters = c.int("deadLetters", default: 1000, in: 1...1_000_000)
