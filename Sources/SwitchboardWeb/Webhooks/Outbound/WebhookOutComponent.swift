@@ -107,8 +107,9 @@ public final class WebhookOutComponent: ConsoleCommands {
         t.start(client: client, schedule: { [self] in currentSchedule }, dead: dead)
     }
 
-    /// Takes messages from the tap and queues one delivery per target (waiting for room:
-    /// the tap's own buffer and policy absorb a slow target).
+    /// Takes messages from the tap and queues one delivery per target. A target whose queue
+    /// is full (its receiver is that far behind) gets a dead letter instead, so one slow
+    /// target never holds the others.
     private func pump(_ tap: Tap<Message>) async {
         while true {
             let batch = await tap.chan.receive(upTo: 64)
@@ -116,7 +117,12 @@ public final class WebhookOutComponent: ConsoleCommands {
             for message in batch where config.room == nil || message.room == config.room {
                 let body = Array(message.json.jsonText.utf8)
                 for t in targets.withLock({ Array($0.values) }) {
-                    await t.queue.send(Delivery(message: message, body: body, target: t.name))
+                    var delivery = Delivery(message: message, body: body, target: t.name)
+                    if t.queue.offer(delivery) != .accepted {
+                        delivery.lastError = "not attempted: the target's queue was full (its receiver is too slow)"
+                        t.figures.withLock { $0.failed += 1 }
+                        dead.add(delivery)
+                    }
                 }
             }
         }
