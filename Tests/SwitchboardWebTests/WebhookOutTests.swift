@@ -208,6 +208,37 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         await b.stop()
     }
 
+    @Test func aSlowTargetDoesNotHoldTheOthers() async throws {
+        let release = Latch<Void>()
+        let slow = try await Receiver.start { _ in
+            _ = try? await release.wait()
+            return (204, [:])
+        }
+        let fast = try await Receiver.start()
+        let json = #"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+              "out": {"type": "webhook-out", "using": {"source": "fanout"}, "queueCapacity": 2,
+                      "targets": [{"name": "slow", "url": "\#(try await slow.url())", "concurrency": 1, "timeout": "30s"},
+                                  {"name": "fast", "url": "\#(try await fast.url())"}]}
+            }}
+            """#
+        let h = try await WebHarness.start(json)
+        for i in 0..<10 { _ = try await put(h, "m\(i)") }
+        await waitUntil("every message at the fast target") { fast.all.count == 10 }
+        // The slow one holds one delivery, queues two, and the rest are dead letters to redeliver.
+        try await waitUntil("the slow target's overflow") { try await figures(h)["deadLetters"] == 7 }
+        let out = try await h.component("out", as: WebhookOutComponent.self)
+        #expect(try await out.console(["dead"]).text.contains("queue was full"))
+        release.resolve(.success(()))
+        await h.stop()
+        await slow.stop()
+        await fast.stop()
+    }
+
     @Test func targetMistakesAreConfigErrors() {
         let issues = TestSystemsWeb.issues(#"""
             {"components": {"i": {"type": "channel"}, "f": {"type": "mult", "using": {"source": "i"}},
