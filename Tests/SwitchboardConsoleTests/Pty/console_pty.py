@@ -106,4 +106,30 @@ finally:
     sse.kill()
     if console.isalive():
         console.terminate(force=True)
+
+# `switchboard run --console`: the console on the server's own terminal. Ctrl-C cancels a
+# tail there; after Ctrl-D detaches, Ctrl-C stops the server cleanly.
+second = os.path.join(work, "second")
+os.makedirs(second, exist_ok=True)
+with open(os.path.join(work, "system.json")) as f, open(os.path.join(second, "system.json"), "w") as g:
+    g.write(f.read())
+own = pexpect.spawn(binary, ["run", "--console", "--no-rc"], cwd=second, env=env, encoding="utf-8", timeout=30)
+own.logfile_read = sys.stdout
+try:
+    own.expect(PROMPT)
+    own.sendline("tail fanout")
+    own.expect("tailing fanout")
+    own.sendcontrol("c")
+    own.expect("stopped: 0 messages")
+    own.expect(PROMPT)
+    own.sendcontrol("d")
+    own.expect("keeps running")
+    own.sendcontrol("c")
+    own.expect(pexpect.EOF)
+    own.close()
+    assert own.exitstatus == 0, own.exitstatus
+    print("\n[check] run --console: Ctrl-C cancels, Ctrl-D detaches, then Ctrl-C stops the server")
+finally:
+    if own.isalive():
+        own.terminate(force=True)
 print("ok")
