@@ -1,6 +1,6 @@
 // SSE fan-out load: Switchboard (release build) against nginx + nchan, in one run.
 //
-//   swift build -c release --product switchboard --product sse-load
+//   swift build -c release --product switchboard && swift build -c release --product sse-load
 //   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan]
 //
 // Scenarios, each run against both servers:
