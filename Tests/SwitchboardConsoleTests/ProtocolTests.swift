@@ -72,7 +72,7 @@ import Testing
             #expect(rows.allSatisfy { $0["state"] == "running" })
             #expect(status["text"]?.stringValue?.contains("fill 0/2") == true)
             let inspect = try await h.command("inspect fanout")
-            #expect(inspect["data"]?["figures"]?["tapCount"] == 1)
+            #expect(inspect["data"]?["figures"]?["listeners"] == 1)
             let missing = try await h.command("inspect fanot")
             #expect(missing["reason"] == "unknownComponent")
             #expect(missing["text"]?.stringValue?.contains("did you mean \"fanout\"") == true)
@@ -164,14 +164,14 @@ import Testing
                 }
             }
             let fanout = try #require(await h.map.instance(named: "fanout") as? MultComponent)
-            while (await fanout.inspect())["tapCount"] != 2 { await Task.yield() }
+            while (await fanout.inspect())["tapCount"] != 1 { await Task.yield() }
             for i in 0..<3 { _ = try await h.command("put! inbox message \(i)") }
             let reply = try await result.value
             #expect(reply["ok"] == true)
             #expect(reply["data"]?["shown"] == 3)
             #expect(reply["text"]?.stringValue?.hasPrefix("stopped") == true)
             // The tail's tap is gone.
-            while (await fanout.inspect())["tapCount"] != 1 { await Task.yield() }
+            while (await fanout.inspect())["tapCount"] != 0 { await Task.yield() }
         }
     }
 

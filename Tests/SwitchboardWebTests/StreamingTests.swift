@@ -140,7 +140,8 @@ import Testing
         while events.subscriberCount > 0 { await Task.yield() }
         #expect(events.subscriberCount == 0)
         let figures = try await h.map.inspect("fanout")["figures"]
-        #expect(figures?["tapCount"] == 1)  // only the sse endpoint's own hub tap is left
+        #expect(figures?["tapCount"] == 0)  // no subscriber left a tap behind
+        #expect(figures?["listeners"] == 1)  // the sse endpoint's own, in the mult's loop
     }
 
     @Test func webSocketRoundTripWithTheSameIdEverywhere() async throws {

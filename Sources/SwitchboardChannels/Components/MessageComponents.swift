@@ -52,6 +52,14 @@ public protocol MessageFanout: Component {
     func tap(_ options: TapOptions) throws -> Tap<Message>
 }
 
+/// A fan-out that can also run a consumer inside its own loop, saving that consumer a task
+/// hand-over per batch (the SSE endpoint uses it for latency).
+public protocol MessageListening: MessageFanout {
+    /// Calls `deliver` with every batch and `end` when the fan-out stops; returns the call that
+    /// removes the listener. Throws when not running.
+    func listen(_ deliver: @escaping @Sendable ([Message]) async -> Void, end: @escaping @Sendable () -> Void) throws -> @Sendable () -> Void
+}
+
 /// A component whose messages can be watched without slowing it (the console's `tail`).
 public protocol MessageTailable: Component {
     /// A drop-oldest tap on everything passing through; cancel it to stop watching.

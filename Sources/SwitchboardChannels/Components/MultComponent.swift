@@ -8,7 +8,7 @@ import Synchronization
 /// "fanout": { "type": "mult", "using": { "source": "inbox" },
 ///             "tapDefaults": { "policy": "dropOldest", "capacity": 256 } }
 /// ```
-public final class MultComponent: MessageFanout, MessageTailable {
+public final class MultComponent: MessageListening, MessageTailable {
     struct Defaults: Equatable {
         var policy: TapPolicy
         var capacity: Int
@@ -73,6 +73,11 @@ public final class MultComponent: MessageFanout, MessageTailable {
         return running.mult.tap(name: options.name, policy: options.policy ?? defaults.policy, capacity: options.capacity ?? defaults.capacity)
     }
 
+    public func listen(_ deliver: @escaping @Sendable ([Message]) async -> Void, end: @escaping @Sendable () -> Void) throws -> @Sendable () -> Void {
+        guard let running = state.withLock({ $0.running }) else { throw NotRunning(name) }
+        return running.mult.listen(deliver, end: end)
+    }
+
     public func tail(capacity: Int) throws -> Tap<Message> {
         try tap(TapOptions(name: "tail", policy: .dropOldest, capacity: capacity))
     }
@@ -84,6 +89,7 @@ public final class MultComponent: MessageFanout, MessageTailable {
         o["tapDefaults"] = ["policy": .string(defaults.policy.rawValue), "capacity": .int(defaults.capacity)]
         let taps = running?.mult.currentTaps ?? []
         o["tapCount"] = .int(taps.count)
+        o["listeners"] = .int(running?.mult.listeners.withLock { $0.count } ?? 0)
         o["taps"] = .array(taps.map(\.json))
         return .object(o)
     }

@@ -19,6 +19,15 @@ public final class Mult<Element: Sendable>: Sendable {
     @usableFromInline let taps = Fanout<Element>()
     @usableFromInline let keepTapsOpen: Bool
     @usableFromInline let batchSize: Int
+    @usableFromInline let listeners = Mutex<[UInt64: Listener]>([:])
+    private let listenerIDs = Atomic<UInt64>(0)
+
+    /// A consumer run inside the mult's own loop (see `listen`).
+    @usableFromInline
+    struct Listener: Sendable {
+        @usableFromInline let deliver: @Sendable ([Element]) async -> Void
+        @usableFromInline let end: @Sendable () -> Void
+    }
 
     /// A mult over `source`. `keepTapsOpen` leaves taps open when the source closes.
     public init(_ source: Chan<Element>, keepTapsOpen: Bool = false, batchSize: Int = 256) {
@@ -30,6 +39,17 @@ public final class Mult<Element: Sendable>: Sendable {
     /// Adds a tap with its own buffer of `capacity` items and its slow-consumer `policy`.
     public func tap(name: String = "tap", policy: TapPolicy = .block, capacity: Int = 64) -> Tap<Element> {
         taps.tap(name: name, policy: policy, capacity: capacity)
+    }
+
+    /// Runs `deliver` with every batch inside the mult's own loop, after the taps got it, and
+    /// `end` once the mult stops; returns the call that removes it.
+    ///
+    /// A listener is a tap without a buffer or a task: the mult waits for it (like a `block`
+    /// tap), and saves the hand-over to a task of its own. It must not wait for long.
+    public func listen(_ deliver: @escaping @Sendable ([Element]) async -> Void, end: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let id = listenerIDs.add(1, ordering: .relaxed).newValue
+        listeners.withLock { $0[id] = Listener(deliver: deliver, end: end) }
+        return { [weak self] in _ = self?.listeners.withLock { $0.removeValue(forKey: id) } }
     }
 
     /// Removes `tap` (same as `tap.cancel()`).
@@ -45,8 +65,10 @@ public final class Mult<Element: Sendable>: Sendable {
             let batch = await source.receive(upTo: batchSize)
             if batch.isEmpty { break }
             if await !taps.deliver(batch) { break }
+            for listener in listeners.withLock({ Array($0.values) }) { await listener.deliver(batch) }
         }
         if !keepTapsOpen || Task.isCancelled { taps.closeAll() }
+        for listener in listeners.withLock({ l in defer { l.removeAll() }; return Array(l.values) }) { listener.end() }
     }
 
     /// Closes every tap now.

@@ -55,12 +55,14 @@ public final class SSEEndpoint: Component {
     }
 
     final class Running: Sendable {
-        let hub: Tap<Message>
+        /// The tap the pump reads, when the source cannot run a listener.
+        let hub: Tap<Message>?
         let subscribers = SSESubscribers()
         let history: HistoryRing
         let tasks = Mutex<[Task<Void, Never>]>([])
+        let unlisten = Mutex<(@Sendable () -> Void)?>(nil)
 
-        init(hub: Tap<Message>, history: Int) {
+        init(hub: Tap<Message>?, history: Int) {
             self.hub = hub
             self.history = HistoryRing(capacity: history)
         }
@@ -92,10 +94,19 @@ public final class SSEEndpoint: Component {
     // MARK: Lifecycle
 
     public func start() async throws {
-        let hub = try source.get().tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity))
-        let r = Running(hub: hub, history: config.history)
+        let fanout = try source.get()
+        let r: Running
+        if let listening = fanout as? any MessageListening {
+            // Inside the mult's own loop: one task hand-over less per message.
+            r = Running(hub: nil, history: config.history)
+            let unlisten = try listening.listen({ [self] batch in await dispatch(batch, r) }, end: {})
+            r.unlisten.withLock { $0 = unlisten }
+        } else {
+            r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity)), history: config.history)
+            r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
+        }
         running.withLock { $0 = r }
-        r.tasks.withLock { $0 = [Task { await self.pump(r) }, Task { await self.beat(r) }] }
+        r.tasks.withLock { $0.append(Task { await self.beat(r) }) }
         do {
             try mount.mount([HTTPRoute(.get, config.path) { [self] request, context in subscribe(request, context) }])
         } catch {
@@ -107,7 +118,8 @@ public final class SSEEndpoint: Component {
     public func stop() async {
         mount.unmount()
         guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
-        r.hub.cancel()
+        r.unlisten.withLock { $0 }?()
+        r.hub?.cancel()
         let tasks = r.tasks.withLock { $0 }
         tasks.forEach { $0.cancel() }
         for t in tasks { await t.value }
@@ -124,24 +136,30 @@ public final class SSEEndpoint: Component {
 
     // MARK: Moving events
 
+    /// Reads the hub tap (for sources that cannot run a listener).
+    private func pump(_ r: Running) async {
+        guard let hub = r.hub else { return }
+        while true {
+            let batch = await hub.chan.receive(upTo: 256)
+            if batch.isEmpty { return }
+            await dispatch(batch, r)
+        }
+    }
+
     /// Encodes each message once, records it, and hands the batch to every connection's
     /// event loop (waiting for `block` subscribers that are behind).
-    private func pump(_ r: Running) async {
-        while true {
-            let batch = await r.hub.chan.receive(upTo: 256)
-            if batch.isEmpty { return }
-            var events: [SSEEvent] = []
-            events.reserveCapacity(batch.count)
-            for message in batch {
-                let data = config.format == "text" ? message.text : message.json.jsonText
-                let bytes = ByteBuffer(string: SSEEvent.encode(id: message.id.description, event: config.event, data: data))
-                let event = SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes)
-                r.history.append(event)
-                events.append(event)
-            }
-            let ready = events
-            await r.subscribers.onEachLoop { $0.deliver(ready) }
+    private func dispatch(_ batch: [Message], _ r: Running) async {
+        var events: [SSEEvent] = []
+        events.reserveCapacity(batch.count)
+        for message in batch {
+            let data = config.format == "text" ? message.text : message.json.jsonText
+            let bytes = ByteBuffer(string: SSEEvent.encode(id: message.id.description, event: config.event, data: data))
+            let event = SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes)
+            r.history.append(event)
+            events.append(event)
         }
+        let ready = events
+        await r.subscribers.onEachLoop { $0.deliver(ready) }
     }
 
     /// Sends a heartbeat comment to every subscriber each interval (a busy one skips it).
@@ -218,7 +236,7 @@ public final class SSEEndpoint: Component {
         o["bufferBytes"] = .int(config.bufferBytes)
         if let r {
             o["history"] = ["count": .int(r.history.count), "capacity": .int(r.history.capacity)]
-            o["hub"] = r.hub.json
+            o["hub"] = r.hub?.json ?? "listener in the source's loop"
         }
         o["delivered"] = .int(subs.map(\.delivered).reduce(0, +))
         o["dropped"] = .int(subs.map(\.dropped).reduce(0, +))
