@@ -40,7 +40,13 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "switchboard")
         let system = try loadOrExit(file)
         let map = SystemMap(system, logger: logger)
-        let deadline = shutdownTimeout.map { Duration.milliseconds(Int64($0 * 1000)) } ?? system.spec.shutdownTimeout
+        var deadline = system.spec.shutdownTimeout
+        if let shutdownTimeout {
+            switch Duration.checkedSeconds(shutdownTimeout) {
+            case .success(let d): deadline = d
+            case .failure(let problem): throw ValidationError("--shutdown-timeout: \(problem)")
+            }
+        }
         let shutdownRequest = Latch<Void>()
         let adminConfig = AdminConfig.of(system.spec)
         let reloader = Reloader(file: file, map: map, registry: SwitchboardCLI.registry, logger: logger)

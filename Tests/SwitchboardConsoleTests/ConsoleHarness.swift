@@ -40,7 +40,7 @@ struct ConsoleHarness {
         try await map.start()
         let shutdowns = Counter()
         var config = AdminConfig(nil)
-        config.socketPath = dir + "/admin.sock"
+        config.socketPath = dir + "/admin/admin.sock"
         config.idleTimeout = idleTimeout
         let host = AdminHost(map: map, logger: Logger(label: "admin"),
                              reload: { dry in .init(ok: true, text: dry ? "plan: nothing to do" : "reloaded") },

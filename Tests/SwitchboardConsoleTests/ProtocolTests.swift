@@ -33,7 +33,7 @@ import Testing
         try await with { (h: ConsoleHarness) async throws in
             let attrs = try FileManager.default.attributesOfItem(atPath: h.server.socketPath)
             #expect((attrs[.posixPermissions] as? Int) == 0o600)
-            let dirAttrs = try FileManager.default.attributesOfItem(atPath: h.dir)
+            let dirAttrs = try FileManager.default.attributesOfItem(atPath: h.dir + "/admin")
             #expect((dirAttrs[.posixPermissions] as? Int) == 0o700)
             let path = h.server.socketPath
             let hello = try await ConsoleHarness.offPool { try AdminClient(path: path).hello }
@@ -206,7 +206,7 @@ import Testing
             #expect(aliasWorks?["ok"] == true)
             #expect(completions?["data"] == ["side"])
             #expect(commands?["data"] == ["start", "status"])
-            #expect(try await h.command("source /nonexistent")["reason"] == "badInput")
+            await #expect(throws: (any Error).self) { try await h.command("source /nonexistent") }
             #expect(try await h.command("alias status = help")["reason"] == "usage")
             #expect(try await h.command("complete tail ")["data"] == ["fanout", "inbox", "side"])
             #expect(try await h.command("complete inspect ht")["data"] == ["http"])
@@ -275,8 +275,8 @@ import Testing
         await #expect(throws: AdminServer.AlreadyRunning.self) { try await second.start() }
         await h.stop()
         #expect(!FileManager.default.fileExists(atPath: config.socketPath))
-        // A file left behind by a crash: replaced.
-        #expect(FileManager.default.createFile(atPath: config.socketPath, contents: Data()))
+        // A socket left behind by a crash (bound, never unlinked): replaced.
+        try leaveStaleSocket(at: config.socketPath)
         try await second.start()
         let path = config.socketPath
         let system = try await ConsoleHarness.offPool { try AdminClient(path: path).hello["system"] }
@@ -309,4 +309,89 @@ import Testing
         #expect(try await h.command("webhooks")["reason"] == "usage")
         await h.stop()
     }
+
+    @Test func sourceIsReadOnTheConsolesSideNeverByTheServer() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let secret = h.dir + "/secret.txt"
+            try "status\nthe server must not read this\n".write(toFile: secret, atomically: true, encoding: .utf8)
+            let path = h.server.socketPath
+            // A console that sends a bare `source FILE` (no lines) gets a refusal; the server
+            // never opens the file or echoes its lines.
+            let (reply, events) = try await ConsoleHarness.offPool { () -> (JSONValue?, [JSONValue]) in
+                let client = try AdminClient(path: path)
+                try client.send(["source " + secret])
+                var events: [JSONValue] = []
+                while let f = try client.read() {
+                    if f.kind == .reply { return (f.payload, events) }
+                    events.append(f.payload)
+                }
+                return (nil, events)
+            }
+            #expect(reply?["reason"] == "badInput")
+            #expect(events.isEmpty)
+            #expect(reply?.jsonText.contains("must not read") == false)
+            // The client attaches the file's lines, nested sources included.
+            let outer = h.dir + "/outer.rc"
+            try "source inner.rc\nstatus\n".write(toFile: outer, atomically: true, encoding: .utf8)
+            try "put! side from the inner file\n".write(toFile: h.dir + "/inner.rc", atomically: true, encoding: .utf8)
+            let ran = try await h.command("source " + outer)
+            #expect(ran["data"]?["ran"] == 2)
+            let side = try #require(await h.map.instance(named: "side") as? ChannelComponent)
+            #expect(await side.inspect()["count"] == 1)
+        }
+    }
+
+    @Test func aSocketPathThatIsNotASocketIsLeftAlone() async throws {
+        let h = try await ConsoleHarness.start()
+        let dir = try temporaryDirectory()
+        let data = dir + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false)
+        try "keep".write(toFile: data + "/precious.txt", atomically: true, encoding: .utf8)
+        try "keep".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: data)
+        for name in ["data", "file", "link"] {
+            var config = AdminConfig(nil)
+            config.socketPath = dir + "/" + name
+            let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+            await #expect(throws: AdminServer.UnsafePath.self) { try await server.start() }
+        }
+        #expect(FileManager.default.fileExists(atPath: data + "/precious.txt"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/file"))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link")) == data)
+        await h.stop()
+    }
+
+    @Test func anExistingDirectoryKeepsItsModeAndAnUnsafeOneIsRefused() async throws {
+        let h = try await ConsoleHarness.start()
+        let dir = try temporaryDirectory()
+        let shared = dir + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(shared, 0o1777)  // like /tmp
+        var config = AdminConfig(nil)
+        config.socketPath = shared + "/admin.sock"
+        let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+        try await server.start()
+        #expect((try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int) == 0o1777)
+        await server.stop()
+        #expect(!FileManager.default.fileExists(atPath: config.socketPath))
+        chmod(shared, 0o777)  // writable by anyone, no sticky bit: anyone could swap the socket
+        await #expect(throws: AdminServer.UnsafePath.self) { try await server.start() }
+        #expect((try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int) == 0o777)
+        await h.stop()
+    }
+}
+
+/// Binds a Unix socket at `path` and closes it without unlinking: what a crashed server leaves.
+func leaveStaleSocket(at path: String) throws {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+        let bytes = Array(path.utf8)
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+    #expect(rc == 0)
 }

@@ -120,6 +120,7 @@ public final class ConfigReader {
 
     /// An optional integer field, checked against `range`.
     public func int(_ key: String, in range: ClosedRange<Int>? = nil) -> Int? {
+        context.numericFields[path.appending(key)] = .integer
         guard let i = typed(key, "an integer", \.intValue) else { return nil }
         if let range, !range.contains(i) {
             issue(.invalidValue, key, "\(i) is out of range \(range.lowerBound)...\(range.upperBound)")
@@ -135,6 +136,7 @@ public final class ConfigReader {
 
     /// An optional number field, checked against `range`.
     public func double(_ key: String, in range: ClosedRange<Double>? = nil) -> Double? {
+        context.numericFields[path.appending(key)] = .number
         guard let d = typed(key, "a number", \.doubleValue) else { return nil }
         if let range, !range.contains(d) {
             issue(.invalidValue, key, "\(d) is out of range \(range.lowerBound)...\(range.upperBound)")
@@ -156,31 +158,58 @@ public final class ConfigReader {
         return s
     }
 
-    /// A duration field: a number of seconds, or a string such as `"250ms"`, `"15s"`, `"2m"`, `"1h"`.
+    /// A duration field: a number of seconds, or a string such as `"250ms"`, `"15s"`, `"2m"`,
+    /// `"1h"`, `"7d"`, at most `Duration.longest`.
     public func duration(_ key: String) -> Duration? {
-        guard let v = value(key) else { return nil }
+        context.numericFields[path.appending(key)] = .duration
+        guard let v = value(key), v != .null else { return nil }
+        let parsed: Result<Duration, DurationProblem>
         if let d = v.doubleValue {
-            guard d >= 0 else { issue(.invalidValue, key, "a duration cannot be negative"); return nil }
-            return .milliseconds(Int64((d * 1000).rounded()))
+            parsed = Duration.checkedSeconds(d)
+        } else if case .string(let s) = v {
+            parsed = Self.parseDuration(text: s)
+        } else {
+            parsed = .failure(.malformed)
         }
-        if case .string(let s) = v, let d = Self.parseDuration(s) { return d }
-        issue(.wrongType, key, "expected a duration (seconds, or a string like \"500ms\", \"15s\", \"2m\"), found \(v.kindName == "a string" ? "\(v)" : v.kindName)")
+        switch parsed {
+        case .success(let d): return d
+        case .failure(.malformed):
+            issue(.wrongType, key, "expected a duration (seconds, or a string like \"500ms\", \"15s\", \"2m\", \"1h\", \"7d\"), found \(v.kindName == "a string" ? "\(v)" : v.kindName)")
+        case .failure(let problem):
+            issue(.invalidValue, key, problem.description)
+        }
         return nil
     }
 
     /// A duration field with a default.
     public func duration(_ key: String, default d: Duration) -> Duration { duration(key) ?? d }
 
-    /// Parses `"500ms"`, `"15s"`, `"2m"`, `"1h"` or a bare number of seconds.
+    /// A duration field with a default, checked against `range`.
+    public func duration(_ key: String, default d: Duration, in range: ClosedRange<Duration>) -> Duration {
+        guard let v = duration(key) else { return d }
+        guard range.contains(v) else {
+            issue(.invalidValue, key, "\(v.short) is out of range \(range.lowerBound.short)...\(range.upperBound.short)")
+            return d
+        }
+        return v
+    }
+
+    /// Parses `"500ms"`, `"15s"`, `"2m"`, `"1h"`, `"7d"` or a bare number of seconds; nil for
+    /// anything else, a negative value or one longer than `Duration.longest`.
     public static func parseDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        try? parseDuration(text: text).get()
+    }
+
+    /// Parses a duration as `parseDuration(_:)` does, saying why a text is refused.
+    public static func parseDuration(text: String) -> Result<Duration, DurationProblem> {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         let t = text.trimmingSpaces()
         for (suffix, scale) in units where t.hasSuffix(suffix) {
-            let number = t.dropLast(suffix.count)
-            if let d = Double(number), d >= 0, d.isFinite { return .milliseconds(Int64((d * scale * 1000).rounded())) }
+            guard let d = Double(t.dropLast(suffix.count)) else { continue }
+            return Duration.checkedSeconds(d * scale)
         }
-        if let d = Double(t), d >= 0, d.isFinite { return .milliseconds(Int64((d * 1000).rounded())) }
-        return nil
+        guard let d = Double(t) else { return .failure(.malformed) }
+        return Duration.checkedSeconds(d)
     }
 
     // MARK: Collections
@@ -251,11 +280,17 @@ public final class ConfigReader {
     }
 }
 
+/// The kind of a numeric setting, as its reader asked for it.
+public enum NumericField: String, Sendable {
+    case integer, number, duration
+}
+
 /// What all readers of one document share: the issue list, the environment, the secret paths.
 final class ConfigContext {
     let issues: IssueCollector
     let environment: [String: String]
     var secretPaths: Set<ConfigPath> = []
+    var numericFields: [ConfigPath: NumericField] = [:]
 
     init(issues: IssueCollector = IssueCollector(), environment: [String: String]) {
         self.issues = issues

@@ -91,9 +91,10 @@ public struct SystemLoader: Sendable {
         let built = build(specs, root: root, wiring: wiring)
         root.finish()
         if !context.issues.issues.isEmpty { throw ConfigErrors(context.issues.issues) }
-        let spec = SystemSpec(
+        var spec = SystemSpec(
             name: name, document: document, components: specs, graph: graph,
             shutdownTimeout: shutdownTimeout, secretPaths: context.secretPaths, source: source)
+        spec.numericFields = context.numericFields
         return BuiltSystem(
             spec: spec, instances: built.instances, runtimes: built.runtimes,
             types: specs.reduce(into: [:]) { $0[$1.name] = registry.type(named: $1.type) }, wiring: wiring)

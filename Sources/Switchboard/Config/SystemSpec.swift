@@ -37,6 +37,9 @@ public struct SystemSpec: Sendable {
     public let secretPaths: Set<ConfigPath>
     /// The file the document came from, if any.
     public let source: String?
+    /// Every numeric setting the components' readers asked for (present or not), by path:
+    /// what a fuzzer or a reference generator walks.
+    public var numericFields: [ConfigPath: NumericField] = [:]
 
     /// The component named `name`.
     public func component(_ name: String) -> ComponentSpec? {

@@ -41,7 +41,38 @@ public enum SystemState: String, Sendable {
     case busy
 }
 
+/// Why a text or number is not a duration this system takes.
+public enum DurationProblem: Error, Equatable, CustomStringConvertible {
+    /// Not a number of seconds or a number with a unit.
+    case malformed
+    /// Below zero.
+    case negative
+    /// Longer than `Duration.longest` (or not finite).
+    case tooLong
+
+    public var description: String {
+        switch self {
+        case .malformed: "expected a duration such as \"500ms\", \"15s\", \"2m\", \"1h\" or \"7d\""
+        case .negative: "a duration cannot be negative"
+        case .tooLong: "a duration is at most \(Duration.longest.short) (3650d)"
+        }
+    }
+}
+
 extension Duration {
+    /// The longest duration any setting takes (ten years): long enough for any timeout or
+    /// retention, short enough for every clock and timer underneath (NIO counts nanoseconds
+    /// in an `Int64`, about 292 years), so no conversion can overflow.
+    public static let longest: Duration = .seconds(3650 * 86_400)
+
+    /// `seconds` as a duration, refusing what is negative, not finite or above `longest`.
+    public static func checkedSeconds(_ seconds: Double) -> Result<Duration, DurationProblem> {
+        guard !seconds.isNaN else { return .failure(.malformed) }
+        guard seconds >= 0 else { return .failure(.negative) }
+        guard seconds.isFinite, seconds <= Double(longest.components.seconds) else { return .failure(.tooLong) }
+        return .success(.milliseconds(Int64((seconds * 1000).rounded())))
+    }
+
     /// The duration in (fractional) milliseconds.
     public var milliseconds: Double {
         let (s, attos) = components
@@ -53,6 +84,9 @@ extension Duration {
         let ms = milliseconds
         if ms < 1 { return "\(Int((ms * 1000).rounded()))µs" }
         if ms < 1000 { return "\((ms * 10).rounded() / 10)ms" }
-        return "\((ms / 10).rounded() / 100)s"
+        if ms < 600_000 { return "\((ms / 10).rounded() / 100)s" }
+        let s = Int(ms / 1000)
+        if s < 86_400 * 2 { return s % 3600 == 0 ? "\(s / 3600)h" : s % 60 == 0 ? "\(s / 60)m" : "\(s)s" }
+        return "\(s / 86_400)d" + (s % 86_400 == 0 ? "" : "\((s % 86_400) / 3600)h")
     }
 }

@@ -109,7 +109,8 @@ public struct ConsoleApp {
         let name = client.hello["system"]?.stringValue ?? "switchboard"
         var state = client.hello["state"]?.stringValue ?? "?"
         editor.complete = { line in
-            (try? client.run(["complete " + line]) { _ in })?["data"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if let files = SourceFile.complete(line) { return files }
+            return (try? client.run(["complete " + line]) { _ in })?["data"]?.arrayValue?.compactMap(\.stringValue) ?? []
         }
         print("attached to \(name) (\(state)); help lists the commands, Tab completes, Ctrl-C cancels, Ctrl-D detaches")
         while true {

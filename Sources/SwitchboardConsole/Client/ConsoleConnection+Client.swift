@@ -81,9 +81,10 @@ public final class AdminClient {
         }
     }
 
-    /// Sends a command and collects its events until the reply.
+    /// Sends a command and collects its events until the reply. A `source FILE` command
+    /// reads the file here, on the console's side, and sends its lines.
     public func run(_ lines: [String], interrupted: () -> Bool = { false }, onEvent: (JSONValue) -> Void) throws -> JSONValue? {
-        try send(lines)
+        try send(SourceFile.attach(lines))
         while let frame = try read(interrupted: interrupted) {
             switch frame.kind {
             case .event: onEvent(frame.payload)

@@ -29,8 +29,11 @@ extension ConsoleSession {
         guard !target.isEmpty, !payload.isEmpty else { throw ConsoleError.usage(spec) }
         var wait = Duration.seconds(1)
         if let r = payload.range(of: " --wait ", options: .backwards) {
-            guard let d = ConfigReader.parseDuration(String(payload[r.upperBound...])) else { throw ConsoleError.usage(spec) }
-            wait = d
+            switch ConfigReader.parseDuration(text: String(payload[r.upperBound...])) {
+            case .success(let d) where d <= .seconds(3600): wait = d
+            case .success: throw ConsoleError(reason: "badInput", message: "--wait is at most 1h\nusage: \(spec.usage)")
+            case .failure(let problem): throw ConsoleError(reason: "badInput", message: "--wait: \(problem)\nusage: \(spec.usage)")
+            }
             payload = String(payload[..<r.lowerBound])
         }
         let sink = try await component(target, as: (any MessageSink).self, kind: "channel", spec: spec)

@@ -23,11 +23,14 @@ extension ConsoleSession {
     }
 
     func source(_ rest: String, _ spec: CommandSpec, depth: Int, emit: @escaping @Sendable (Frame) async -> Void) async throws -> (String, JSONValue) {
-        let w = try words(rest, spec, min: 1, max: 1)
-        guard depth < 8 else { throw ConsoleError(reason: "usage", message: "source nests too deeply") }
-        guard let text = try? String(contentsOfFile: w[0], encoding: .utf8) else {
-            throw ConsoleError(reason: "badInput", message: "cannot read \(w[0])")
+        // The console reads the file on its side and sends its lines after the name: the
+        // server never opens a file for a console (its user may see what the console's cannot).
+        let (name, text) = CommandLineParser.head(rest)
+        guard !name.isEmpty else { throw ConsoleError.usage(spec) }
+        guard !text.isEmpty else {
+            throw ConsoleError(reason: "badInput", message: "source reads \(name) on the console's side, and this console sent no lines: use `switchboard console`, or send `source \(name) <<EOF`, the lines, then EOF")
         }
+        guard depth < 8 else { throw ConsoleError(reason: "usage", message: "source nests too deeply") }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
         var ran = 0
         var failed = 0
@@ -45,7 +48,7 @@ extension ConsoleSession {
             if reply.payload["ok"] != true { failed += 1 }
             await emit(.event(text: "> \(trimmed)\n" + (reply.payload["text"]?.stringValue ?? ""), data: reply.payload))
         }
-        let summary = "\(w[0]): \(ran) commands" + (failed > 0 ? ", \(failed) failed" : "")
+        let summary = "\(name): \(ran) commands" + (failed > 0 ? ", \(failed) failed" : "")
         if failed > 0 { throw ConsoleError(reason: "failed", message: summary) }
         return (summary, ["ran": .int(ran), "failed": .int(failed)])
     }
@@ -75,11 +78,6 @@ extension ConsoleSession {
             for n in await map.names where await map.instance(named: n) is any MessageTailable { names.append(n) }
         case .alias: names = Array(aliases.keys)
         case .webhookSubcommand: names = ["dead", "redeliver"]
-        case .file:
-            let dir = (prefix as NSString).deletingLastPathComponent
-            let base = dir.isEmpty ? "." : dir
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-            names = entries.map { dir.isEmpty ? $0 : (dir as NSString).appendingPathComponent($0) }
         default: names = []
         }
         return names.filter { $0.hasPrefix(prefix) }.sorted()

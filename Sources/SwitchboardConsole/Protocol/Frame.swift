@@ -48,6 +48,9 @@ public struct Frame: Sendable, Equatable {
 
 /// Reads frames from a byte stream that arrives in arbitrary pieces.
 public struct FrameDecoder: Sendable {
+    /// The largest payload a frame may announce (a pasted heredoc fits many times over).
+    public static let maxFrameLength = 16 << 20
+
     private var buffer: [UInt8] = []
 
     /// An empty decoder.
@@ -72,6 +75,9 @@ public struct FrameDecoder: Sendable {
         let header = String(decoding: buffer[..<newline], as: UTF8.self).split(separator: " ")
         guard header.count == 2, let kind = Frame.Kind(rawValue: String(header[0])), let length = Int(header[1]), length >= 0 else {
             throw Malformed(description: "bad frame header \"\(String(decoding: buffer[..<newline], as: UTF8.self))\"")
+        }
+        guard length <= Self.maxFrameLength else {
+            throw Malformed(description: "a frame is at most \(Self.maxFrameLength) bytes, this one says \(length)")
         }
         let start = newline + 1
         guard buffer.count >= start + length + 1 else { return nil }

@@ -8,11 +8,23 @@ import Synchronization
 /// The console's server: a Unix domain socket inside `switchboard run`, outside the system
 /// map (it survives `stop` and can `start` again).
 ///
-/// The socket's directory is 0700 and the socket 0600; each peer's uid is checked with
-/// SO_PEERCRED (the server's own user and root are allowed, plus `admin.allowUids`). A stale
-/// socket file is replaced; a live server on the same path is an error. Several consoles can
-/// attach at once; each is detached after `idleTimeout` without input.
+/// Each peer's uid is checked with SO_PEERCRED (the server's own user and root are allowed,
+/// plus `admin.allowUids`): that check is the gate. The file modes only decide who can reach
+/// the socket: 0600 in a 0700 directory by default; with `allowUids` the socket is 0666 in a
+/// 0711 directory (or `mode`/`group`, as HAProxy's stats socket), so listed users get as far
+/// as the uid check.
+///
+/// - Important: The server only ever removes a socket that refuses connections (a stale one
+///   from an earlier run), never a file or directory of another kind, and never changes the
+///   mode of a directory it did not create. A world-writable directory without the sticky
+///   bit is refused (anyone could replace the socket). Several consoles can attach at once;
+///   each is detached after `idleTimeout` without input.
 public final class AdminServer: Sendable {
+    /// The socket path or its directory is not safe to use.
+    public struct UnsafePath: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     /// Another server answers on the socket.
     public struct AlreadyRunning: Error, CustomStringConvertible {
         public let path: String
@@ -25,6 +37,8 @@ public final class AdminServer: Sendable {
     private let sessions = Mutex<[ObjectIdentifier: Task<Void, Never>]>([:])
     private let consoles = Atomic<Int>(0)
     private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// The inode of the socket this server bound (only that file is removed on stop).
+    private let boundInode = Mutex<UInt?>(nil)
 
     /// A server for `host` configured by `config`.
     public init(config: AdminConfig, host: AdminHost) {
@@ -41,11 +55,15 @@ public final class AdminServer: Sendable {
     /// Binds the socket and starts accepting consoles.
     public func start() async throws {
         let path = config.socketPath
-        try prepareDirectory(for: path)
-        if FileManager.default.fileExists(atPath: path) {
+        try SocketPlacement.prepareDirectory(for: path, reachableByOthers: config.reachableByOthers)
+        switch SocketPlacement.kind(of: path) {
+        case nil: break
+        case .socket?:
             if Self.isLive(path) { throw AlreadyRunning(path: path) }
-            try FileManager.default.removeItem(atPath: path)
+            guard unlink(path) == 0 else { throw UnsafePath(description: "cannot remove the stale socket \(path): \(String(cString: strerror(errno)))") }
             host.logger.info("replaced a stale console socket at \(path)")
+        case .other(let what)?:
+            throw UnsafePath(description: "admin.socket: \(path) is \(what), not a socket; it is left as it is (choose another path)")
         }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { [self] child in
@@ -54,7 +72,14 @@ public final class AdminServer: Sendable {
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-        chmod(path, 0o600)
+        do {
+            try SocketPlacement.applyAccess(path, mode: config.socketMode, group: config.group)
+        } catch {
+            try? await channel.close()
+            unlink(path)
+            throw error
+        }
+        boundInode.withLock { $0 = SocketPlacement.inode(of: path) }
         listener.withLock { $0 = channel }
         host.logger.info("console socket at \(path) (attach with: switchboard console --socket \(path))")
     }
@@ -71,7 +96,10 @@ public final class AdminServer: Sendable {
                 host.logger.warning("a console session did not end in time")
             }
         }
-        try? FileManager.default.removeItem(atPath: config.socketPath)
+        // Only the socket this server made: another server may have taken the path since.
+        if let inode = boundInode.withLock({ i in defer { i = nil }; return i }), SocketPlacement.inode(of: config.socketPath) == inode {
+            unlink(config.socketPath)
+        }
     }
 
     /// A connection arrived: serve it on a task of its own (called on its event loop).
@@ -85,12 +113,6 @@ public final class AdminServer: Sendable {
             self.sessions.withLock { $0[key] = nil }
         }
         sessions.withLock { $0[key] = task }
-    }
-
-    private func prepareDirectory(for path: String) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        chmod(dir, 0o700)
     }
 
     /// Whether something accepts connections on `path`.

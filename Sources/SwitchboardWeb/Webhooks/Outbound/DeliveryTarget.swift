@@ -137,7 +137,9 @@ final class DeliveryTarget: Sendable {
                     switch status {
                     case 200..<300: return .delivered(status)
                     case 429, 500..<600:
-                        let after = response.headers.first(name: "Retry-After").flatMap(Double.init).map { Duration.milliseconds(Int64($0 * 1000)) }
+                        // A receiver's Retry-After is capped, never trusted to fit a Duration.
+                        let after = response.headers.first(name: "Retry-After").flatMap(Double.init).map { min(max($0, 0), 86_400) }
+                            .flatMap { try? Duration.checkedSeconds($0).get() }
                         return .retry("HTTP \(status)", after: after)
                     default: return .fail("HTTP \(status) (not retried)")
                     }

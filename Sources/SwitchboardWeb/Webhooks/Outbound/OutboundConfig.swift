@@ -65,9 +65,12 @@ struct RetrySchedule: Sendable, Equatable {
         var delays = RetrySchedule.production
         if let list = r?.array("schedule") {
             delays = list.compactMap { path, value in
-                if let d = value.doubleValue, d >= 0 { return .milliseconds(Int64(d * 1000)) }
-                if let s = value.stringValue, let d = ConfigReader.parseDuration(s) { return d }
-                r?.issue(.wrongType, at: path, "expected a duration")
+                let parsed = value.doubleValue.map(Duration.checkedSeconds) ?? value.stringValue.map(ConfigReader.parseDuration(text:))
+                switch parsed {
+                case .success(let d)?: return d
+                case .failure(let problem)?: r?.issue(.invalidValue, at: path, problem.description)
+                case nil: r?.issue(.wrongType, at: path, "expected a duration")
+                }
                 return nil
             }
         }
