@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Switchboard needs on a fresh Debian machine, only
 # what is missing: libedit-dev (the console), and for the tests Chromium + chromedriver
-# + selenium (the browser test of the chat page), pexpect (the console's pty test), curl. Usage: dev/setup.sh [--tests]
+# + selenium (the browser test of the chat page), pexpect (the console's pty test), curl, and the user switchboard-peer (the console's allowUids test). Usage: dev/setup.sh [--tests]
 set -euo pipefail
 need=()
 [ -f /usr/include/histedit.h ] || need+=(libedit-dev)
@@ -17,6 +17,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 if [ "${1:-}" = "--tests" ]; then
+  # A second user for the console's allowUids test (a real peer uid, checked by SO_PEERCRED).
+  if ! id switchboard-peer >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo useradd --system --no-create-home --shell /usr/sbin/nologin switchboard-peer
+  fi
   for module in selenium pexpect; do
     if ! python3 -c "import $module" 2>/dev/null; then
       echo "dev/setup.sh: installing $module" >&2

@@ -379,6 +379,54 @@ import Testing
         #expect((try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int) == 0o777)
         await h.stop()
     }
+    /// A second user listed in `allowUids` attaches; a user not listed reaches the socket
+    /// but is refused by the uid check. Needs the `switchboard-peer` user `dev/test.sh` adds.
+    @Test func allowUidsLetsARealSecondUserAttach() async throws {
+        let peer = try #require(getpwnam("switchboard-peer"), "dev/test.sh adds the user switchboard-peer").pointee.pw_uid
+        let h = try await ConsoleHarness.start()
+        let dir = try temporaryDirectory()
+        chmod(dir, 0o755)
+        var config = AdminConfig(nil)
+        config.socketPath = dir + "/admin/admin.sock"
+        config.allowedUIDs = [peer]
+        let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+        try await server.start()
+        #expect((try FileManager.default.attributesOfItem(atPath: dir + "/admin")[.posixPermissions] as? Int) == 0o711)
+        let socketPath = config.socketPath
+        let greeting = { (user: String) async throws -> String in
+            try await ConsoleHarness.offPool {
+                try runAs(user, ["python3", "-c", """
+                    import socket, sys
+                    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+                    data = b""
+                    while b"\\n" not in data: data += s.recv(4096)
+                    head = data.split(b"\\n")[0].split()
+                    while len(data) < len(head[0]) + len(head[1]) + 2 + int(head[1]): data += s.recv(4096)
+                    print(data.decode())
+                    """, socketPath])
+            }
+        }
+        let allowed = try await greeting("switchboard-peer")
+        #expect(allowed.hasPrefix("hello"), "\(allowed)")
+        let refused = try await greeting("nobody")
+        #expect(refused.hasPrefix("reply") && refused.contains("forbidden"), "\(refused)")
+        await server.stop()
+        await h.stop()
+    }
+}
+
+/// Runs `command` as `user` (with runuser) and returns what it printed.
+func runAs(_ user: String, _ command: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+    p.arguments = ["-u", user, "--"] + command
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// Binds a Unix socket at `path` and closes it without unlinking: what a crashed server leaves.
