@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardCLITests",
-            dependencies: ["switchboard", "Switchboard", "SwitchboardCLI"]
+            dependencies: ["switchboard", "Switchboard", "SwitchboardCLI", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

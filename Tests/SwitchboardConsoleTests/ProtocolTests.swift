@@ -27,6 +27,12 @@ import Testing
         var bad = FrameDecoder()
         bad.feed(Array("nonsense here\n".utf8))
         #expect(throws: FrameDecoder.Malformed.self) { try bad.next() }
+        // A length that would overflow (or make the server buffer without end) is refused.
+        for length in ["9223372036854775807", "9223372036854775800", String(FrameDecoder.maxFrameLength + 1)] {
+            var huge = FrameDecoder()
+            huge.feed(Array("cmd \(length)\n{}".utf8))
+            #expect(throws: FrameDecoder.Malformed.self) { try huge.next() }
+        }
     }
 
     @Test func theSocketIsPrivateAndGreets() async throws {
@@ -412,6 +418,32 @@ import Testing
         #expect(refused.hasPrefix("reply") && refused.contains("forbidden"), "\(refused)")
         await server.stop()
         await h.stop()
+    }
+    /// Every command with hostile arguments: a reply every time (the server never traps), and
+    /// every refusal says why (a reason and a text; usage problems show the usage line).
+    @Test func everyCommandSurvivesExtremeArguments() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let hostile = ["1e300", "-1", "99999999999999999999999", "'", "\"open", "\\", "<<", "--wait 1e300s", "-n 99999999999999999999",
+                           "-n -5", "-n 0", "--format", String(repeating: "x", count: 10_000), "ünï 🙂", "{\"text\": 1e999}"]
+            var lines: [String] = []
+            for spec in CommandCatalog.all where !["quit", "shutdown", "tail", "source"].contains(spec.name) {
+                for arg in hostile { lines.append("\(spec.name) \(arg)") }
+            }
+            lines += ["put! inbox hi --wait 1e300s", "put! inbox hi --wait 9999999999999h", "put! inbox hi --wait -1s",
+                      "put! inbox hi --wait nan", "tail inbox -n 99999999999999999999", "tail inbox -n -1", "log -n 99999999999999999999",
+                      "shutdown 1e300", "quit 1e300"]
+            for line in lines {
+                let reply = try await h.command(line)
+                #expect(reply["ok"] != nil, "no reply to \(line)")
+                if reply["ok"] != true {
+                    #expect(reply["reason"]?.stringValue?.isEmpty == false, "\(line): \(reply)")
+                    #expect(reply["text"]?.stringValue?.isEmpty == false, "\(line): \(reply)")
+                    if reply["reason"] == "usage" { #expect(reply["text"]?.stringValue?.contains("usage") == true, "\(line)") }
+                }
+            }
+            #expect(h.shutdowns.value.load(ordering: .relaxed) == 0)
+            #expect(await h.map.systemState == .running)
+        }
     }
 }
 

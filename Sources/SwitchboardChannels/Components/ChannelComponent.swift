@@ -17,7 +17,7 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
             buffer = Self.readBuffer(c)
             (transforms, transformNames) = catalog.read(c)
             if buffer == .unbuffered, !transforms.isEmpty {
-                c.issue(.invalidValue, "transforms", "transforms need a buffer: give \"buffer\" a size of at least 1")
+                c.issue(.invalidValue, "buffer", "transforms need a buffer: give \"buffer\" a size of at least 1 (or remove \"transforms\")")
             }
         }
 

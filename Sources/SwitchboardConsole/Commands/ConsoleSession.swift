@@ -88,7 +88,7 @@ public final class ConsoleSession: @unchecked Sendable {
             return (candidates.joined(separator: " "), .array(candidates.map(JSONValue.string)))
         case "shutdown":
             guard try words(rest, spec, max: 1) == ["--confirm"] else {
-                throw ConsoleError(reason: "usage", message: "shutdown ends the process for everyone: type shutdown --confirm (quit or Ctrl-D only detach)")
+                throw ConsoleError(reason: "usage", message: "shutdown ends the process for everyone: type shutdown --confirm (quit or Ctrl-D only detach)\nusage: \(spec.usage)")
             }
             let host = self.host
             Task { await host.shutdown() }
