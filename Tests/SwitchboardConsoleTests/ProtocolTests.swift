@@ -30,7 +30,7 @@ import Testing
         // A length that would overflow (or make the server buffer without end) is refused.
         for length in ["9223372036854775807", "9223372036854775800", String(FrameDecoder.maxFrameLength + 1)] {
             var huge = FrameDecoder()
-            huge.feed(Array("cmd \(length)\n{}".utf8))
+            huge.feed(Array("reply \(length)\n{}".utf8))
             #expect(throws: FrameDecoder.Malformed.self) { try huge.next() }
         }
     }
