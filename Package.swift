@@ -38,6 +38,7 @@ let package = Package(
             dependencies: [
                 "Switchboard",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(

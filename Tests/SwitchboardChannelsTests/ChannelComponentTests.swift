@@ -109,7 +109,7 @@ import Testing
         let byPath = Dictionary(issues.map { ($0.path.description, $0.reason) }, uniquingKeysWith: { a, _ in a })
         #expect(byPath["components.a.buffer.size"] == .invalidValue)
         #expect(byPath["components.a.buffer.policy"] == .invalidValue)
-        #expect(byPath["components.b.transforms"] == .invalidValue)
+        #expect(byPath["components.b.buffer"] == .invalidValue)
         #expect(byPath["components.m.tapDefaults.policy"] == .invalidValue)
         #expect(byPath["components.m.using.source"] == .wrongDependencyKind)
     }

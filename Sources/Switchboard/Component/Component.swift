@@ -18,6 +18,28 @@ public protocol Component: AnyObject, Sendable {
     /// Applies a changed configuration while running, for the fields its type lists as
     /// updatable in place. Throwing leaves the component as it was.
     func update(_ config: ConfigReader) async throws
+
+    /// Stops for a reload that replaces this instance, keeping what its replacement should
+    /// take over (Integrant's `suspend!`): buffered messages, history, replay memory, a route
+    /// that answers 503 meanwhile. Returns that state, or nil for a plain stop (the default).
+    ///
+    /// - Important: What is returned goes to the replacement's `resume(from:)`; when no
+    ///   replacement takes it (the reload was rolled back), the map hands it back to this
+    ///   instance's `release(_:)`. Until then the suspended instance must not block others.
+    func suspend() async throws -> (any Sendable)?
+    /// Starts in place of a suspended instance, taking over its `state` (Integrant's
+    /// `resume`). The default ignores the state and starts afresh.
+    func resume(from state: any Sendable) async throws
+    /// Lets go of what `suspend()` kept when nobody took it over. The default does nothing.
+    func release(_ state: any Sendable) async
+
+    /// Prepares a graceful shutdown before anything stops: inputs refuse new messages,
+    /// buffers empty into their consumers, until they are done or `deadline` passes. The
+    /// default does nothing.
+    ///
+    /// - Important: The map calls it on every component at once while all are still
+    ///   running; it must return by `deadline`.
+    func drain(until deadline: ContinuousClock.Instant) async
 }
 
 extension Component {
@@ -26,6 +48,17 @@ extension Component {
     public func update(_ config: ConfigReader) async throws {
         throw UpdateNotSupported()
     }
+
+    public func suspend() async throws -> (any Sendable)? {
+        try await stop()
+        return nil
+    }
+
+    public func resume(from state: any Sendable) async throws { try await start() }
+
+    public func release(_ state: any Sendable) async {}
+
+    public func drain(until deadline: ContinuousClock.Instant) async {}
 }
 
 /// Thrown by the default `update(_:)`: the component must be restarted to change.

@@ -105,10 +105,11 @@ extension SystemMap {
                         transition(name, to: .starting)
                         inFlight += 1
                         let clock = self.clock
+                        let state = carried.removeValue(forKey: name)?.state
                         group.addTask {
                             let t0 = clock.now
                             do {
-                                try await component.start()
+                                if let state { try await component.resume(from: state) } else { try await component.start() }
                                 return (name, .success(clock.now - t0))
                             } catch {
                                 return (name, .failure(error))
@@ -132,13 +133,14 @@ extension SystemMap {
     }
 
     /// Stops the components of `set` once everything in the set that uses each has stopped,
-    /// several at a time, recording errors and carrying on.
+    /// several at a time, recording errors and carrying on. Those in `suspending` suspend
+    /// instead, and what they hand on waits in `carried` for their replacement.
     @discardableResult
-    func stopSet(_ set: Set<String>, rollback: Bool = false) async -> StopReport {
+    func stopSet(_ set: Set<String>, rollback: Bool = false, suspending: Set<String> = []) async -> StopReport {
         var pending = set
         var stopped: [String] = []
         var errors: [String: String] = [:]
-        await withTaskGroup(of: (String, Result<Duration, any Error>).self) { group in
+        await withTaskGroup(of: (String, Result<Duration, any Error>, (any Sendable)?).self) { group in
             var inFlight = 0
             while true {
                 let ready = spec.graph.ordered(pending).reversed().filter { n in
@@ -150,19 +152,21 @@ extension SystemMap {
                     transition(name, to: .stopping)
                     inFlight += 1
                     let clock = self.clock
+                    let suspend = suspending.contains(name)
                     group.addTask {
                         let t0 = clock.now
                         do {
-                            try await component.stop()
-                            return (name, .success(clock.now - t0))
+                            let state = suspend ? try await component.suspend() : try await { try await component.stop(); return nil }()
+                            return (name, .success(clock.now - t0), state)
                         } catch {
-                            return (name, .failure(error))
+                            return (name, .failure(error), nil)
                         }
                     }
                 }
-                guard inFlight > 0, let (name, result) = await group.next() else { break }
+                guard inFlight > 0, let (name, result, state) = await group.next() else { break }
                 inFlight -= 1
                 stopped.append(name)
+                if let state, let instance = nodes[name]?.instance { carried[name] = (state, instance) }
                 switch result {
                 case .success(let duration): transition(name, to: .stopped, duration: duration)
                 case .failure(let error):

@@ -36,6 +36,8 @@ public actor SystemMap {
     let wiring: Wiring
     let logger: Logger
     var log = EventLog()
+    /// What suspended instances handed on, by name, until their replacement resumes from it.
+    var carried: [String: (state: any Sendable, from: any Component)] = [:]
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
     let clock = ContinuousClock()

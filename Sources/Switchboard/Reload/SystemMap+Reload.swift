@@ -60,7 +60,10 @@ extension SystemMap {
         let oldNodes = nodes
         let leaving = Set(plan.names(.remove) + plan.names(.restart))
         let wasRunning = leaving.filter { oldNodes[$0]?.state == .running }
-        await stopSet(leaving.filter { nodes[$0]?.state != .stopped })
+        // A restarted component of the same type hands its state to its replacement.
+        let suspending = Set(plan.names(.restart).filter { oldSpec.component($0)?.type == new.spec.component($0)?.type })
+        await stopSet(leaving.filter { nodes[$0]?.state != .stopped }, suspending: suspending)
+        defer { releaseCarried() }
 
         var updated: [String] = []
         var failure: String?
@@ -95,6 +98,14 @@ extension SystemMap {
         restore(oldSpec, oldNodes)
         try? await startAndRollBack(wasRunning.filter { nodes[$0]?.state != .running })
         return failure
+    }
+
+    /// Hands what no replacement took back to the instances that suspended.
+    private func releaseCarried() {
+        let left = carried
+        carried = [:]
+        guard !left.isEmpty else { return }
+        Task { for (_, c) in left { await c.from.release(c.state) } }
     }
 
     static func reader(for component: ComponentSpec) -> ConfigReader {

@@ -1,3 +1,4 @@
+import Logging
 import Switchboard
 import Synchronization
 
@@ -45,13 +46,21 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
         var discardedOnStop = 0
     }
 
+    /// What a suspended channel hands its replacement: the messages still in its buffer,
+    /// already transformed, in order.
+    struct Suspended: Sendable {
+        let messages: [Message]
+    }
+
     private let name: String
+    private let logger: Logger
     private let state: Mutex<State>
     private let catalog: TransformCatalog
     private let tails = Fanout<Message>()
 
     init(_ context: ComponentContext, catalog: TransformCatalog) {
         name = context.name
+        logger = context.logger
         self.catalog = catalog
         state = Mutex(State(config: Config(context.config, catalog: catalog)))
     }
@@ -76,14 +85,41 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
         }
     }
 
+    /// Starts with the messages a suspended predecessor still held, ahead of anything new
+    /// (they were transformed on the way in and are not transformed again).
+    public func resume(from state: any Sendable) async throws {
+        let carried = (state as? Suspended)?.messages ?? []
+        let lost = self.state.withLock { s -> Int in
+            guard s.chan == nil else { return 0 }
+            let chan = Chan<Message>(s.config.buffer)
+            let taken = chan.offer(contentsOf: carried)
+            chan.replaceTransform(pipeline(s.config))
+            s.chan = chan
+            s.discardedOnStop += carried.count - taken
+            return carried.count - taken
+        }
+        if lost > 0 { logger.warning("\(name): the new buffer took \(carried.count - lost) of the \(carried.count) messages handed on; \(lost) did not fit") }
+    }
+
     public func stop() async throws {
-        guard let chan = state.withLock({ s in defer { s.chan = nil }; return s.chan }) else { return }
+        // Nobody takes from a stopped channel: count what was left rather than lose it silently.
+        let left = closeAndDrain().count
+        state.withLock { $0.discardedOnStop += left }
+    }
+
+    /// Closes the channel (senders waiting for room get `closed`) and hands what its buffer
+    /// holds to the replacement.
+    public func suspend() async throws -> (any Sendable)? {
+        Suspended(messages: closeAndDrain())
+    }
+
+    private func closeAndDrain() -> [Message] {
+        guard let chan = state.withLock({ s in defer { s.chan = nil }; return s.chan }) else { return [] }
         chan.close()
         for tail in tails.snapshot { tail.cancel() }
-        // Nobody takes from a stopped channel: count what was left rather than lose it silently.
-        var left = 0
-        while chan.poll() != nil { left += 1 }
-        state.withLock { $0.discardedOnStop += left }
+        var left: [Message] = []
+        while let m = chan.poll() { left.append(m) }
+        return left
     }
 
     public func update(_ config: ConfigReader) async throws {

@@ -41,7 +41,7 @@ public final class Mult<Element: Sendable>: Sendable {
         taps.tap(name: name, policy: policy, capacity: capacity)
     }
 
-    /// Runs `deliver` with every batch inside the mult's own loop, after the taps got it, and
+    /// Runs `deliver` with every batch inside the mult's own loop, before the taps get it, and
     /// `end` once the mult stops; returns the call that removes it.
     ///
     /// A listener is a tap without a buffer or a task: the mult waits for it (like a `block`
@@ -64,8 +64,10 @@ public final class Mult<Element: Sendable>: Sendable {
         while !Task.isCancelled {
             let batch = await source.receive(upTo: batchSize)
             if batch.isEmpty { break }
-            if await !taps.deliver(batch) { break }
+            // Listeners first: their delivery cannot be cut short by cancellation, so a batch
+            // taken from the source always reaches them even when the mult is stopping.
             for listener in listeners.withLock({ Array($0.values) }) { await listener.deliver(batch) }
+            if await !taps.deliver(batch) { break }
         }
         if !keepTapsOpen || Task.isCancelled { taps.closeAll() }
         for listener in listeners.withLock({ l in defer { l.removeAll() }; return Array(l.values) }) { listener.end() }

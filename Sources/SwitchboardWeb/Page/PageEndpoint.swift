@@ -65,6 +65,15 @@ public final class PageEndpoint: Component {
         mount.unmount()
     }
 
+    public func suspend() async throws -> (any Sendable)? {
+        mount.suspend()
+        return SuspendedRoutes()
+    }
+
+    public func release(_ state: any Sendable) async {
+        mount.release()
+    }
+
     public func inspect() async -> JSONValue {
         ["path": .string(path), "bytes": .int(body.readableBytes)]
     }

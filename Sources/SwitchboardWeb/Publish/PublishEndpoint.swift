@@ -54,6 +54,15 @@ public final class PublishEndpoint: Component {
         mount.unmount()
     }
 
+    public func suspend() async throws -> (any Sendable)? {
+        mount.suspend()
+        return SuspendedRoutes()
+    }
+
+    public func release(_ state: any Sendable) async {
+        mount.release()
+    }
+
     private func count(_ key: String) {
         counts.withLock { $0[key, default: 0] += 1 }
     }

@@ -57,15 +57,24 @@ public final class SSEEndpoint: Component {
     final class Running: Sendable {
         /// The tap the pump reads, when the source cannot run a listener.
         let hub: Tap<Message>?
+        /// The listener in the source's own loop, when it can run one.
+        let relay: SSERelay?
         let subscribers = SSESubscribers()
         let history: HistoryRing
         let tasks = Mutex<[Task<Void, Never>]>([])
-        let unlisten = Mutex<(@Sendable () -> Void)?>(nil)
 
-        init(hub: Tap<Message>?, history: Int) {
+        init(hub: Tap<Message>?, relay: SSERelay?, history: HistoryRing) {
             self.hub = hub
-            self.history = HistoryRing(capacity: history)
+            self.relay = relay
+            self.history = history
         }
+    }
+
+    /// What a suspended endpoint hands its replacement: the history (so resuming clients
+    /// get no gap) and the listener that kept the messages sent meanwhile.
+    struct Suspended: Sendable {
+        let history: HistoryRing
+        let relay: SSERelay?
     }
 
     private let name: String
@@ -74,6 +83,8 @@ public final class SSEEndpoint: Component {
     private let config: Config
     private let heartbeat: Mutex<Duration>
     private let running = Mutex<Running?>(nil)
+    /// The recent events; outlives a stop, and is handed on to a replacement in a reload.
+    private let history: Mutex<HistoryRing>
     private let nextSubscriber = Atomic<UInt64>(0)
     private let served = Atomic<Int>(0)
 
@@ -83,6 +94,7 @@ public final class SSEEndpoint: Component {
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are streamed")
         config = Config(context)
         heartbeat = Mutex(config.heartbeat)
+        history = Mutex(HistoryRing(capacity: config.history))
     }
 
     /// The component type.
@@ -94,15 +106,41 @@ public final class SSEEndpoint: Component {
     // MARK: Lifecycle
 
     public func start() async throws {
+        try await start(taking: nil)
+    }
+
+    public func resume(from state: any Sendable) async throws {
+        try await start(taking: state as? Suspended)
+    }
+
+    /// Starts listening (taking over a suspended predecessor's history and listener), then
+    /// mounts the route.
+    private func start(taking carried: Suspended?) async throws {
         let fanout = try source.get()
+        let ring = carried?.history ?? history.withLock { $0 }
+        if carried != nil { ring.resize(config.history) }
+        history.withLock { $0 = ring }
         let r: Running
         if let listening = fanout as? any MessageListening {
             // Inside the mult's own loop: one task hand-over less per message.
-            r = Running(hub: nil, history: config.history)
-            let unlisten = try listening.listen({ [self] batch in await dispatch(batch, r) }, end: {})
-            r.unlisten.withLock { $0 = unlisten }
+            var relay = carried?.relay
+            if relay?.source != ObjectIdentifier(listening) {
+                // The source was replaced too: what the old listener kept goes first.
+                let earlier = relay?.takeKept() ?? []
+                relay?.detach()
+                let fresh = SSERelay(source: ObjectIdentifier(listening), limit: config.hubCapacity)
+                let unlisten = try listening.listen({ batch in await fresh.deliver(batch) }, end: {})
+                fresh.unlisten.withLock { $0 = unlisten }
+                relay = fresh
+                r = Running(hub: nil, relay: fresh, history: ring)
+                if !earlier.isEmpty { await dispatch(earlier, r) }
+            } else {
+                r = Running(hub: nil, relay: relay, history: ring)
+            }
+            await relay?.attach { [self] batch in await dispatch(batch, r) }
         } else {
-            r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity)), history: config.history)
+            carried?.relay?.detach()
+            r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity)), relay: nil, history: ring)
             r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
         }
         running.withLock { $0 = r }
@@ -117,21 +155,41 @@ public final class SSEEndpoint: Component {
 
     public func stop() async {
         mount.unmount()
-        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
-        r.unlisten.withLock { $0 }?()
+        guard let r = await halt() else { return }
+        r.relay?.detach()
+    }
+
+    /// Like `stop`, but the route answers 503 meanwhile and the listener keeps what the
+    /// source sends until the replacement takes it over with the history.
+    public func suspend() async throws -> (any Sendable)? {
+        mount.suspend()
+        let r = await halt()
+        return Suspended(history: history.withLock { $0 }, relay: r?.relay)
+    }
+
+    public func release(_ state: any Sendable) async {
+        mount.release()
+        (state as? Suspended)?.relay?.detach()
+    }
+
+    /// Ends the streams and the tasks; the relay, if any, switches to keeping.
+    private func halt() async -> Running? {
+        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return nil }
+        r.relay?.keep()
         r.hub?.cancel()
         let tasks = r.tasks.withLock { $0 }
         tasks.forEach { $0.cancel() }
         for t in tasks { await t.value }
         // Ending every stream lets the server shut down gracefully; clients reconnect later.
         await r.subscribers.onEachLoop { $0.end(); return nil }
+        return r
     }
 
     public func update(_ config: ConfigReader) async throws {
         let (beat, history) = Config.updatable(config)
         if let issue = config.issues.first { throw ConfigErrors([issue]) }
         heartbeat.withLock { $0 = beat }
-        running.withLock { $0 }?.history.resize(history)
+        self.history.withLock { $0 }.resize(history)
     }
 
     // MARK: Moving events

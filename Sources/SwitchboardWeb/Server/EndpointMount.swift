@@ -23,4 +23,17 @@ struct EndpointMount: Sendable {
     func unmount() {
         (try? server.get())?.unregister(owner: owner)
     }
+
+    /// Leaves placeholders answering 503 + `Retry-After` while the endpoint restarts.
+    func suspend() {
+        (try? server.get())?.suspendRoutes(owner: owner)
+    }
+
+    /// Removes the placeholders `suspend()` left, unless the routes were registered again.
+    func release() {
+        (try? server.get())?.releaseSuspendedRoutes(owner: owner)
+    }
 }
+
+/// What an endpoint hands its replacement when it only has its routes to keep.
+struct SuspendedRoutes: Sendable {}

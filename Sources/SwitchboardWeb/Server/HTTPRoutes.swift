@@ -41,6 +41,11 @@ public protocol HTTPServing: Component {
     func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws
     /// Removes `owner`'s routes. Idempotent.
     func unregister(owner: String)
+    /// Keeps `owner`'s paths while it is away (restarting in a reload): they answer 503 with
+    /// `Retry-After` instead of 404, until the owner registers again or unregisters.
+    func suspendRoutes(owner: String)
+    /// Removes the placeholders of `suspendRoutes`, if `owner` has not registered again.
+    func releaseSuspendedRoutes(owner: String)
     /// The URL the server answers on, once it runs (`http://127.0.0.1:8080`).
     var baseURL: String? { get }
 }

@@ -89,6 +89,14 @@ public final class HTTPServerComponent: HTTPServing {
         routes.unregister(owner: owner)
     }
 
+    public func suspendRoutes(owner: String) {
+        routes.suspend(owner: owner)
+    }
+
+    public func releaseSuspendedRoutes(owner: String) {
+        routes.release(owner: owner)
+    }
+
     public func start() async throws {
         guard running.withLock({ $0 == nil }) else { return }
         let ready = Latch<Int>()

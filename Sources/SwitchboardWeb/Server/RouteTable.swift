@@ -1,4 +1,5 @@
 import HTTPTypes
+import Hummingbird
 import Synchronization
 
 /// The routes a running server serves, swapped whole under a lock: lookups see either the
@@ -7,6 +8,8 @@ final class RouteTable: Sendable {
     struct Table {
         var http: [String: [HTTPRequest.Method: (owner: String, route: HTTPRoute)]] = [:]
         var webSockets: [String: (owner: String, route: WebSocketRoute)] = [:]
+        /// Owners whose routes are placeholders (see `suspend`).
+        var away: Set<String> = []
     }
 
     private let table = Mutex(Table())
@@ -15,6 +18,7 @@ final class RouteTable: Sendable {
         try table.withLock { t in
             var next = t
             Self.remove(owner, from: &next)
+            next.away.remove(owner)
             for r in routes {
                 if let taken = next.http[r.path]?[r.method] { throw RouteTaken(route: "\(r.method) \(r.path)", owner: taken.owner) }
                 next.http[r.path, default: [:]][r.method] = (owner, r)
@@ -28,7 +32,39 @@ final class RouteTable: Sendable {
     }
 
     func unregister(owner: String) {
-        table.withLock { Self.remove(owner, from: &$0) }
+        table.withLock {
+            Self.remove(owner, from: &$0)
+            $0.away.remove(owner)
+        }
+    }
+
+    /// Removes `owner`'s placeholders, if it has not registered real routes since.
+    func release(owner: String) {
+        table.withLock { t in
+            guard t.away.remove(owner) != nil else { return }
+            Self.remove(owner, from: &t)
+        }
+    }
+
+    /// Replaces `owner`'s routes (WebSocket paths included) by placeholders that answer 503
+    /// with `Retry-After: 1`: clients retry instead of concluding the endpoint is gone.
+    func suspend(owner: String) {
+        table.withLock { t in
+            var away: [(HTTPRequest.Method, String)] = []
+            for (path, methods) in t.http { for (method, entry) in methods where entry.owner == owner { away.append((method, path)) } }
+            for (path, entry) in t.webSockets where entry.owner == owner { away.append((.get, path)) }
+            Self.remove(owner, from: &t)
+            t.away.insert(owner)
+            for (method, path) in away {
+                t.http[path, default: [:]][method] = (owner, HTTPRoute(method, path) { _, _ in Self.away(owner) })
+            }
+        }
+    }
+
+    static func away(_ owner: String) -> Response {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "1"
+        return .error(.serviceUnavailable, "\(owner) is restarting; retry in a moment", headers: headers)
     }
 
     private static func remove(_ owner: String, from t: inout Table) {

@@ -73,7 +73,21 @@ public final class WebSocketEndpoint: Component {
 
     public func stop() async throws {
         mount.unmount()
-        // Ending each session's tap ends its connection.
+        endSessions()
+    }
+
+    public func suspend() async throws -> (any Sendable)? {
+        mount.suspend()
+        endSessions()
+        return SuspendedRoutes()
+    }
+
+    public func release(_ state: any Sendable) async {
+        mount.release()
+    }
+
+    /// Ending each session's tap ends its connection (clients reconnect).
+    private func endSessions() {
         for session in sessions.withLock({ Array($0.values) }) { session.tap.cancel() }
     }
 

@@ -1,9 +1,29 @@
 import Foundation
 import Synchronization
 
-/// Remembers delivery ids for a window, so a replayed delivery is recognised.
+/// Remembers accepted delivery ids so a replayed delivery is recognised.
+///
+/// An id is remembered only once its delivery is on the channel (`begin`, then `accept`),
+/// so a delivery that was refused (bad body, channel full) can be retried with the same id.
+/// It is kept at least as long as the timestamp it came with stays acceptable: a delivery
+/// dated in the future is valid until its timestamp plus the tolerance, and so is its id.
 final class ReplayGuard: Sendable {
-    private let seen = Mutex<(ids: [String: Date], lastPrune: Date)>(([:], Date()))
+    enum Sighting: Equatable {
+        /// Not seen: now in flight until `accept` or `abandon`.
+        case fresh
+        /// Accepted before.
+        case duplicate
+        /// Another request with this id is being handled right now.
+        case inFlight
+    }
+
+    private struct State {
+        var accepted: [String: Date] = [:]
+        var inFlight: Set<String> = []
+        var lastPrune = Date()
+    }
+
+    private let state = Mutex(State())
     let window: TimeInterval
     let limit: Int
 
@@ -12,23 +32,39 @@ final class ReplayGuard: Sendable {
         self.limit = limit
     }
 
-    /// Records `id`; `false` if it was already seen within the window.
-    func firstSighting(_ id: String, now: Date = Date()) -> Bool {
-        seen.withLock { s in
-            if now.timeIntervalSince(s.lastPrune) > window / 4 || s.ids.count > limit {
-                s.ids = s.ids.filter { now.timeIntervalSince($0.value) <= window }
+    /// Starts handling `id`.
+    func begin(_ id: String, now: Date = Date()) -> Sighting {
+        state.withLock { s in
+            if now.timeIntervalSince(s.lastPrune) > window / 4 || s.accepted.count > limit {
+                s.accepted = s.accepted.filter { $0.value >= now }
                 s.lastPrune = now
             }
-            if let at = s.ids[id], now.timeIntervalSince(at) <= window { return false }
-            s.ids[id] = now
-            return true
+            if let until = s.accepted[id], until >= now { return .duplicate }
+            if s.inFlight.contains(id) { return .inFlight }
+            s.inFlight.insert(id)
+            return .fresh
         }
     }
 
-    /// Forgets `id` (its delivery was not taken, so a retry must get through).
-    func forget(_ id: String) {
-        _ = seen.withLock { $0.ids.removeValue(forKey: id) }
+    /// The delivery of `id` was taken: remember it until `max(now, timestamp) + window`.
+    func accept(_ id: String, timestamp: Date? = nil, now: Date = Date()) {
+        let until = max(now, timestamp ?? now).addingTimeInterval(window)
+        state.withLock { s in
+            s.inFlight.remove(id)
+            s.accepted[id] = max(s.accepted[id] ?? until, until)
+        }
     }
 
-    var count: Int { seen.withLock { $0.ids.count } }
+    /// The delivery of `id` was not taken: a retry must get through.
+    func abandon(_ id: String) {
+        _ = state.withLock { $0.inFlight.remove(id) }
+    }
+
+    /// Takes in what another guard remembers (the instance this one replaces in a reload).
+    func absorb(_ other: ReplayGuard) {
+        let theirs = other.state.withLock { $0.accepted }
+        state.withLock { s in s.accepted.merge(theirs) { max($0, $1) } }
+    }
+
+    var count: Int { state.withLock { $0.accepted.count } }
 }

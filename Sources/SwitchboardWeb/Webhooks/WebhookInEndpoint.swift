@@ -14,9 +14,12 @@ import Synchronization
 /// ```
 ///
 /// Answers: `202 {"id"}` accepted; `200 {"status": "duplicate"}` for a delivery id already
-/// accepted within the tolerance window (so the sender stops retrying; nothing is put
-/// again); `401` missing or bad signature, or a timestamp outside the tolerance; `400` a
-/// body that is not JSON; `413` too large; `503` the channel is full or no secret is set.
+/// accepted while its timestamp is still acceptable (so the sender stops retrying; nothing is
+/// put again); `401` missing or bad signature, or a timestamp outside the tolerance; `400` a
+/// body that is not JSON, a malformed timestamp, more than 16 signatures or a signature
+/// header over 2 KB; `409` the same id is being handled right now; `413` too large; `503`
+/// the channel is full or no secret is set. An id is remembered only once its message is on
+/// the channel, and the memory carries over to the instance that replaces this one in a reload.
 public final class WebhookInEndpoint: Component {
     enum Verification: String, CaseIterable {
         case standard, github, none
@@ -97,63 +100,123 @@ public final class WebhookInEndpoint: Component {
         mount.unmount()
     }
 
-    private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
-
-    private func refuse(_ status: HTTPResponse.Status, _ reason: String, key: String) -> Response {
-        count(key)
-        return .error(status, reason)
+    /// What a suspended webhook-in hands on: its routes' placeholders and the ids it remembers.
+    struct Suspended: Sendable {
+        let replays: ReplayGuard
     }
 
+    public func suspend() async throws -> (any Sendable)? {
+        mount.suspend()
+        return Suspended(replays: replays)
+    }
+
+    public func resume(from state: any Sendable) async throws {
+        // The replay memory outlives the instance: a delivery accepted before the reload is
+        // still a duplicate after it.
+        if let s = state as? Suspended, s.replays !== replays { replays.absorb(s.replays) }
+        try await start()
+    }
+
+    public func release(_ state: any Sendable) async {
+        mount.release()
+    }
+
+    private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+
+    private func refuse(_ status: HTTPResponse.Status, _ reason: String, key: String, headers: HTTPFields = [:], close: Bool = false) -> Response {
+        count(key)
+        var headers = headers
+        if close { headers[.connection] = "close" }
+        return .error(status, reason, headers: headers)
+    }
+
+    /// The longest signature header taken (sixteen v1 signatures fit in well under it).
+    static let maxSignatureHeader = 2048
+
     func receive(_ request: Request, _ sink: any MessageSink) async -> Response {
+        let h = { (name: String) in request.headers[HTTPField.Name(name)!] }
+        // Cheap refusals first: nothing is read or hashed for an oversized signature header.
+        for name in ["webhook-signature", "X-Hub-Signature-256"] where (h(name)?.utf8.count ?? 0) > Self.maxSignatureHeader {
+            return refuse(.badRequest, "\(name) is longer than \(Self.maxSignatureHeader) bytes", key: "malformed")
+        }
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: config.maxBodySize)
         } catch {
-            return refuse(.contentTooLarge, "the body exceeds \(config.maxBodySize) bytes", key: "tooLarge")
+            return refuse(.contentTooLarge, "the body exceeds \(config.maxBodySize) bytes", key: "tooLarge", close: true)
         }
         let bytes = Data(body.readableBytesView)
-        let h = { (name: String) in request.headers[HTTPField.Name(name)!] }
-        var deliveryID: String?
+        let deliveryID: String?
+        switch verify(h, bytes) {
+        case .failure(let refusal): return refusal.response
+        case .success(let id): deliveryID = id
+        }
+        let timestamp = h("webhook-timestamp").flatMap { Double($0.trimmingSpaces()) }.map(Date.init(timeIntervalSince1970:))
+        if let deliveryID {
+            switch replays.begin(deliveryID) {
+            case .fresh: break
+            case .duplicate:
+                count("duplicate")
+                return .json(.ok, ["status": "duplicate", "webhookId": .string(deliveryID)])
+            case .inFlight:
+                var headers = HTTPFields()
+                headers[.retryAfter] = "1"
+                return refuse(.conflict, "a delivery with webhook-id \(deliveryID) is being handled; retry later", key: "inFlight", headers: headers)
+            }
+        }
+        // From here the id is in flight: it is remembered only once the message is on the
+        // channel, so a refused delivery can be retried with the same id.
+        let response = await put(bytes, deliveryID: deliveryID, sink)
+        if let deliveryID {
+            if response.status == .accepted { replays.accept(deliveryID, timestamp: timestamp) } else { replays.abandon(deliveryID) }
+        }
+        return response
+    }
+
+    /// Checks the signature the endpoint asks for; the delivery id on success.
+    private func verify(_ h: (String) -> String?, _ bytes: Data) -> Result<String?, Refusal> {
         switch config.verify {
         case .none:
-            deliveryID = h("webhook-id") ?? h("X-GitHub-Delivery")
+            return .success(h("webhook-id") ?? h("X-GitHub-Delivery"))
         case .standard, .github:
             guard !config.secrets.isEmpty else {
-                return refuse(.serviceUnavailable, "this endpoint has no secret configured (\(config.secretSource)); it refuses every request", key: "noSecret")
+                return .failure(Refusal(refuse(.serviceUnavailable, "this endpoint has no secret configured (\(config.secretSource)); it refuses every request", key: "noSecret")))
             }
-            if config.verify == .standard {
-                var lastRejection = StandardWebhookSigner.Rejection.noValidSignature
-                var valid = false
-                for secret in config.secrets {
-                    guard let signer = try? StandardWebhookSigner(secret: secret) else { continue }
-                    do {
-                        try signer.verify(id: h("webhook-id"), timestamp: h("webhook-timestamp"), signature: h("webhook-signature"),
-                                          body: bytes, tolerance: config.tolerance)
-                        valid = true
-                        break
-                    } catch {
-                        lastRejection = error
-                        if case .noValidSignature = error { continue }
-                        break
-                    }
-                }
-                guard valid else {
-                    if case .badTimestamp = lastRejection { return refuse(.badRequest, lastRejection.description, key: "malformed") }
-                    return refuse(.unauthorized, lastRejection.description, key: "unauthorized")
-                }
-                deliveryID = h("webhook-id")
-            } else {
-                guard h("X-Hub-Signature-256") != nil else { return refuse(.unauthorized, "missing X-Hub-Signature-256 header", key: "unauthorized") }
+            if config.verify == .github {
+                guard h("X-Hub-Signature-256") != nil else { return .failure(Refusal(refuse(.unauthorized, "missing X-Hub-Signature-256 header", key: "unauthorized"))) }
                 guard config.secrets.contains(where: { GitHubSignature(secret: $0).isValid(header: h("X-Hub-Signature-256"), body: bytes) }) else {
-                    return refuse(.unauthorized, "X-Hub-Signature-256 does not match", key: "unauthorized")
+                    return .failure(Refusal(refuse(.unauthorized, "X-Hub-Signature-256 does not match", key: "unauthorized")))
                 }
-                deliveryID = h("X-GitHub-Delivery")
+                return .success(h("X-GitHub-Delivery"))
+            }
+            var lastRejection = StandardWebhookSigner.Rejection.noValidSignature
+            for secret in config.secrets {
+                guard let signer = try? StandardWebhookSigner(secret: secret) else { continue }
+                do {
+                    try signer.verify(id: h("webhook-id"), timestamp: h("webhook-timestamp"), signature: h("webhook-signature"),
+                                      body: bytes, tolerance: config.tolerance)
+                    return .success(h("webhook-id"))
+                } catch {
+                    lastRejection = error
+                    if case .noValidSignature = error { continue }
+                    break
+                }
+            }
+            switch lastRejection {
+            case .badTimestamp, .tooManySignatures: return .failure(Refusal(refuse(.badRequest, lastRejection.description, key: "malformed")))
+            default: return .failure(Refusal(refuse(.unauthorized, lastRejection.description, key: "unauthorized")))
             }
         }
-        if let deliveryID, !replays.firstSighting(deliveryID) {
-            count("duplicate")
-            return .json(.ok, ["status": "duplicate", "webhookId": .string(deliveryID)])
-        }
+    }
+
+    /// A refusal as a `Result` failure.
+    struct Refusal: Error {
+        let response: Response
+        init(_ response: Response) { self.response = response }
+    }
+
+    /// Parses the verified body and puts its message on the channel.
+    private func put(_ bytes: Data, deliveryID: String?, _ sink: any MessageSink) async -> Response {
         let payload: JSONValue
         do {
             payload = try JSONParser.parse(Array(bytes)).value
@@ -170,12 +233,9 @@ public final class WebhookInEndpoint: Component {
             count("accepted")
             return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])
         case .wouldBlock, .closed:
-            count("full")
             var headers = HTTPFields()
             headers[.retryAfter] = "5"
-            // Forget the id: the sender will retry this delivery and it must be taken then.
-            if let deliveryID { replays.forget(deliveryID) }
-            return .error(.serviceUnavailable, "the channel is full or not running; retry later", headers: headers)
+            return refuse(.serviceUnavailable, "the channel is full or not running; retry later", key: "full", headers: headers)
         }
     }
 

@@ -11,6 +11,7 @@ public struct StandardWebhookSigner: Sendable {
         case badTimestamp
         case outsideTolerance
         case noValidSignature
+        case tooManySignatures(Int)
 
         public var description: String {
             switch self {
@@ -18,9 +19,14 @@ public struct StandardWebhookSigner: Sendable {
             case .badTimestamp: "webhook-timestamp is not a number of seconds"
             case .outsideTolerance: "webhook-timestamp is outside the tolerance window"
             case .noValidSignature: "no signature matches"
+            case .tooManySignatures(let n): "webhook-signature holds \(n) signatures; at most \(StandardWebhookSigner.maxSignatures) are checked"
             }
         }
     }
+
+    /// The most signatures one `webhook-signature` header may carry (key rotation needs two or
+    /// three); more is refused before any HMAC is computed.
+    public static let maxSignatures = 16
 
     /// The secret is not `whsec_` + base64.
     public struct BadSecret: Error, CustomStringConvertible {
@@ -63,13 +69,27 @@ public struct StandardWebhookSigner: Sendable {
         guard let seconds = Int(timestamp.trimmingSpaces()) else { throw .badTimestamp }
         let skew = abs(now.timeIntervalSince1970 - Double(seconds))
         guard skew <= tolerance.milliseconds / 1000 else { throw .outsideTolerance }
-        let signed = content(id: id, timestamp: seconds, body: body)
-        for candidate in signature.split(separator: " ") {
+        let candidates = signature.split(separator: " ")
+        guard candidates.count <= Self.maxSignatures else { throw .tooManySignatures(candidates.count) }
+        // One HMAC over the body, compared with each candidate in constant time.
+        let expected = Data(mac(id: id, timestamp: seconds, body: body))
+        var matched = false
+        for candidate in candidates {
             let parts = candidate.split(separator: ",", maxSplits: 1)
             guard parts.count == 2, parts[0] == "v1", let given = Data(base64Encoded: String(parts[1])) else { continue }
-            if HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: signed, using: key) { return }
+            if Self.constantTimeEqual(given, expected) { matched = true }
         }
-        throw .noValidSignature
+        if !matched { throw .noValidSignature }
+    }
+}
+
+extension StandardWebhookSigner {
+    /// Whether `a` and `b` are equal, in time that depends on their length only.
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
     }
 }
 
