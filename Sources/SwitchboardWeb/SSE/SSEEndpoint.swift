@@ -62,6 +62,8 @@ public final class SSEEndpoint: Component {
         let subscribers = SSESubscribers()
         let history: HistoryRing
         let tasks = Mutex<[Task<Void, Never>]>([])
+        /// Set when the endpoint halts: a subscriber that arrives after is refused.
+        let closed = Atomic<Bool>(false)
 
         init(hub: Tap<Message>?, relay: SSERelay?, history: HistoryRing) {
             self.hub = hub
@@ -175,6 +177,7 @@ public final class SSEEndpoint: Component {
     /// Ends the streams and the tasks; the relay, if any, switches to keeping.
     private func halt() async -> Running? {
         guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return nil }
+        r.closed.store(true, ordering: .sequentiallyConsistent)
         r.relay?.keep()
         r.hub?.cancel()
         let tasks = r.tasks.withLock { $0 }
@@ -240,6 +243,14 @@ public final class SSEEndpoint: Component {
         // Subscribe first, then read the history: an event arriving in between is in both,
         // and the subscriber skips the copy; none can fall between them.
         r.subscribers.add(subscriber)
+        // The endpoint may have halted since `running` was read: its stream end would miss
+        // this subscriber, so refuse it (the client retries) instead of leaving it hanging.
+        if r.closed.load(ordering: .sequentiallyConsistent) {
+            r.subscribers.remove(subscriber)
+            var headers = HTTPFields()
+            headers[.retryAfter] = "1"
+            return .error(.serviceUnavailable, "the event stream is restarting", headers: headers)
+        }
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("lastEventId")
         let replay = lastEventID.flatMap(MessageID.init).map { r.history.replay(after: $0, room: room) }
         served.add(1, ordering: .relaxed)

@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Switchboard
+import SwitchboardChannels
+import SwitchboardWeb
+import Testing
+
+/// Reloads that restart the channel, the SSE endpoint and the server while messages flow:
+/// nothing that got a 202 is lost, and publishers never see a 404.
+@Suite struct RestartUnderLoadTests {
+    static func system(inbox: Int, retry: Int, maxConnections: Int) -> String {
+        #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": \#(inbox)},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0, "maxConnections": \#(maxConnections)},
+          "publish": {"type": "publish", "wait": "50ms", "using": {"server": "http", "channel": "inbox"}},
+          "events": {"type": "sse", "retry": \#(retry), "history": 5000, "using": {"server": "http", "source": "fanout"}}
+        }}
+        """#
+    }
+
+    /// The server's URL, or nil while it restarts (without recording an issue).
+    static func url(_ h: WebHarness, _ path: String) async -> String? {
+        (await h.map.instance(named: "http") as? HTTPServerComponent)?.baseURL.map { $0 + path }
+    }
+
+    func reload(_ h: WebHarness, _ json: String) async throws -> ReloadOutcome {
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json, wiring: h.map.sharedWiring)
+        return await h.map.reload(to: built)
+    }
+
+    /// Reads the stream, reconnecting with `Last-Event-ID` whenever it ends, until `stop`.
+    final class ResumingReader: @unchecked Sendable {
+        var ids: [String] = []
+        var gaps = 0
+        var connections = 0
+
+        func run(_ h: WebHarness, until done: @escaping @Sendable () -> Bool, have: @escaping @Sendable (Int) -> Void) async {
+            while !done() {
+                guard let url = await RestartUnderLoadTests.url(h, "/events") else { await Task.yield(); continue }
+                let headers = ids.last.map { [("Last-Event-ID", $0)] } ?? []
+                guard let reader = try? await SSEReader(url, headers: headers), reader.status == 200 else { await Task.yield(); continue }
+                connections += 1
+                while let e = try? await reader.next() {
+                    if e.event == "gap" { gaps += 1 }
+                    if e.event == "message", let id = e.id { ids.append(id); have(ids.count) }
+                    if done() { return }
+                }
+            }
+        }
+    }
+
+    @Test func aRestartReloadUnderLoadLosesNothingThatGot202() async throws {
+        let h = try await WebHarness.start(Self.system(inbox: 64, retry: 1000, maxConnections: 1000))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        let reader = ResumingReader()
+        let received = ManagedCounter()
+        let finished = ManagedFlag()
+        let reading = Task { await reader.run(h, until: { finished.isSet }, have: { received.set($0) }) }
+        while events.subscriberCount == 0 { await Task.yield() }
+
+        let statuses = ManagedStatuses()
+        let publisher = Task { () -> [String] in
+            var accepted: [String] = []
+            var i = 0
+            while i < 600 {
+                // While the server restarts there is no URL, or the connection is refused: try again.
+                guard let url = await Self.url(h, "/messages") else { await Task.yield(); continue }
+                var req = HTTPClientRequest(url: url)
+                req.method = .POST
+                req.headers.add(name: "Content-Type", value: "text/plain")
+                req.body = .bytes(.init(string: "m\(i)"))
+                guard let res = try? await HTTPClient.shared.execute(req, timeout: .seconds(10)),
+                    let body = try? await res.body.collect(upTo: 1 << 16)
+                else { await Task.yield(); continue }
+                i += 1
+                statuses.add(Int(res.status.code))
+                if res.status.code == 202, let id = try? JSONParser.parse(String(buffer: body)).value["id"]?.stringValue { accepted.append(id) }
+            }
+            return accepted
+        }
+        // Restart the SSE endpoint, the channel (and its dependents) and the server, each a few times.
+        let plans = [
+            Self.system(inbox: 64, retry: 1001, maxConnections: 1000), Self.system(inbox: 65, retry: 1001, maxConnections: 1000),
+            Self.system(inbox: 65, retry: 1001, maxConnections: 1001), Self.system(inbox: 65, retry: 1002, maxConnections: 1001),
+            Self.system(inbox: 66, retry: 1002, maxConnections: 1001), Self.system(inbox: 66, retry: 1002, maxConnections: 1002),
+            Self.system(inbox: 66, retry: 1003, maxConnections: 1002), Self.system(inbox: 67, retry: 1003, maxConnections: 1002),
+        ]
+        for plan in plans {
+            // Each reload lands in the middle of the traffic.
+            let before = statuses.all.count
+            while statuses.all.count < before + 40 { await Task.yield() }
+            let outcome = try await reload(h, plan)
+            #expect(outcome.ok, "\(outcome.failure ?? "")")
+            #expect(outcome.plan.entries.contains { $0.action == .restart })
+            await Task.yield()
+        }
+        let accepted = await publisher.value
+        #expect(accepted.count > 100, "\(Dictionary(statuses.all.map { ($0, 1) }, uniquingKeysWith: +))")
+        // Everything that got a 202 arrives (live or on resume), without a gap notice.
+        while received.value < accepted.count, !Set(accepted).isSubset(of: Set(reader.ids)) {
+            if reading.isCancelled { break }
+            await Task.yield()
+            if Set(accepted).isSubset(of: Set(reader.ids)) { break }
+        }
+        finished.set()
+        // One more message ends the reader's wait.
+        _ = try? await h.postJSON("/messages", #"{"text": "end"}"#)
+        await reading.value
+        #expect(Set(accepted).subtracting(reader.ids).isEmpty, "lost \(Set(accepted).subtracting(reader.ids).count) of \(accepted.count)")
+        #expect(reader.gaps == 0)
+        #expect(reader.connections > 1)
+        // A publisher only ever heard 202 or 503 (or could not connect while the server restarted): never 404.
+        #expect(!statuses.all.contains(404))
+        await h.stop()
+    }
+}
+
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    var value: Int { lock.withLock { n } }
+    func set(_ v: Int) { lock.withLock { n = v } }
+}
+
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    var isSet: Bool { lock.withLock { flag } }
+    func set() { lock.withLock { flag = true } }
+}
+
+final class ManagedStatuses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [Int] = []
+    var all: [Int] { lock.withLock { list } }
+    func add(_ s: Int) { lock.withLock { list.append(s) } }
+}
