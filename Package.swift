@@ -47,6 +47,7 @@ let package = Package(
                 "Switchboard",
                 "SwitchboardChannels",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -108,6 +109,11 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "dev/bench/sse-load"
+        ),
+        .executableTarget(
+            name: "transform-bench",
+            dependencies: ["Switchboard", "SwitchboardChannels"],
+            path: "dev/bench/transform-bench"
         ),
         .executableTarget(
             name: "reload-bench",

@@ -97,14 +97,21 @@ public enum ChatTransforms {
             guard message.text.contains("`") else { return message }
             var m = message
             var text = ""
+            var offset = 0  // text.utf16.count, kept as it grows (counting it anew is linear)
             var spans = message.spans
             for segment in ProseText.segments(message.text) {
-                guard segment.isCode else { text += segment.text; continue }
+                guard segment.isCode else {
+                    text += segment.text
+                    offset += segment.text.utf16.count
+                    continue
+                }
                 let fence = segment.text.hasPrefix("```") ? 3 : 1
                 var body = String(segment.text.dropFirst(fence).dropLast(fence))
                 if fence == 3, body.hasPrefix("\n") { body.removeFirst() }
-                spans.append(TextSpan(kind: "code", start: text.utf16.count, length: body.utf16.count))
+                let length = body.utf16.count
+                spans.append(TextSpan(kind: "code", start: offset, length: length))
                 text += body
+                offset += length
             }
             m.text = text
             m.spans = spans

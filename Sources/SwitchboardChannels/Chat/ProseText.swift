@@ -12,10 +12,15 @@ enum ProseText {
         var out: [Segment] = []
         var prose = ""
         var rest = Substring(text)
+        // Once a ``` has no closing ``` to the end of the text, no later one has either:
+        // remembering it keeps the walk linear for text full of unclosed fences.
+        var noClosingTriple = false
         while let tick = rest.firstIndex(of: "`") {
             let fence = rest[tick...].hasPrefix("```") ? "```" : "`"
             let bodyStart = rest.index(tick, offsetBy: fence.count)
-            guard let close = rest[bodyStart...].firstRange(of: fence), close.lowerBound > bodyStart else {
+            let close = fence == "```" && noClosingTriple ? nil : rest[bodyStart...].firstRange(of: fence)
+            if fence == "```", close == nil { noClosingTriple = true }
+            guard let close, close.lowerBound > bodyStart else {
                 prose += rest[..<bodyStart]
                 rest = rest[bodyStart...]
                 continue

@@ -19,11 +19,33 @@ enum MessageInput {
         case missingText
         case invalid(String)
         case unsupportedType(String)
+        case textTooLong(Int, limit: Int)
     }
 
     static let maxNameLength = 100
 
-    static func parse(_ body: ByteBuffer, mediaType: String?, query: (String) -> String?) throws(Problem) -> Parts {
+    /// The default longest message text, in UTF-8 bytes (a long chat message or a pasted
+    /// stack trace; transforms on much more would hold up everyone else's messages).
+    static let defaultMaxTextLength = 16_384
+
+    /// Reads an endpoint's `maxTextLength` setting.
+    static func maxTextLength(_ c: ConfigReader) -> Int {
+        c.int("maxTextLength", default: defaultMaxTextLength, in: 1...16_777_216)
+    }
+
+    /// The refusal for a text over `limit` bytes, if it is.
+    static func checkLength(_ text: String, limit: Int) -> Problem? {
+        let n = text.utf8.count
+        return n > limit ? .textTooLong(n, limit: limit) : nil
+    }
+
+    static func parse(_ body: ByteBuffer, mediaType: String?, query: (String) -> String?, maxTextLength: Int = defaultMaxTextLength) throws(Problem) -> Parts {
+        let parts = try parse(body, mediaType: mediaType, query: query)
+        if let problem = checkLength(parts.text, limit: maxTextLength) { throw problem }
+        return parts
+    }
+
+    private static func parse(_ body: ByteBuffer, mediaType: String?, query: (String) -> String?) throws(Problem) -> Parts {
         let bytes = Array(body.readableBytesView)
         switch mediaType ?? "" {
         case "application/json":

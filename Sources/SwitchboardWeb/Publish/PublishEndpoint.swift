@@ -15,12 +15,14 @@ public final class PublishEndpoint: Component {
         var wait: Duration
         var maxBodySize: Int?
         var defaultFrom: String
+        var maxTextLength: Int
 
         init(_ context: ComponentContext) {
             path = context.routePath(default: "/messages")
             wait = context.config.duration("wait", default: .seconds(2))
             maxBodySize = context.config.int("maxBodySize", in: 1...1_073_741_824)
             defaultFrom = context.config.string("defaultFrom", default: "anonymous")
+            maxTextLength = MessageInput.maxTextLength(context.config)
             context.claimRoute("POST", path)
         }
     }
@@ -71,19 +73,24 @@ public final class PublishEndpoint: Component {
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: limit)
-        } catch {
+        } catch is BodyLimit.TooLarge {
             count("tooLarge")
             return .error(.contentTooLarge, "the body exceeds the limit of \(limit) bytes")
+        } catch {
+            count("rejected")
+            return .error(.badRequest, "the request body could not be read (malformed chunked encoding?)")
         }
         let parts: MessageInput.Parts
         do {
-            parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query)
+            parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query, maxTextLength: config.maxTextLength)
         } catch {
             count("rejected")
             switch error {
             case .badJSON(let why): return .error(.badRequest, "bad JSON: \(why)")
             case .missingText: return .error(.badRequest, "missing text")
             case .invalid(let why): return .error(.badRequest, why)
+            case .textTooLong(let n, let limit):
+                return .error(.contentTooLarge, "the text is \(n) bytes; the limit is \(limit) (maxTextLength)", ["limit": .int(limit)])
             case .unsupportedType(let t):
                 return .error(.unsupportedMediaType, "unsupported content type \(t)",
                               ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]])

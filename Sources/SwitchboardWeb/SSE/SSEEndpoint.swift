@@ -236,6 +236,13 @@ public final class SSEEndpoint: Component {
         guard let r = running.withLock({ $0 }) else {
             return .error(.serviceUnavailable, "the event stream is not running")
         }
+        // HEAD asks what a GET would get, without a stream (and without a subscriber).
+        if request.method == .head {
+            var headers = HTTPFields()
+            headers[.contentType] = "text/event-stream; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: headers)
+        }
         let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
         let channel = context.channel
         let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, policy: config.policy)

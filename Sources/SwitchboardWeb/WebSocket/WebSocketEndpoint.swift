@@ -20,6 +20,7 @@ public final class WebSocketEndpoint: Component {
         var capacity: Int
         var maxMessageSize: Int
         var defaultRoom: String
+        var maxTextLength: Int
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -29,6 +30,7 @@ public final class WebSocketEndpoint: Component {
             capacity = c.int("capacity", default: 1024, in: 1...1_000_000)
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
             defaultRoom = c.string("defaultRoom", default: "lobby")
+            maxTextLength = MessageInput.maxTextLength(c)
             context.claimRoute("GET", path)
         }
     }
@@ -167,6 +169,10 @@ public final class WebSocketEndpoint: Component {
         guard case .string(let body)? = o["text"], !body.trimmingSpaces().isEmpty else {
             count("rejected")
             return ["type": "error", "error": "missing text"]
+        }
+        if case .textTooLong(let n, let limit)? = MessageInput.checkLength(body, limit: config.maxTextLength) {
+            count("rejected")
+            return ["type": "error", "error": .string("the text is \(n) bytes; the limit is \(limit) (maxTextLength)")]
         }
         guard let from = name else {
             return ["type": "error", "error": "say who you are first: {\"name\": \"…\"} or ?name= in the URL"]

@@ -38,6 +38,7 @@ public final class WebhookInEndpoint: Component {
         var roomPath: String?
         var keepData: Bool
         var from: String
+        var maxTextLength: Int
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -49,6 +50,7 @@ public final class WebhookInEndpoint: Component {
             maxBodySize = c.int("maxBodySize", default: 1_048_576, in: 1...1_073_741_824)
             wait = c.duration("wait", default: .seconds(2))
             from = c.string("from", default: context.name)
+            maxTextLength = MessageInput.maxTextLength(c)
             let map = c.object("map")
             textPath = map?.string("text")
             fromPath = map?.string("from")
@@ -123,10 +125,8 @@ public final class WebhookInEndpoint: Component {
 
     private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
 
-    private func refuse(_ status: HTTPResponse.Status, _ reason: String, key: String, headers: HTTPFields = [:], close: Bool = false) -> Response {
+    private func refuse(_ status: HTTPResponse.Status, _ reason: String, key: String, headers: HTTPFields = [:]) -> Response {
         count(key)
-        var headers = headers
-        if close { headers[.connection] = "close" }
         return .error(status, reason, headers: headers)
     }
 
@@ -142,8 +142,10 @@ public final class WebhookInEndpoint: Component {
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: config.maxBodySize)
+        } catch is BodyLimit.TooLarge {
+            return refuse(.contentTooLarge, "the body exceeds \(config.maxBodySize) bytes", key: "tooLarge")
         } catch {
-            return refuse(.contentTooLarge, "the body exceeds \(config.maxBodySize) bytes", key: "tooLarge", close: true)
+            return refuse(.badRequest, "the request body could not be read (malformed chunked encoding?)", key: "malformed")
         }
         let bytes = Data(body.readableBytesView)
         let deliveryID: String?
@@ -223,9 +225,13 @@ public final class WebhookInEndpoint: Component {
         } catch {
             return refuse(.badRequest, "the body is not JSON: \(error.description)", key: "malformed")
         }
+        let text = lookup(config.textPath, in: payload) ?? defaultText(payload, deliveryID)
+        if case .textTooLong(let n, let limit)? = MessageInput.checkLength(text, limit: config.maxTextLength) {
+            return refuse(.contentTooLarge, "the message text is \(n) bytes; the limit is \(limit) (maxTextLength)", key: "tooLarge")
+        }
         let message = Message(
             from: lookup(config.fromPath, in: payload) ?? config.from,
-            text: lookup(config.textPath, in: payload) ?? defaultText(payload, deliveryID),
+            text: text,
             room: lookup(config.roomPath, in: payload),
             data: config.keepData ? ["webhookId": deliveryID.map(JSONValue.string) ?? .null, "payload": payload] : nil)
         switch await sink.put(message, timeout: config.wait) {
