@@ -74,18 +74,34 @@ public enum ChatTransforms {
         .map { message in
             var m = message
             m.text = ProseText.mapProse(m.text) { prose in
+                // Tokens between whitespace; only tokens short enough to be an emoticon are
+                // looked up, and unchanged stretches are copied whole.
+                let longest = table.keys.map(\.unicodeScalars.count).max() ?? 0
+                let scalars = prose.unicodeScalars
                 var out = ""
-                var token = ""
-                for c in prose {
-                    if c.isWhitespace {
-                        out += table[token] ?? token
-                        token = ""
-                        out.append(c)
-                    } else {
-                        token.append(c)
-                    }
+                var copiedUpTo = scalars.startIndex
+                var start = scalars.startIndex
+                var length = 0
+                func token(endingAt end: String.Index) {
+                    defer { length = 0 }
+                    guard length > 0, length <= longest, let emoji = table[String(prose[start..<end])] else { return }
+                    out += prose[copiedUpTo..<start]
+                    out += emoji
+                    copiedUpTo = end
                 }
-                return out + (table[token] ?? token)
+                var i = scalars.startIndex
+                while i < scalars.endIndex {
+                    if scalars[i].properties.isWhitespace {
+                        token(endingAt: i)
+                        start = scalars.index(after: i)
+                    } else {
+                        length += 1
+                    }
+                    i = scalars.index(after: i)
+                }
+                token(endingAt: scalars.endIndex)
+                if copiedUpTo == scalars.startIndex { return prose }
+                return out + prose[copiedUpTo...]
             }
             return m
         }

@@ -44,28 +44,48 @@ enum ProseText {
     /// `text` with each word (letters, digits, inner apostrophes) replaced by `replace(word)`,
     /// or kept when it returns `nil`.
     static func mapWords(_ text: String, _ replace: (Substring) -> String?) -> String {
+        // Walks Unicode scalars (far cheaper than grapheme clusters); a combining mark after a
+        // letter stays in its word. Unchanged stretches are copied whole, not scalar by scalar.
+        let scalars = text.unicodeScalars
         var out = ""
-        var i = text.startIndex
-        while i < text.endIndex {
-            guard isWordCharacter(text[i]) else {
-                out.append(text[i])
-                i = text.index(after: i)
+        out.reserveCapacity(text.utf8.count)
+        var copiedUpTo = scalars.startIndex
+        var i = scalars.startIndex
+        while i < scalars.endIndex {
+            guard isWordScalar(scalars[i]) else {
+                i = scalars.index(after: i)
                 continue
             }
-            var j = i
-            while j < text.endIndex {
-                let next = text.index(after: j)
-                if isWordCharacter(text[j]) || (text[j] == "'" && next < text.endIndex && isWordCharacter(text[next]) && j > i) {
+            var j = scalars.index(after: i)
+            while j < scalars.endIndex {
+                let s = scalars[j]
+                if isWordScalar(s) || s.properties.generalCategory == .nonspacingMark {
+                    j = scalars.index(after: j)
+                } else if s == "'", case let next = scalars.index(after: j), next < scalars.endIndex, isWordScalar(scalars[next]) {
                     j = next
                 } else {
                     break
                 }
             }
-            let word = text[i..<j]
-            out += replace(word) ?? String(word)
+            if let replacement = replace(text[i..<j]) {
+                out += text[copiedUpTo..<i]
+                out += replacement
+                copiedUpTo = j
+            }
             i = j
         }
+        if copiedUpTo == scalars.startIndex { return text }
+        out += text[copiedUpTo...]
         return out
+    }
+
+    private static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
+        if s.isASCII {
+            let v = s.value
+            return (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A) || v == 0x5F
+        }
+        let p = s.properties
+        return p.isAlphabetic || p.numericType != nil
     }
 
     /// Whether any word of the prose satisfies `predicate`.
@@ -81,7 +101,5 @@ enum ProseText {
         return found
     }
 
-    private static func isWordCharacter(_ c: Character) -> Bool {
-        c.isLetter || c.isNumber || c == "_"
-    }
+
 }
