@@ -71,12 +71,12 @@ public enum ChatTransforms {
 
     /// Replaces emoticons standing on their own (between spaces or at the ends) by emoji.
     public static func emoticons(_ table: [String: String]) -> Transform<Message, Message> {
-        .map { message in
+        let longest = table.keys.map(\.unicodeScalars.count).max() ?? 0
+        return .map { message in
             var m = message
             m.text = ProseText.mapProse(m.text) { prose in
                 // Tokens between whitespace; only tokens short enough to be an emoticon are
                 // looked up, and unchanged stretches are copied whole.
-                let longest = table.keys.map(\.unicodeScalars.count).max() ?? 0
                 let scalars = prose.unicodeScalars
                 var out = ""
                 var copiedUpTo = scalars.startIndex

@@ -14,11 +14,15 @@ final class HistoryRing: Sendable {
 
     private struct State {
         var capacity: Int
+        var maxBytes: Int
+        var bytes = 0
         var events: Deque<SSEEvent> = []
         var evictedUpTo: MessageID?
 
+        /// Evicts the oldest events past the count and past the bytes.
         mutating func trim() {
-            while events.count > capacity, let dropped = events.popFirst() {
+            while events.count > capacity || bytes > maxBytes, let dropped = events.popFirst() {
+                bytes -= dropped.bytes.readableBytes
                 if let id = dropped.id { evictedUpTo = id }
             }
         }
@@ -28,24 +32,29 @@ final class HistoryRing: Sendable {
     /// Ids below this were made before the ring existed (e.g. by an earlier process).
     let floor: MessageID
 
-    init(capacity: Int) {
-        state = Mutex(State(capacity: max(0, capacity)))
+    /// A ring of at most `capacity` events and `maxBytes` encoded bytes.
+    init(capacity: Int, maxBytes: Int = 16 << 20) {
+        state = Mutex(State(capacity: max(0, capacity), maxBytes: max(0, maxBytes)))
         floor = MessageID.next()
     }
 
     var count: Int { state.withLock { $0.events.count } }
     var capacity: Int { state.withLock { $0.capacity } }
+    var bytes: Int { state.withLock { $0.bytes } }
+    var maxBytes: Int { state.withLock { $0.maxBytes } }
 
     func append(_ event: SSEEvent) {
         state.withLock { s in
             s.events.append(event)
+            s.bytes += event.bytes.readableBytes
             s.trim()
         }
     }
 
-    func resize(_ capacity: Int) {
+    func resize(_ capacity: Int, maxBytes: Int? = nil) {
         state.withLock { s in
             s.capacity = max(0, capacity)
+            if let maxBytes { s.maxBytes = max(0, maxBytes) }
             s.trim()
         }
     }

@@ -22,6 +22,7 @@ public final class SSEEndpoint: Component {
         var heartbeat: Duration
         var retry: Int
         var history: Int
+        var historyBytes: Int
         var event: String
         var format: String
         var policy: TapPolicy
@@ -32,7 +33,7 @@ public final class SSEEndpoint: Component {
         init(_ context: ComponentContext) {
             let c = context.config
             path = context.routePath(default: "/events")
-            (heartbeat, history) = Self.updatable(c)
+            (heartbeat, history, historyBytes) = Self.updatable(c)
             retry = c.int("retry", default: 2000, in: 0...3_600_000)
             event = c.string("event", default: "message")
             format = c.oneOf("format", ["json", "text"], default: "json")
@@ -44,13 +45,14 @@ public final class SSEEndpoint: Component {
             context.claimRoute("GET", path)
         }
 
-        static func updatable(_ c: ConfigReader) -> (Duration, Int) {
+        static func updatable(_ c: ConfigReader) -> (Duration, Int, Int) {
             var beat = c.duration("heartbeat", default: .seconds(15))
             if beat < .milliseconds(10) {
                 c.issue(.invalidValue, "heartbeat", "a heartbeat interval is at least 10ms")
                 beat = .seconds(15)
             }
-            return (beat, c.int("history", default: 1000, in: 0...10_000_000))
+            return (beat, c.int("history", default: 1000, in: 0...10_000_000),
+                    c.int("historyBytes", default: 16 << 20, in: 0...(1 << 34)))
         }
     }
 
@@ -96,13 +98,13 @@ public final class SSEEndpoint: Component {
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are streamed")
         config = Config(context)
         heartbeat = Mutex(config.heartbeat)
-        history = Mutex(HistoryRing(capacity: config.history))
+        history = Mutex(HistoryRing(capacity: config.history, maxBytes: config.historyBytes))
     }
 
     /// The component type.
     public static let type = ComponentType(
         "sse", summary: "GET /events: messages as Server-Sent Events, with Last-Event-ID resume.",
-        updatableFields: ["heartbeat", "history"]
+        updatableFields: ["heartbeat", "history", "historyBytes"]
     ) { SSEEndpoint($0) }
 
     // MARK: Lifecycle
@@ -120,7 +122,7 @@ public final class SSEEndpoint: Component {
     private func start(taking carried: Suspended?) async throws {
         let fanout = try source.get()
         let ring = carried?.history ?? history.withLock { $0 }
-        if carried != nil { ring.resize(config.history) }
+        if carried != nil { ring.resize(config.history, maxBytes: config.historyBytes) }
         history.withLock { $0 = ring }
         let r: Running
         if let listening = fanout as? any MessageListening {
@@ -189,10 +191,10 @@ public final class SSEEndpoint: Component {
     }
 
     public func update(_ config: ConfigReader) async throws {
-        let (beat, history) = Config.updatable(config)
+        let (beat, history, historyBytes) = Config.updatable(config)
         if let issue = config.issues.first { throw ConfigErrors([issue]) }
         heartbeat.withLock { $0 = beat }
-        self.history.withLock { $0 }.resize(history)
+        self.history.withLock { $0 }.resize(history, maxBytes: historyBytes)
     }
 
     // MARK: Moving events
@@ -245,7 +247,7 @@ public final class SSEEndpoint: Component {
         }
         let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
         let channel = context.channel
-        let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, policy: config.policy)
+        let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, policy: config.policy, pendingLimit: config.bufferBytes)
         _ = channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: config.bufferBytes / 2, high: config.bufferBytes))
         // Subscribe first, then read the history: an event arriving in between is in both,
         // and the subscriber skips the copy; none can fall between them.
@@ -281,8 +283,17 @@ public final class SSEEndpoint: Component {
                     let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
                     first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
                 }
-                for e in replay.events { first.writeImmutableBuffer(e.bytes) }
                 replayed = Set(replay.events.compactMap(\.id))
+                // The replay goes out in chunks, each written only when the connection takes
+                // more (the writer waits on NIO's write watermark): a client that never reads
+                // holds one chunk, not the whole history.
+                for e in replay.events {
+                    first.writeImmutableBuffer(e.bytes)
+                    if first.readableBytes >= 65_536 {
+                        try await writer.write(first)
+                        first = ByteBuffer()
+                    }
+                }
             }
             try await writer.write(first)
             // From here on the fan-out writes to the connection itself, on its event loop.
@@ -311,7 +322,8 @@ public final class SSEEndpoint: Component {
         o["policy"] = .string(config.policy.rawValue)
         o["bufferBytes"] = .int(config.bufferBytes)
         if let r {
-            o["history"] = ["count": .int(r.history.count), "capacity": .int(r.history.capacity)]
+            o["history"] = ["count": .int(r.history.count), "capacity": .int(r.history.capacity),
+                            "bytes": .int(r.history.bytes), "maxBytes": .int(r.history.maxBytes)]
             o["hub"] = r.hub?.json ?? "listener in the source's loop"
         }
         o["delivered"] = .int(subs.map(\.delivered).reduce(0, +))

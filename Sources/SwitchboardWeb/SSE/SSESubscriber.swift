@@ -30,11 +30,15 @@ final class SSESubscriber: @unchecked Sendable {
     private var live = false
     private var ended = false
     private var pending: [SSEEvent] = []
+    private var pendingBytes = 0
+    /// The most bytes of live events held for a subscriber whose replay is still going out.
+    let pendingLimit: Int
     private var overlap = Set<MessageID>()
     private var writable: EventLoopPromise<Void>?
 
-    init(id: UInt64, channel: any Channel, room: String?, policy: TapPolicy) {
+    init(id: UInt64, channel: any Channel, room: String?, policy: TapPolicy, pendingLimit: Int = 262_144) {
         self.id = id
+        self.pendingLimit = pendingLimit
         self.channel = channel
         self.room = room
         self.policy = policy
@@ -52,6 +56,7 @@ final class SSESubscriber: @unchecked Sendable {
         live = true
         let queued = pending
         pending = []
+        pendingBytes = 0
         _ = deliver(queued)
     }
 
@@ -60,7 +65,22 @@ final class SSESubscriber: @unchecked Sendable {
     func deliver(_ events: [SSEEvent]) -> EventLoopFuture<Void>? {
         guard !ended else { return nil }
         guard live else {
-            pending.append(contentsOf: events.lazy.filter(matches))
+            // Live events wait while the replay is written; past the connection's buffer
+            // size they are the slow-consumer policy's to handle, not memory's to hold.
+            for e in events where matches(e) {
+                pendingBytes += e.bytes.readableBytes
+                pending.append(e)
+            }
+            if pendingBytes > pendingLimit {
+                droppedCount.add(pending.count, ordering: .relaxed)
+                pending = []
+                pendingBytes = 0
+                if policy == .disconnect || policy == .block {
+                    disconnectedFlag.store(true, ordering: .relaxed)
+                    end()
+                    channel.close(promise: nil)
+                }
+            }
             return nil
         }
         var out: ByteBuffer?
@@ -129,6 +149,7 @@ final class SSESubscriber: @unchecked Sendable {
         guard !ended else { return }
         ended = true
         pending = []
+        pendingBytes = 0
         writable?.succeed()
         writable = nil
         done.resolve(.success(()))

@@ -9,7 +9,10 @@ import SwitchboardChannels
 
 let args = CommandLine.arguments
 let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[$0 + 1]) } ?? 5
-let config = ConfigReader(["transforms": ["trim", ["censor": ["words": ["darn", "heck"]]], "autocorrect", "emoticons", "code"]])
+// `--only NAME` runs one transform of the chain (to find which one costs).
+let all: [JSONValue] = ["trim", ["censor": ["words": ["darn", "heck"]]], "autocorrect", "emoticons", "code"]
+let only = args.firstIndex(of: "--only").map { args[$0 + 1] }
+let config = ConfigReader(["transforms": .array(only.map { name in all.filter { $0.stringValue == name || $0[name] != nil } } ?? all)])
 let chain = Transform.chain(TransformCatalog.standard.read(config).transforms)
 
 func text(_ unit: String, bytes: Int) -> String { String(repeating: unit, count: bytes / unit.utf8.count) }
