@@ -66,7 +66,8 @@ final class SystemService: Service {
             group.cancelAll()
         }
         logger.info("shutting down (deadline \(shutdownDeadline.short))")
-        let finished = await withDeadline(shutdownDeadline) { await self.map.stop() }
+        // Half the deadline for draining what was accepted, the rest for the stop itself.
+        let finished = await withDeadline(shutdownDeadline) { await self.map.shutdown(drainFor: self.shutdownDeadline / 2) }
         await adminServer?.stop()
         guard let report = finished else {
             let states = await map.status()

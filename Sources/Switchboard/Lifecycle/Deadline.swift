@@ -46,3 +46,11 @@ private final class DeadlineRace<T: Sendable>: Sendable {
         }
     }
 }
+
+/// Waits until `condition` holds or `deadline` passes, looking every millisecond (for drains
+/// at shutdown, where a condition variable per buffer would cost every message).
+public func waitUntil(_ deadline: ContinuousClock.Instant, _ condition: @Sendable () -> Bool) async {
+    while !condition(), ContinuousClock.now < deadline {
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+}

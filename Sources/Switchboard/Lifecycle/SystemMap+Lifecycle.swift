@@ -22,6 +22,23 @@ extension SystemMap {
         }
     }
 
+    /// A graceful shutdown: every running component drains first (inputs refuse new
+    /// messages with 503, buffers empty into their consumers) for at most `drainFor`, then
+    /// everything stops, dependents first.
+    @discardableResult
+    public func shutdown(drainFor: Duration) async -> StopReport {
+        await exclusively {
+            let deadline = clock.now + drainFor
+            let running = names.compactMap { name in nodes[name].flatMap { $0.state == .running ? $0.instance : nil } }
+            note("draining before the stop (at most \(drainFor.short))")
+            await withTaskGroup(of: Void.self) { group in
+                for component in running { group.addTask { await component.drain(until: deadline) } }
+            }
+            for name in names { nodes[name]?.cascaded = false }
+            return await stopSet(Set(names.filter { nodes[$0]?.state != .stopped }))
+        }
+    }
+
     /// Stops and starts the whole system.
     public func restart() async throws(StartFailure) {
         await stop()

@@ -113,6 +113,11 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
         Suspended(messages: closeAndDrain())
     }
 
+    /// Waits until what the buffer holds has been taken (by the mult), or `deadline`.
+    public func drain(until deadline: ContinuousClock.Instant) async {
+        await waitUntil(deadline) { [self] in (state.withLock { $0.chan?.stats.count } ?? 0) == 0 }
+    }
+
     private func closeAndDrain() -> [Message] {
         guard let chan = state.withLock({ s in defer { s.chan = nil }; return s.chan }) else { return [] }
         chan.close()

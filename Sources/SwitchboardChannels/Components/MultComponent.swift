@@ -59,6 +59,17 @@ public final class MultComponent: MessageListening, MessageTailable {
         running.mult.closeTaps()
     }
 
+    /// Waits until its source is empty and the batch in hand has reached every consumer, or
+    /// `deadline`.
+    public func drain(until deadline: ContinuousClock.Instant) async {
+        guard let mult = state.withLock({ $0.running?.mult }) else { return }
+        // Twice, a moment apart: a batch just taken may not be marked as in hand yet.
+        let idle: @Sendable () -> Bool = { mult.source.stats.count == 0 && !mult.isDelivering }
+        await waitUntil(deadline, idle)
+        try? await Task.sleep(for: .milliseconds(2))
+        await waitUntil(deadline, idle)
+    }
+
     public func update(_ config: ConfigReader) async throws {
         let defaults = Defaults(config)
         config.markKnown("keepTapsOpen")

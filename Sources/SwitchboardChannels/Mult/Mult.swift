@@ -21,6 +21,10 @@ public final class Mult<Element: Sendable>: Sendable {
     @usableFromInline let batchSize: Int
     @usableFromInline let listeners = Mutex<[UInt64: Listener]>([:])
     private let listenerIDs = Atomic<UInt64>(0)
+    @usableFromInline let delivering = Atomic<Bool>(false)
+
+    /// Whether a batch taken from the source is still on its way to the consumers.
+    public var isDelivering: Bool { delivering.load(ordering: .acquiring) }
 
     /// A consumer run inside the mult's own loop (see `listen`).
     @usableFromInline
@@ -64,6 +68,8 @@ public final class Mult<Element: Sendable>: Sendable {
         while !Task.isCancelled {
             let batch = await source.receive(upTo: batchSize)
             if batch.isEmpty { break }
+            delivering.store(true, ordering: .releasing)
+            defer { delivering.store(false, ordering: .releasing) }
             // Listeners first: their delivery cannot be cut short by cancellation, so a batch
             // taken from the source always reaches them even when the mult is stopping.
             for listener in listeners.withLock({ Array($0.values) }) { await listener.deliver(batch) }

@@ -49,6 +49,7 @@ public final class WebSocketEndpoint: Component {
     private let sessions = Mutex<[UInt64: Session]>([:])
     private let nextSession = Atomic<UInt64>(0)
     private let counts = Mutex<[String: Int]>([:])
+    private let draining = Atomic<Bool>(false)
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -63,6 +64,7 @@ public final class WebSocketEndpoint: Component {
     ) { WebSocketEndpoint($0) }
 
     public func start() async throws {
+        draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
         try mount.mount([], webSockets: [WebSocketRoute(config.path) { [self] head in
@@ -86,6 +88,11 @@ public final class WebSocketEndpoint: Component {
 
     public func release(_ state: any Sendable) async {
         mount.release()
+    }
+
+    /// Refuses new inbound messages while the system drains before a stop; delivery goes on.
+    public func drain(until deadline: ContinuousClock.Instant) async {
+        draining.store(true, ordering: .relaxed)
     }
 
     /// Ending each session's tap ends its connection (clients reconnect).
@@ -173,6 +180,9 @@ public final class WebSocketEndpoint: Component {
         if case .textTooLong(let n, let limit)? = MessageInput.checkLength(body, limit: config.maxTextLength) {
             count("rejected")
             return ["type": "error", "error": .string("the text is \(n) bytes; the limit is \(limit) (maxTextLength)")]
+        }
+        if draining.load(ordering: .relaxed) {
+            return ["type": "error", "error": "the server is shutting down; not taken"]
         }
         guard let from = name else {
             return ["type": "error", "error": "say who you are first: {\"name\": \"…\"} or ?name= in the URL"]
