@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -23,7 +22,6 @@ public final class HTTPServerComponent: HTTPServing {
         var maxConnections: Int
         var requestBodyLimit: Int
         var idleTimeout: Duration
-        var headerTimeout: Duration
         var maxWebSocketFrame: Int
         var cors: CORSPolicy?
         var shutdownGrace: Duration
@@ -34,7 +32,6 @@ public final class HTTPServerComponent: HTTPServing {
             maxConnections = c.int("maxConnections", default: 16384, in: 1...1_000_000)
             requestBodyLimit = c.int("requestBodyLimit", default: 1_048_576, in: 1...1_073_741_824)
             idleTimeout = c.duration("idleTimeout", default: .seconds(75), in: .milliseconds(100) ... .longest)
-            headerTimeout = c.duration("headerTimeout", default: .seconds(10), in: .milliseconds(100) ... .seconds(3600))
             maxWebSocketFrame = c.int("maxWebSocketFrame", default: 1 << 20, in: 125...(16 << 20))
             cors = CORSPolicy(c.object("cors"))
             shutdownGrace = c.duration("shutdownGrace", default: .seconds(5))
@@ -51,7 +48,6 @@ public final class HTTPServerComponent: HTTPServing {
     let runtime: ComponentRuntime
     let routes = RouteTable()
     let connections = ConnectionLimit.Counter()
-    let registry = ConnectionRegistry()
     let stats = ResponseStats()
     private let config: Config
     private let cors: Mutex<CORSPolicy?>
@@ -107,26 +103,21 @@ public final class HTTPServerComponent: HTTPServing {
         guard running.withLock({ $0 == nil }) else { return }
         let ready = Latch<Int>()
         let routes = self.routes
-        let limits = GuardLimits(headerTimeout: .nanoseconds(Int64(config.headerTimeout.milliseconds * 1e6)),
-                                 keepAliveTimeout: .nanoseconds(Int64(config.idleTimeout.milliseconds * 1e6)))
-        let registry = self.registry
         // WebSocket frames up to maxWebSocketFrame (each endpoint's maxMessageSize then limits
         // whole messages); text must be UTF-8 (RFC 6455 §8.1).
-        let wsConfig = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(maxFrameSize: config.maxWebSocketFrame, validateUTF8: true))
+        let wsConfig = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(idleTimeout: .nanoseconds(Int64(config.idleTimeout.milliseconds * 1e6))),
+            ws: .init(maxFrameSize: config.maxWebSocketFrame, validateUTF8: true))
         let app = Application(
             responder: DynamicResponder(server: self),
-            server: HTTPServerBuilder { responder in
-                GuardedChannel(
-                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, _, _ in
-                        let path = String((head.path ?? "").prefix { $0 != "?" })
-                        guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
-                        return .upgrade([:], handler)
-                    },
-                    limits: limits, registry: registry)
+            server: .http1WebSocketUpgrade(configuration: wsConfig) { head, _, _ in
+                let path = String((head.path ?? "").prefix { $0 != "?" })
+                guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
+                return .upgrade([:], handler)
             },
             configuration: .init(
                 address: .hostname(config.host, port: config.port), serverName: "switchboard",
-                availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections, registry: registry)),
+                availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections)),
             onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: runtime.logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: runtime.logger))
@@ -176,7 +167,6 @@ public final class HTTPServerComponent: HTTPServing {
         if let url = baseURL { o["url"] = .string(url) }
         o["connections"] = .int(connections.open.load(ordering: .relaxed))
         o["connectionsAccepted"] = .int(connections.accepted.load(ordering: .relaxed))
-        o["connectionsShed"] = .int(connections.shed.load(ordering: .relaxed))
         o["maxConnections"] = .int(config.maxConnections)
         o["requestBodyLimit"] = .int(config.requestBodyLimit)
         o["requests"] = stats.json
