@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -23,6 +24,7 @@ public final class HTTPServerComponent: HTTPServing {
         var requestBodyLimit: Int
         var idleTimeout: Duration
         var maxWebSocketFrame: Int
+        var headerTimeout: Duration
         var cors: CORSPolicy?
         var shutdownGrace: Duration
 
@@ -32,6 +34,7 @@ public final class HTTPServerComponent: HTTPServing {
             maxConnections = c.int("maxConnections", default: 16384, in: 1...1_000_000)
             requestBodyLimit = c.int("requestBodyLimit", default: 1_048_576, in: 1...1_073_741_824)
             idleTimeout = c.duration("idleTimeout", default: .seconds(75), in: .milliseconds(100) ... .longest)
+            headerTimeout = c.duration("headerTimeout", default: .seconds(10), in: .milliseconds(100) ... .seconds(3600))
             maxWebSocketFrame = c.int("maxWebSocketFrame", default: 1 << 20, in: 125...(16 << 20))
             cors = CORSPolicy(c.object("cors"))
             shutdownGrace = c.duration("shutdownGrace", default: .seconds(5))
@@ -48,6 +51,7 @@ public final class HTTPServerComponent: HTTPServing {
     let runtime: ComponentRuntime
     let routes = RouteTable()
     let connections = ConnectionLimit.Counter()
+    let registry = ConnectionRegistry()
     let stats = ResponseStats()
     private let config: Config
     private let cors: Mutex<CORSPolicy?>
@@ -105,19 +109,25 @@ public final class HTTPServerComponent: HTTPServing {
         let routes = self.routes
         // WebSocket frames up to maxWebSocketFrame (each endpoint's maxMessageSize then limits
         // whole messages); text must be UTF-8 (RFC 6455 §8.1).
-        let wsConfig = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(idleTimeout: .nanoseconds(Int64(config.idleTimeout.milliseconds * 1e6))),
-            ws: .init(maxFrameSize: config.maxWebSocketFrame, validateUTF8: true))
+        let wsConfig = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(maxFrameSize: config.maxWebSocketFrame, validateUTF8: true))
+        let limits = GuardLimits(headerTimeout: .nanoseconds(Int64(config.headerTimeout.milliseconds * 1e6)),
+                                 keepAliveTimeout: .nanoseconds(Int64(config.idleTimeout.milliseconds * 1e6)))
+        let registry = self.registry
         let app = Application(
             responder: DynamicResponder(server: self),
-            server: .http1WebSocketUpgrade(configuration: wsConfig) { head, _, _ in
-                let path = String((head.path ?? "").prefix { $0 != "?" })
-                guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
-                return .upgrade([:], handler)
+            server: HTTPServerBuilder { responder in
+                // Every connection gets a guard after its HTTP decoder (see ConnectionGuard).
+                GuardedChannel(
+                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, _, _ in
+                        let path = String((head.path ?? "").prefix { $0 != "?" })
+                        guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
+                        return .upgrade([:], handler)
+                    },
+                    limits: limits, registry: registry)
             },
             configuration: .init(
                 address: .hostname(config.host, port: config.port), serverName: "switchboard",
-                availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections)),
+                availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections, registry: registry)),
             onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: runtime.logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: runtime.logger))
@@ -167,6 +177,7 @@ public final class HTTPServerComponent: HTTPServing {
         if let url = baseURL { o["url"] = .string(url) }
         o["connections"] = .int(connections.open.load(ordering: .relaxed))
         o["connectionsAccepted"] = .int(connections.accepted.load(ordering: .relaxed))
+        o["connectionsShed"] = .int(connections.shed.load(ordering: .relaxed))
         o["maxConnections"] = .int(config.maxConnections)
         o["requestBodyLimit"] = .int(config.requestBodyLimit)
         o["requests"] = stats.json

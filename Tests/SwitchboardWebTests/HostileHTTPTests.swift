@@ -1,0 +1,95 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+import SwitchboardWeb
+import Testing
+
+/// Malformed and hostile HTTP over a real socket: every request gets an answer and the
+/// connection closes, instead of hanging.
+@Suite struct HostileHTTPTests {
+    static let system = #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 8},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0, "headerTimeout": "300ms", "requestBodyLimit": 1024},
+          "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+          "events": {"type": "sse", "using": {"server": "http", "source": "fanout"}}
+        }}
+        """#
+
+    /// Sends `bytes` on a fresh connection and reads until the server closes it (or 5 s pass:
+    /// a bound on the wait, not a sleep); returns what came back and whether it closed.
+    static func exchange(_ port: Int, _ bytes: [UInt8]) throws -> (reply: String, closed: Bool) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(rc == 0)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // the server may close before reading everything
+            sent += n
+        }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { return (String(decoding: reply, as: UTF8.self), true) }
+            reply += buffer[..<n]
+        }
+        return (String(decoding: reply, as: UTF8.self), false)
+    }
+
+    static func status(_ reply: String) -> Int? {
+        let parts = reply.split(separator: " ", maxSplits: 2)
+        return parts.count > 1 ? Int(parts[1]) : nil
+    }
+
+    @Test(arguments: [
+        ("a bad request line", "GARBAGE\r\n\r\n", 400),
+        ("HTTP/0.9", "GET /\r\n\r\n", 400),
+        ("a negative Content-Length", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        ("two Content-Lengths", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+        ("Content-Length with chunked", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
+        ("a bad chunk size", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 400),
+        ("a huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", 431),
+        ("10,000 headers", "GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 10_000) + "\r\n", 431),
+        ("a 1 MB URL", "GET /" + String(repeating: "a", count: 1 << 20) + " HTTP/1.1\r\nHost: x\r\n\r\n", 431),
+        ("only a request line", "GET /events HTTP/1.1\r\n", 408),
+        ("a body over the limit", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "a", count: 100), 413),
+    ])
+    func malformedRequestsAreAnsweredAndClosed(_ name: String, _ request: String, _ expected: Int) async throws {
+        let h = try await WebHarness.start(Self.system)
+        let port = try #require(try await h.component("http", as: HTTPServerComponent.self).boundPort)
+        let (reply, closed) = try await ConsoleFreeThread.run { try Self.exchange(port, Array(request.utf8)) }
+        #expect(Self.status(reply) == expected, "\(name): \(reply.prefix(200))")
+        #expect(closed, "\(name): the connection stayed open")
+        // The server still serves everyone else.
+        #expect(try await h.postJSON("/messages", #"{"text": "still here"}"#).status == 202)
+        await h.stop()
+    }
+
+    @Test func headOnTheStreamDoesNotSubscribe() async throws {
+        let h = try await WebHarness.start(Self.system)
+        let r = try await h.request(.HEAD, "/events")
+        #expect(r.status == 200)
+        #expect(try await h.component("events", as: SSEEndpoint.self).subscriberCount == 0)
+        await h.stop()
+    }
+}
+
+/// Runs blocking socket code on a thread of its own (off the cooperative pool).
+enum ConsoleFreeThread {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            Thread { c.resume(with: Result { try body() }) }.start()
+        }
+    }
+}
