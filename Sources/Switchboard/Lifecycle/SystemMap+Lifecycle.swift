@@ -16,10 +16,13 @@ extension SystemMap {
     /// and the shutdown carries on.
     @discardableResult
     public func stop() async -> StopReport {
-        await exclusively {
-            for name in names { nodes[name]?.cascaded = false }
-            return await stopSet(Set(names.filter { nodes[$0]?.state != .stopped }))
-        }
+        await exclusively { await stopAll() }
+    }
+
+    /// Stops every component that is not stopped (inside an exclusive operation).
+    private func stopAll() async -> StopReport {
+        for name in names { nodes[name]?.cascaded = false }
+        return await stopSet(Set(names.filter { nodes[$0]?.state != .stopped }))
     }
 
     /// A graceful shutdown: every running component drains first (inputs refuse new
@@ -34,8 +37,7 @@ extension SystemMap {
             await withTaskGroup(of: Void.self) { group in
                 for component in running { group.addTask { await component.drain(until: deadline) } }
             }
-            for name in names { nodes[name]?.cascaded = false }
-            return await stopSet(Set(names.filter { nodes[$0]?.state != .stopped }))
+            return await stopAll()
         }
     }
 

@@ -49,6 +49,7 @@ extension SystemMap {
             }
             note("reload: applying\n" + plan.text)
             let failure = await apply(plan, new)
+            await releaseCarried()
             note(failure.map { "reload failed and was rolled back: \($0)" } ?? "reload applied")
             return ReloadOutcome(plan: plan, dryRun: false, failure: failure)
         }
@@ -63,7 +64,6 @@ extension SystemMap {
         // A restarted component of the same type hands its state to its replacement.
         let suspending = Set(plan.names(.restart).filter { oldSpec.component($0)?.type == new.spec.component($0)?.type })
         await stopSet(leaving.filter { nodes[$0]?.state != .stopped }, suspending: suspending)
-        defer { releaseCarried() }
 
         var updated: [String] = []
         var failure: String?
@@ -100,12 +100,12 @@ extension SystemMap {
         return failure
     }
 
-    /// Hands what no replacement took back to the instances that suspended.
-    private func releaseCarried() {
+    /// Hands what no replacement took back to the instances that suspended, before the
+    /// reload returns (so the next operation never meets a half-released endpoint).
+    private func releaseCarried() async {
         let left = carried
         carried = [:]
-        guard !left.isEmpty else { return }
-        Task { for (_, c) in left { await c.from.release(c.state) } }
+        for (_, c) in left { await c.from.release(c.state) }
     }
 
     static func reader(for component: ComponentSpec) -> ConfigReader {
