@@ -31,7 +31,6 @@ public final class PublishEndpoint: Component {
     private let channel: Dependency<any MessageSink>
     private let config: Config
     private let counts = Mutex<[String: Int]>([:])
-    private let drained = Atomic<Bool>(false)
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -54,9 +53,7 @@ public final class PublishEndpoint: Component {
     }
 
     public func stop() async throws {
-        // After a drain the placeholders stay (503 until the server itself stops), so a
-        // client never reads a shutdown as "no such endpoint".
-        if !drained.exchange(false, ordering: .relaxed) { mount.unmount() }
+        mount.unmount()
     }
 
     public func suspend() async throws -> (any Sendable)? {
@@ -70,8 +67,7 @@ public final class PublishEndpoint: Component {
 
     /// Refuses new messages (503 + `Retry-After`) while the system drains before a stop.
     public func drain(until deadline: ContinuousClock.Instant) async {
-        drained.store(true, ordering: .relaxed)
-        mount.suspend()
+        mount.drain()
     }
 
     private func count(_ key: String) {

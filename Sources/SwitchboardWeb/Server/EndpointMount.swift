@@ -26,7 +26,12 @@ struct EndpointMount: Sendable {
 
     /// Leaves placeholders answering 503 + `Retry-After` while the endpoint restarts.
     func suspend() {
-        (try? server.get())?.suspendRoutes(owner: owner)
+        (try? server.get())?.suspendRoutes(owner: owner, draining: false)
+    }
+
+    /// Placeholders for a graceful shutdown: they stay after `unmount`, until the server stops.
+    func drain() {
+        (try? server.get())?.suspendRoutes(owner: owner, draining: true)
     }
 
     /// Removes the placeholders `suspend()` left, unless the routes were registered again.

@@ -42,8 +42,9 @@ public protocol HTTPServing: Component {
     /// Removes `owner`'s routes. Idempotent.
     func unregister(owner: String)
     /// Keeps `owner`'s paths while it is away (restarting in a reload): they answer 503 with
-    /// `Retry-After` instead of 404, until the owner registers again or unregisters.
-    func suspendRoutes(owner: String)
+    /// `Retry-After` instead of 404, until the owner registers again or unregisters (with
+    /// `draining`, until the server stops: a graceful shutdown).
+    func suspendRoutes(owner: String, draining: Bool)
     /// Removes the placeholders of `suspendRoutes`, if `owner` has not registered again.
     func releaseSuspendedRoutes(owner: String)
     /// The URL the server answers on, once it runs (`http://127.0.0.1:8080`).

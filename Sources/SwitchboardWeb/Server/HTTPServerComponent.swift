@@ -95,8 +95,8 @@ public final class HTTPServerComponent: HTTPServing {
         routes.unregister(owner: owner)
     }
 
-    public func suspendRoutes(owner: String) {
-        routes.suspend(owner: owner)
+    public func suspendRoutes(owner: String, draining: Bool) {
+        routes.suspend(owner: owner, draining: draining)
     }
 
     public func releaseSuspendedRoutes(owner: String) {

@@ -10,6 +10,8 @@ final class RouteTable: Sendable {
         var webSockets: [String: (owner: String, route: WebSocketRoute)] = [:]
         /// Owners whose routes are placeholders (see `suspend`).
         var away: Set<String> = []
+        /// Owners draining before a shutdown: their placeholders outlast `unregister`.
+        var draining: Set<String> = []
     }
 
     private let table = Mutex(Table())
@@ -19,6 +21,7 @@ final class RouteTable: Sendable {
             var next = t
             Self.remove(owner, from: &next)
             next.away.remove(owner)
+            next.draining.remove(owner)
             for r in routes {
                 if let taken = next.http[r.path]?[r.method] { throw RouteTaken(route: "\(r.method) \(r.path)", owner: taken.owner) }
                 next.http[r.path, default: [:]][r.method] = (owner, r)
@@ -31,10 +34,13 @@ final class RouteTable: Sendable {
         }
     }
 
+    /// Removes `owner`'s routes, unless it is draining: then its placeholders stay until the
+    /// server stops, so a client never reads a shutdown as "no such endpoint".
     func unregister(owner: String) {
-        table.withLock {
-            Self.remove(owner, from: &$0)
-            $0.away.remove(owner)
+        table.withLock { t in
+            guard !t.draining.contains(owner) else { return }
+            Self.remove(owner, from: &t)
+            t.away.remove(owner)
         }
     }
 
@@ -42,14 +48,17 @@ final class RouteTable: Sendable {
     func release(owner: String) {
         table.withLock { t in
             guard t.away.remove(owner) != nil else { return }
+            t.draining.remove(owner)
             Self.remove(owner, from: &t)
         }
     }
 
     /// Replaces `owner`'s routes (WebSocket paths included) by placeholders that answer 503
     /// with `Retry-After: 1`: clients retry instead of concluding the endpoint is gone.
-    func suspend(owner: String) {
+    /// `draining` keeps them past `unregister` (a graceful shutdown).
+    func suspend(owner: String, draining: Bool = false) {
         table.withLock { t in
+            if draining { t.draining.insert(owner) }
             var away: [(HTTPRequest.Method, String)] = []
             for (path, methods) in t.http { for (method, entry) in methods where entry.owner == owner { away.append((method, path)) } }
             for (path, entry) in t.webSockets where entry.owner == owner { away.append((.get, path)) }

@@ -74,7 +74,6 @@ public final class WebhookInEndpoint: Component {
     private let config: Config
     private let replays: ReplayGuard
     private let counts = Mutex<[String: Int]>([:])
-    private let drained = Atomic<Bool>(false)
     private let runtime: ComponentRuntime
 
     init(_ context: ComponentContext) {
@@ -100,9 +99,7 @@ public final class WebhookInEndpoint: Component {
     }
 
     public func stop() async throws {
-        // After a drain the placeholders stay (503 until the server itself stops), so a
-        // client never reads a shutdown as "no such endpoint".
-        if !drained.exchange(false, ordering: .relaxed) { mount.unmount() }
+        mount.unmount()
     }
 
     /// What a suspended webhook-in hands on: its routes' placeholders and the ids it remembers.
@@ -128,8 +125,7 @@ public final class WebhookInEndpoint: Component {
 
     /// Refuses new messages (503 + `Retry-After`) while the system drains before a stop.
     public func drain(until deadline: ContinuousClock.Instant) async {
-        drained.store(true, ordering: .relaxed)
-        mount.suspend()
+        mount.drain()
     }
 
     private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
