@@ -20,6 +20,11 @@ import Testing
     /// Sends `bytes` on a fresh connection and reads until the server closes it (or 5 s pass:
     /// a bound on the wait, not a sleep); returns what came back and whether it closed.
     static func exchange(_ port: Int, _ bytes: [UInt8]) throws -> (reply: String, closed: Bool) {
+        let (reply, closed) = try exchangeBytes(port, bytes)
+        return (String(decoding: reply, as: UTF8.self), closed)
+    }
+
+    static func exchangeBytes(_ port: Int, _ bytes: [UInt8]) throws -> (reply: [UInt8], closed: Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -41,10 +46,10 @@ import Testing
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 100) > 0 else { continue }
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { return (String(decoding: reply, as: UTF8.self), true) }
+            if n <= 0 { return (reply, true) }
             reply += buffer[..<n]
         }
-        return (String(decoding: reply, as: UTF8.self), false)
+        return (reply, false)
     }
 
     static func status(_ reply: String) -> Int? {

@@ -11,7 +11,8 @@ import Synchronization
 /// connections when it is near its connection limit.
 ///
 /// - Important: Everything but `shed()` runs on the connection's event loop. On a WebSocket
-///   upgrade the guard removes itself: the bytes that follow are frames, not HTTP.
+///   upgrade the guard removes itself (the bytes that follow are frames, not HTTP) and leaves
+///   an `UpgradeWatcher` that checks the frames' masking once the upgrade is done.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -63,7 +64,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             registry.setWaiting(id, false)
             context.fireChannelRead(data)
             if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                let ops = context.pipeline.syncOperations
+                try? ops.addHandler(UpgradeWatcher(), position: .last)
+                ops.removeHandler(context: context, promise: nil)
             }
         case .body:
             context.fireChannelRead(data)

@@ -70,7 +70,7 @@ public final class WebSocketEndpoint: Component {
         try mount.mount([], webSockets: [WebSocketRoute(config.path) { [self] head in
             let query = Self.query(head.path ?? "")
             return { inbound, outbound, _ in
-                await self.session(query: query, inbound: inbound, outbound: outbound, fanout: fanout, sink: sink)
+                try await self.session(query: query, inbound: inbound, outbound: outbound, fanout: fanout, sink: sink)
             }
         }])
     }
@@ -107,8 +107,10 @@ public final class WebSocketEndpoint: Component {
         return MessageInput.formFields(String(q))
     }
 
+    /// Rethrows what the client got wrong on the wire (invalid UTF-8, a message over
+    /// maxMessageSize), so that the connection closes with the code RFC 6455 gives it.
     private func session(query: [String: String], inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                         fanout: any MessageFanout, sink: any MessageSink) async {
+                         fanout: any MessageFanout, sink: any MessageSink) async throws {
         let id = nextSession.add(1, ordering: .relaxed).newValue
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
         let tap: Tap<Message>
@@ -125,13 +127,15 @@ public final class WebSocketEndpoint: Component {
             tap.cancel()
             sessions.withLock { $0[id] = nil }
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.send(tap: tap, room: room, to: outbound) }
+        let wireError = await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask { await self.send(tap: tap, room: room, to: outbound); return nil }
             group.addTask { await self.receive(inbound, outbound: outbound, name: name, sink: sink) }
-            await group.next()
+            let first = await group.next() ?? nil
             group.cancelAll()
             tap.cancel()
+            return first
         }
+        if let wireError { throw wireError }
     }
 
     /// Source → client: every message (of the room, if one was chosen) as a JSON frame.
@@ -148,15 +152,18 @@ public final class WebSocketEndpoint: Component {
     }
 
     /// Client → channel: hello frames name the sender; message frames are put and acknowledged.
-    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, sink: any MessageSink) async {
+    /// Returns the inbound stream's error, if it ended with one.
+    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, sink: any MessageSink) async -> (any Error)? {
         var name = name
         do {
             for try await message in inbound.messages(maxSize: config.maxMessageSize) {
                 let reply = await handle(message, name: &name, sink: sink)
                 try await outbound.write(.text(Self.frame(reply)))
             }
+            return nil
         } catch {
             count("errors")
+            return error
         }
     }
 
