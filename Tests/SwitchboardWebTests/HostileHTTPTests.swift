@@ -52,6 +52,22 @@ import Testing
         return (reply, false)
     }
 
+    /// Connects with a small receive buffer, sends `bytes` and returns the socket without
+    /// ever reading from it (a client that stalls).
+    static func connectNeverReading(_ port: Int, _ bytes: [UInt8]) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(rc == 0)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        return fd
+    }
+
     static func status(_ reply: String) -> Int? {
         let parts = reply.split(separator: " ", maxSplits: 2)
         return parts.count > 1 ? Int(parts[1]) : nil

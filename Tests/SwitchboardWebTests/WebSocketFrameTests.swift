@@ -34,7 +34,7 @@ import Testing
     }
 
     static func text(_ s: String, masked: Bool = true) -> [UInt8] { frame(0x1, Array(s.utf8), masked: masked) }
-    static let close = frame(0x8, [0x03, 0xE8])
+    static let closeFrame = frame(0x8, [0x03, 0xE8])
 
     /// The server's frames after its 101 answer (server frames are never masked).
     static func frames(in reply: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func theSameFrameMaskedIsTaken() async throws {
-        let (reply, closed) = try await exchange(Self.text(#"{"text": "hi"}"#) + Self.close)
+        let (reply, closed) = try await exchange(Self.text(#"{"text": "hi"}"#) + Self.closeFrame)
         let frames = Self.frames(in: reply)
         #expect(Self.acks(frames) == 1)
         #expect(Self.closeCode(frames) == 1000)
@@ -92,7 +92,7 @@ import Testing
     @Test func aSingle20KBFrameIsTaken() async throws {
         // 20 KB on the wire, text under maxTextLength: once closed with 1009 at 16 KB.
         let json = #"{"text": ""# + String(repeating: "a", count: 16_000) + #""}"# + String(repeating: " ", count: 4_000)
-        let (reply, _) = try await exchange(Self.text(json) + Self.close)
+        let (reply, _) = try await exchange(Self.text(json) + Self.closeFrame)
         let frames = Self.frames(in: reply)
         #expect(Self.acks(frames) == 1)
         #expect(Self.closeCode(frames) == 1000)
@@ -104,5 +104,42 @@ import Testing
         #expect(Self.closeCode(frames) == 1007)
         #expect(Self.acks(frames) == 0)
         #expect(closed)
+    }
+
+    /// A client that upgrades and then never reads: the server's unread bytes stop at the
+    /// connection's `bufferBytes`, the session's tap fills, and `disconnect` ends it.
+    @Test func aWebSocketClientThatNeverReadsIsBoundedAndDisconnected() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 8},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "ws": {"type": "websocket", "capacity": 16, "bufferBytes": 16384, "using": {"server": "http", "source": "fanout", "channel": "inbox"}}
+            }}
+            """#)
+        let port = try #require(try await h.component("http", as: HTTPServerComponent.self).boundPort)
+        let ws = try await h.component("ws", as: WebSocketEndpoint.self)
+        let inbox = try await h.component("inbox", as: ChannelComponent.self).currentChan()
+        let fd = try await ConsoleFreeThread.run { try HostileHTTPTests.connectNeverReading(port, Self.handshake) }
+        defer { close(fd) }
+        func sessions() async -> Int {
+            if case .object(let o) = await ws.inspect(), case .int(let n)? = o["sessions"] { return n }
+            return -1
+        }
+        await waitUntil("the session") { await sessions() == 1 }
+        // 8 KB messages until the session is gone; bounded by capacity, bufferBytes and the
+        // kernel's socket buffers (megabytes at most on loopback), not by what is published.
+        let text = String(repeating: "x", count: 8000)
+        var sent = 0
+        while await sessions() == 1, sent < 5000 {
+            _ = await inbox.send(Message(from: "load", text: text))
+            sent += 1
+        }
+        #expect(sent > 16, "disconnected before its tap could have filled")
+        #expect(sent < 5000, "a client that never reads was never disconnected (\(sent) × 8 KB sent)")
+        if case .object(let o) = await ws.inspect(), case .object(let c)? = o["counts"] {
+            #expect(c["connected"] == .int(1))
+        }
+        await h.stop()
     }
 }

@@ -26,10 +26,15 @@ public struct WebSocketRoute: Sendable {
     public let path: String
     /// Decides on the upgrade: the frame handler, or `nil` to refuse.
     public let handler: @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
+    /// The most bytes written but not yet taken by the client (the connection's write
+    /// watermark): past it, writes wait and the endpoint's tap fills up (its policy applies).
+    public let outboundBytes: Int?
 
     /// A WebSocket route on `path`.
-    public init(_ path: String, handler: @escaping @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
+    public init(_ path: String, outboundBytes: Int? = nil,
+                handler: @escaping @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
         self.path = path
+        self.outboundBytes = outboundBytes
         self.handler = handler
     }
 }

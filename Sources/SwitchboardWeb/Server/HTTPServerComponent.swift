@@ -118,9 +118,12 @@ public final class HTTPServerComponent: HTTPServing {
             server: HTTPServerBuilder { responder in
                 // Every connection gets a guard after its HTTP decoder (see ConnectionGuard).
                 GuardedChannel(
-                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, _, _ in
+                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, channel, _ in
                         let path = String((head.path ?? "").prefix { $0 != "?" })
                         guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
+                        if let high = route.outboundBytes {
+                            _ = channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+                        }
                         return .upgrade([:], handler)
                     },
                     limits: limits, registry: registry)

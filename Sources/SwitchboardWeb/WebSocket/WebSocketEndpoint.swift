@@ -18,6 +18,7 @@ public final class WebSocketEndpoint: Component {
         var wait: Duration
         var policy: TapPolicy
         var capacity: Int
+        var bufferBytes: Int
         var maxMessageSize: Int
         var defaultRoom: String
         var maxTextLength: Int
@@ -28,6 +29,7 @@ public final class WebSocketEndpoint: Component {
             wait = c.duration("wait", default: .seconds(2))
             policy = c.tapPolicy(default: .disconnect)
             capacity = c.int("capacity", default: 1024, in: 1...1_000_000)
+            bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
             defaultRoom = c.string("defaultRoom", default: "lobby")
             maxTextLength = MessageInput.maxTextLength(c)
@@ -67,7 +69,7 @@ public final class WebSocketEndpoint: Component {
         draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
-        try mount.mount([], webSockets: [WebSocketRoute(config.path) { [self] head in
+        try mount.mount([], webSockets: [WebSocketRoute(config.path, outboundBytes: config.bufferBytes) { [self] head in
             let query = Self.query(head.path ?? "")
             return { inbound, outbound, _ in
                 try await self.session(query: query, inbound: inbound, outbound: outbound, fanout: fanout, sink: sink)
