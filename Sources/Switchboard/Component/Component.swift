@@ -33,6 +33,14 @@ public protocol Component: AnyObject, Sendable {
     /// Lets go of what `suspend()` kept when nobody took it over. The default does nothing.
     func release(_ state: any Sendable) async
 
+    /// Called once everything started together with this component is running: its
+    /// dependents have started (and taken their taps and listeners), so it may begin moving
+    /// messages. A component that moves messages from a source to consumers starts doing so
+    /// here, not in `start()`, or what it moves before its consumers are back is lost (in a
+    /// reload, a restarted mult would pump the messages its channel handed on to nobody).
+    /// The default does nothing. Called after `start()` and `resume(from:)` alike.
+    func activate() async
+
     /// Prepares a graceful shutdown before anything stops: inputs refuse new messages,
     /// buffers empty into their consumers, until they are done or `deadline` passes. The
     /// default does nothing.
@@ -57,6 +65,8 @@ extension Component {
     public func resume(from state: any Sendable) async throws { try await start() }
 
     public func release(_ state: any Sendable) async {}
+
+    public func activate() async {}
 
     public func drain(until deadline: ContinuousClock.Instant) async {}
 }

@@ -93,7 +93,11 @@ extension SystemMap {
     /// Starts `set`, rolling back what it started if one start fails.
     func startAndRollBack(_ set: Set<String>) async throws(StartFailure) {
         let outcome = await startSet(set)
-        guard let (failed, error) = outcome.failure else { return }
+        guard let (failed, error) = outcome.failure else {
+            // Everything is running: consumers are back before producers move anything.
+            for name in spec.graph.ordered(Set(outcome.started)) { await nodes[name]?.instance.activate() }
+            return
+        }
         let report = await stopSet(Set(outcome.started), rollback: true)
         await nodes[failed]?.instance.stopQuietly()
         let failure = StartFailure(

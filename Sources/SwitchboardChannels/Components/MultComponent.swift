@@ -22,7 +22,8 @@ public final class MultComponent: MessageListening, MessageTailable {
 
     private struct Running {
         let mult: Mult<Message>
-        let pump: Task<Void, Never>
+        /// Set by `activate()`: the mult moves nothing before its consumers are attached.
+        var pump: Task<Void, Never>?
     }
 
     private let name: String
@@ -47,15 +48,22 @@ public final class MultComponent: MessageListening, MessageTailable {
         let chan = try source.get().currentChan()
         state.withLock { s in
             guard s.running == nil else { return }
-            let mult = Mult(chan, keepTapsOpen: keepTapsOpen)
-            s.running = Running(mult: mult, pump: Task { await mult.run() })
+            s.running = Running(mult: Mult(chan, keepTapsOpen: keepTapsOpen), pump: nil)
+        }
+    }
+
+    /// Starts pumping once the taps and listeners of the components started with it exist.
+    public func activate() async {
+        state.withLock { s in
+            guard let mult = s.running?.mult, s.running?.pump == nil else { return }
+            s.running?.pump = Task { await mult.run() }
         }
     }
 
     public func stop() async throws {
         guard let running = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return }
-        running.pump.cancel()
-        await running.pump.value
+        running.pump?.cancel()
+        await running.pump?.value
         running.mult.closeTaps()
     }
 

@@ -30,7 +30,8 @@ public final class PubComponent: MessageFanout, MessageTailable {
 
     private struct Running {
         let pub: Pub<Message>
-        let pump: Task<Void, Never>
+        /// Set by `activate()`: nothing moves before the subscribers are attached.
+        var pump: Task<Void, Never>?
     }
 
     private let name: String
@@ -66,14 +67,22 @@ public final class PubComponent: MessageFanout, MessageTailable {
         }
         running.withLock { r in
             guard r == nil else { return }
-            r = Running(pub: pub, pump: Task { await pub.run() })
+            r = Running(pub: pub, pump: nil)
+        }
+    }
+
+    /// Starts routing once the subscribers of the components started with it exist.
+    public func activate() async {
+        running.withLock { r in
+            guard let pub = r?.pub, r?.pump == nil else { return }
+            r?.pump = Task { await pub.run() }
         }
     }
 
     public func stop() async throws {
         guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
-        r.pump.cancel()
-        await r.pump.value
+        r.pump?.cancel()
+        await r.pump?.value
         for tail in tails.snapshot { tail.cancel() }
     }
 

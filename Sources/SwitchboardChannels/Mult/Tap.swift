@@ -37,7 +37,7 @@ public final class Tap<Element: Sendable>: Sendable, AsyncSequence {
     /// The tap's buffer; receive from it.
     public let chan: Chan<Element>
     private let extraDrops = Atomic<Int>(0)
-    private let state = Mutex<(disconnected: Bool, detach: (@Sendable () -> Void)?)>((false, nil))
+    private let state = Mutex<(disconnected: Bool, detach: (@Sendable () -> Void)?, onDisconnect: (@Sendable () -> Void)?)>((false, nil, nil))
 
     init(id: UInt64, name: String, policy: TapPolicy, capacity: Int) {
         self.id = id
@@ -62,8 +62,24 @@ public final class Tap<Element: Sendable>: Sendable, AsyncSequence {
 
     @usableFromInline func disconnect(lost: Int) {
         extraDrops.add(lost, ordering: .relaxed)
-        state.withLock { $0.disconnected = true }
+        let hook = state.withLock { s in
+            s.disconnected = true
+            defer { s.onDisconnect = nil }
+            return s.onDisconnect
+        }
         cancel()
+        hook?()
+    }
+
+    /// Runs `action` when the `disconnect` policy removes this tap (at once if it already
+    /// did): a consumer blocked elsewhere, say on a socket that does not drain, can close
+    /// its connection instead of waiting to notice. Only the last action set runs.
+    public func whenDisconnected(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s in
+            if !s.disconnected { s.onDisconnect = action }
+            return s.disconnected
+        }
+        if now { action() }
     }
 
     /// Whether the `disconnect` policy removed this tap.

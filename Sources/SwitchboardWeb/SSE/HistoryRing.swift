@@ -42,6 +42,8 @@ final class HistoryRing: Sendable {
     var capacity: Int { state.withLock { $0.capacity } }
     var bytes: Int { state.withLock { $0.bytes } }
     var maxBytes: Int { state.withLock { $0.maxBytes } }
+    /// The id of the newest event kept.
+    var newest: MessageID? { state.withLock { $0.events.last?.id } }
 
     func append(_ event: SSEEvent) {
         state.withLock { s in

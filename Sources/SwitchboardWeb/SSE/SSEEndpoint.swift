@@ -128,11 +128,11 @@ public final class SSEEndpoint: Component {
         if let listening = fanout as? any MessageListening {
             // Inside the mult's own loop: one task hand-over less per message.
             var relay = carried?.relay
-            if relay?.source != ObjectIdentifier(listening) {
+            if relay?.source !== listening {
                 // The source was replaced too: what the old listener kept goes first.
                 let earlier = relay?.takeKept() ?? []
                 relay?.detach()
-                let fresh = SSERelay(source: ObjectIdentifier(listening), limit: config.hubCapacity)
+                let fresh = SSERelay(source: listening, limit: config.hubCapacity)
                 let unlisten = try listening.listen({ batch in await fresh.deliver(batch) }, end: {})
                 fresh.unlisten.withLock { $0 = unlisten }
                 relay = fresh
@@ -184,9 +184,13 @@ public final class SSEEndpoint: Component {
         r.hub?.cancel()
         let tasks = r.tasks.withLock { $0 }
         tasks.forEach { $0.cancel() }
-        for t in tasks { await t.value }
-        // Ending every stream lets the server shut down gracefully; clients reconnect later.
+        // Ending every stream lets the server shut down gracefully; clients reconnect later
+        // (with Last-Event-ID). It also frees a batch held back by a `block` subscriber.
         await r.subscribers.onEachLoop { $0.end(); return nil }
+        for t in tasks { await t.value }
+        // A batch the relay was forwarding when it switched to keeping is in the history
+        // before the history is handed on: the replacement's first events come after it.
+        await r.relay?.settled()
         return r
     }
 
@@ -323,7 +327,8 @@ public final class SSEEndpoint: Component {
         o["bufferBytes"] = .int(config.bufferBytes)
         if let r {
             o["history"] = ["count": .int(r.history.count), "capacity": .int(r.history.capacity),
-                            "bytes": .int(r.history.bytes), "maxBytes": .int(r.history.maxBytes)]
+                            "bytes": .int(r.history.bytes), "maxBytes": .int(r.history.maxBytes),
+                            "newest": r.history.newest.map { .string($0.description) } ?? .null]
             o["hub"] = r.hub?.json ?? "listener in the source's loop"
         }
         o["delivered"] = .int(subs.map(\.delivered).reduce(0, +))

@@ -15,45 +15,75 @@ final class SSERelay: Sendable {
         case keeping([Message])
     }
 
-    private let mode = Mutex(Mode.keeping([]))
+    private struct State {
+        var mode = Mode.keeping([])
+        /// A batch is on its way through a handler (the source sends one at a time).
+        var forwarding = false
+        /// Waiting in `settled()` for that batch.
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
     /// Removes the listener from the source.
     let unlisten = Mutex<(@Sendable () -> Void)?>(nil)
-    /// The source instance the listener is on.
-    let source: ObjectIdentifier
+    /// The source the listener is on; held, so that its identity cannot be taken by a new
+    /// instance at the same address.
+    let source: any MessageListening
     /// The most messages kept while nobody forwards (the oldest go first beyond it).
     let limit: Int
 
-    init(source: ObjectIdentifier, limit: Int) {
+    init(source: any MessageListening, limit: Int) {
         self.source = source
         self.limit = limit
     }
 
     /// Called by the source with each batch.
     func deliver(_ batch: [Message]) async {
-        let handler: Handler? = mode.withLock { m in
-            switch m {
-            case .forwarding(let h): return h
+        let handler: Handler? = state.withLock { s in
+            switch s.mode {
+            case .forwarding(let h):
+                s.forwarding = true
+                return h
             case .keeping(var kept):
                 kept.append(contentsOf: batch)
                 if kept.count > limit { kept.removeFirst(kept.count - limit) }
-                m = .keeping(kept)
+                s.mode = .keeping(kept)
                 return nil
             }
         }
-        await handler?(batch)
+        guard let handler else { return }
+        await handler(batch)
+        let waiters = state.withLock { s in
+            s.forwarding = false
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
     }
 
-    /// Stops forwarding and keeps what comes from now on.
+    /// Stops forwarding and keeps what comes from now on (see `settled()`).
     func keep() {
-        mode.withLock { m in if case .forwarding = m { m = .keeping([]) } }
+        state.withLock { s in if case .forwarding = s.mode { s.mode = .keeping([]) } }
+    }
+
+    /// Returns once a batch that was being forwarded when `keep()` was called has been
+    /// handled: after it, the old handler gets nothing more.
+    func settled() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s in
+                if s.forwarding { s.waiters.append(c) }
+                return !s.forwarding
+            }
+            if now { c.resume() }
+        }
     }
 
     /// Hands what was kept to `handler`, then forwards everything to it.
     func attach(_ handler: @escaping Handler) async {
         while true {
-            let kept: [Message] = mode.withLock { m in
-                guard case .keeping(let kept) = m else { return [] }
-                if kept.isEmpty { m = .forwarding(handler) } else { m = .keeping([]) }
+            let kept: [Message] = state.withLock { s in
+                guard case .keeping(let kept) = s.mode else { return [] }
+                s.mode = kept.isEmpty ? .forwarding(handler) : .keeping([])
                 return kept
             }
             if kept.isEmpty { return }
@@ -63,9 +93,9 @@ final class SSERelay: Sendable {
 
     /// What was kept, now, for a replacement that listens elsewhere; keeps nothing after.
     func takeKept() -> [Message] {
-        mode.withLock { m in
-            guard case .keeping(let kept) = m else { return [] }
-            m = .keeping([])
+        state.withLock { s in
+            guard case .keeping(let kept) = s.mode else { return [] }
+            s.mode = .keeping([])
             return kept
         }
     }

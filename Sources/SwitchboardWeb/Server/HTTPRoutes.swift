@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 import Switchboard
 
 /// One HTTP route an endpoint component serves while it runs.
@@ -24,15 +25,16 @@ public struct HTTPRoute: Sendable {
 public struct WebSocketRoute: Sendable {
     /// The exact path matched.
     public let path: String
-    /// Decides on the upgrade: the frame handler, or `nil` to refuse.
-    public let handler: @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
+    /// Decides on the upgrade (given the request and its connection): the frame handler, or
+    /// `nil` to refuse.
+    public let handler: @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
     /// The most bytes written but not yet taken by the client (the connection's write
     /// watermark): past it, writes wait and the endpoint's tap fills up (its policy applies).
     public let outboundBytes: Int?
 
     /// A WebSocket route on `path`.
     public init(_ path: String, outboundBytes: Int? = nil,
-                handler: @escaping @Sendable (HTTPRequest) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
+                handler: @escaping @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
         self.path = path
         self.outboundBytes = outboundBytes
         self.handler = handler

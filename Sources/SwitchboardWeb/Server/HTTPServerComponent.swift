@@ -120,7 +120,7 @@ public final class HTTPServerComponent: HTTPServing {
                 GuardedChannel(
                     inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, channel, _ in
                         let path = String((head.path ?? "").prefix { $0 != "?" })
-                        guard let route = routes.webSocket(path), let handler = await route.handler(head) else { return .dontUpgrade }
+                        guard let route = routes.webSocket(path), let handler = await route.handler(head, channel) else { return .dontUpgrade }
                         if let high = route.outboundBytes {
                             _ = channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high))
                         }
@@ -153,6 +153,24 @@ public final class HTTPServerComponent: HTTPServing {
             await task.value
             throw error
         }
+    }
+
+    /// What a server restarting in a reload hands its replacement: the 503 placeholders of
+    /// its endpoints (suspended before it), so that the new listener never answers 404 for
+    /// an endpoint that is only restarting.
+    struct Suspended: Sendable {
+        let placeholders: RouteTable.Table
+    }
+
+    public func suspend() async throws -> (any Sendable)? {
+        let placeholders = routes.placeholders()
+        try await stop()
+        return Suspended(placeholders: placeholders)
+    }
+
+    public func resume(from state: any Sendable) async throws {
+        if let s = state as? Suspended { routes.adopt(s.placeholders) }
+        try await start()
     }
 
     public func stop() async throws {

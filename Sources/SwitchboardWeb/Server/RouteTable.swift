@@ -84,6 +84,34 @@ final class RouteTable: Sendable {
         t.webSockets = t.webSockets.filter { $0.value.owner != owner }
     }
 
+    /// The placeholders of the owners that are away, for a replacement server to answer with
+    /// until they are back (a reload that restarts the server restarts its endpoints too).
+    func placeholders() -> Table {
+        table.withLock { t in
+            var p = Table()
+            p.away = t.away
+            p.draining = t.draining.intersection(t.away)
+            for (path, methods) in t.http {
+                let kept = methods.filter { t.away.contains($0.value.owner) }
+                if !kept.isEmpty { p.http[path] = kept }
+            }
+            return p
+        }
+    }
+
+    /// Takes over `placeholders` of a predecessor, where nobody has registered since.
+    func adopt(_ placeholders: Table) {
+        table.withLock { t in
+            for (path, methods) in placeholders.http {
+                for (method, entry) in methods where t.http[path]?[method] == nil {
+                    t.http[path, default: [:]][method] = entry
+                    t.away.insert(entry.owner)
+                    if placeholders.draining.contains(entry.owner) { t.draining.insert(entry.owner) }
+                }
+            }
+        }
+    }
+
     /// The route for `method path`, or the methods the path has (for a 405).
     func lookup(_ method: HTTPRequest.Method, _ path: String) -> (route: HTTPRoute?, allowed: [HTTPRequest.Method]) {
         table.withLock { t in

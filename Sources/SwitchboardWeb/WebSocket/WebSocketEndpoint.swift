@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdWebSocket
+import NIOCore
 import Switchboard
 import SwitchboardChannels
 import Synchronization
@@ -69,10 +70,10 @@ public final class WebSocketEndpoint: Component {
         draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
-        try mount.mount([], webSockets: [WebSocketRoute(config.path, outboundBytes: config.bufferBytes) { [self] head in
+        try mount.mount([], webSockets: [WebSocketRoute(config.path, outboundBytes: config.bufferBytes) { [self] head, connection in
             let query = Self.query(head.path ?? "")
             return { inbound, outbound, _ in
-                try await self.session(query: query, inbound: inbound, outbound: outbound, fanout: fanout, sink: sink)
+                try await self.session(query: query, inbound: inbound, outbound: outbound, connection: connection, fanout: fanout, sink: sink)
             }
         }])
     }
@@ -112,7 +113,7 @@ public final class WebSocketEndpoint: Component {
     /// Rethrows what the client got wrong on the wire (invalid UTF-8, a message over
     /// maxMessageSize), so that the connection closes with the code RFC 6455 gives it.
     private func session(query: [String: String], inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                         fanout: any MessageFanout, sink: any MessageSink) async throws {
+                         connection: any Channel, fanout: any MessageFanout, sink: any MessageSink) async throws {
         let id = nextSession.add(1, ordering: .relaxed).newValue
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
         let tap: Tap<Message>
@@ -122,6 +123,8 @@ public final class WebSocketEndpoint: Component {
             try? await outbound.write(.text(Self.frame(["type": "error", "error": .string("\(error)")])))
             return
         }
+        // A client too slow for its tap is cut off at once, even while a write to it waits.
+        tap.whenDisconnected { connection.close(promise: nil) }
         let name = query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
         sessions.withLock { $0[id] = Session(name: name, room: room, tap: tap, since: Date()) }
         count("connected")
