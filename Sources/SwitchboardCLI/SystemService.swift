@@ -48,7 +48,8 @@ final class SystemService: Service {
         do {
             try await map.start()
         } catch {
-            logger.critical("system failed to start: \(error.description)")
+            // The map's note above lists what was rolled back; this is the one line to act on.
+            logger.critical("system failed to start: \"\(error.component)\": \(error.error); nothing is left running")
             exit.withLock { $0 = 1 }
             started.resolve(.success(false))
             await adminServer?.stop()

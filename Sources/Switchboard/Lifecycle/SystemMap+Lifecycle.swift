@@ -198,7 +198,6 @@ extension SystemMap {
                 }
             }
         }
-        if rollback { note("rolled back: " + (stopped.isEmpty ? "nothing had started" : stopped.joined(separator: ", "))) }
         return StopReport(stopped: stopped, errors: errors)
     }
 }

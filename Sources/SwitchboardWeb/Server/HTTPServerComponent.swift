@@ -151,7 +151,7 @@ public final class HTTPServerComponent: HTTPServing {
             runtime.logger.info("listening on http://\(config.host):\(port)")
         } catch {
             await task.value
-            throw error
+            throw BindFailure(error, component: name, host: config.host, port: config.port) ?? error
         }
     }
 
@@ -228,5 +228,36 @@ final class ResponseStats: Sendable {
         o["total"] = .int(counts.reduce(0, +))
         for (i, c) in counts.enumerated() { o["\(i + 1)xx"] = .int(c) }
         return .object(o)
+    }
+}
+
+/// A listener that could not bind, said in terms of the configuration to change.
+struct BindFailure: Error, CustomStringConvertible {
+    let component: String
+    let host: String
+    let port: Int
+    let code: Int32
+
+    /// Nil when `error` is not a bind failure.
+    init?(_ error: any Error, component: String, host: String, port: Int) {
+        guard let io = error as? IOError else { return nil }
+        self.component = component
+        self.host = host
+        self.port = port
+        code = io.errnoCode
+    }
+
+    var description: String {
+        let at = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        switch code {
+        case EADDRINUSE:
+            return "components.\(component).port: \(at) is already in use (another process listens there: stop it, or choose another port)"
+        case EACCES:
+            return "components.\(component).port: not allowed to listen on \(at) (ports below 1024 need privileges: choose 1024 or above)"
+        case EADDRNOTAVAIL:
+            return "components.\(component).host: \(host) is not an address of this machine"
+        default:
+            return "components.\(component): cannot listen on \(at): \(String(cString: strerror(code)))"
+        }
     }
 }
