@@ -1,7 +1,7 @@
 import HTTPTypes
 import Switchboard
 import SwitchboardChannels
-@testable import SwitchboardWeb
+import SwitchboardWeb
 import Testing
 
 /// Long texts: refused with a reason at every input, and transforms that stay linear.

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Switchboard
 import SwitchboardChannels
-@testable import SwitchboardWeb
+import SwitchboardWeb
 import Testing
 
 /// Replays, refused deliveries and oversized signatures at webhook-in.

@@ -28,7 +28,16 @@ public final class AdminServer: Sendable {
     /// Another server answers on the socket.
     public struct AlreadyRunning: Error, CustomStringConvertible {
         public let path: String
-        public var description: String { "another switchboard is already listening on \(path) (attach with: switchboard console --socket \(path))" }
+        public var description: String { "another switchboard is already listening on \(path) (attach with: \(AdminServer.attachCommand(path)))" }
+    }
+
+    /// The command that attaches a console to `path`, as the user calls this program:
+    /// `SWITCHBOARD_COMMAND` (dev/switchboard sets it), else the executable as invoked when it
+    /// is switchboard, else `switchboard`.
+    public static func attachCommand(_ path: String) -> String {
+        let invoked = CommandLine.arguments.first.flatMap { $0 == "switchboard" || $0.hasSuffix("/switchboard") ? $0 : nil }
+        let command = ProcessInfo.processInfo.environment["SWITCHBOARD_COMMAND"] ?? invoked ?? "switchboard"
+        return "\(command) console --socket \(path)"
     }
 
     let config: AdminConfig
@@ -81,7 +90,7 @@ public final class AdminServer: Sendable {
         }
         boundInode.withLock { $0 = SocketPlacement.inode(of: path) }
         listener.withLock { $0 = channel }
-        host.logger.info("console socket at \(path) (attach with: switchboard console --socket \(path))")
+        host.logger.info("console socket at \(path) (attach with: \(Self.attachCommand(path)))")
     }
 
     /// Stops listening, detaches every console and removes the socket file.

@@ -172,7 +172,7 @@ public final class WebSocketEndpoint: Component {
         }
     }
 
-    func handle(_ message: WebSocketMessage, name: inout String?, sink: any MessageSink) async -> JSONObject {
+    package func handle(_ message: WebSocketMessage, name: inout String?, sink: any MessageSink) async -> JSONObject {
         guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
         guard let value = try? JSONParser.parse(text).value, case .object(let o) = value else {
             count("rejected")

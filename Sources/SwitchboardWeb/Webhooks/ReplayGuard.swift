@@ -7,8 +7,8 @@ import Synchronization
 /// so a delivery that was refused (bad body, channel full) can be retried with the same id.
 /// It is kept at least as long as the timestamp it came with stays acceptable: a delivery
 /// dated in the future is valid until its timestamp plus the tolerance, and so is its id.
-final class ReplayGuard: Sendable {
-    enum Sighting: Equatable {
+package final class ReplayGuard: Sendable {
+    package enum Sighting: Equatable {
         /// Not seen: now in flight until `accept` or `abandon`.
         case fresh
         /// Accepted before.
@@ -27,13 +27,13 @@ final class ReplayGuard: Sendable {
     let window: TimeInterval
     let limit: Int
 
-    init(window: Duration, limit: Int = 100_000) {
+    package init(window: Duration, limit: Int = 100_000) {
         self.window = max(1, window.milliseconds / 1000)
         self.limit = limit
     }
 
     /// Starts handling `id`.
-    func begin(_ id: String, now: Date = Date()) -> Sighting {
+    package func begin(_ id: String, now: Date = Date()) -> Sighting {
         state.withLock { s in
             if now.timeIntervalSince(s.lastPrune) > window / 4 || s.accepted.count > limit {
                 s.accepted = s.accepted.filter { $0.value >= now }
@@ -47,7 +47,7 @@ final class ReplayGuard: Sendable {
     }
 
     /// The delivery of `id` was taken: remember it until `max(now, timestamp) + window`.
-    func accept(_ id: String, timestamp: Date? = nil, now: Date = Date()) {
+    package func accept(_ id: String, timestamp: Date? = nil, now: Date = Date()) {
         let until = max(now, timestamp ?? now).addingTimeInterval(window)
         state.withLock { s in
             s.inFlight.remove(id)
@@ -56,15 +56,15 @@ final class ReplayGuard: Sendable {
     }
 
     /// The delivery of `id` was not taken: a retry must get through.
-    func abandon(_ id: String) {
+    package func abandon(_ id: String) {
         _ = state.withLock { $0.inFlight.remove(id) }
     }
 
     /// Takes in what another guard remembers (the instance this one replaces in a reload).
-    func absorb(_ other: ReplayGuard) {
+    package func absorb(_ other: ReplayGuard) {
         let theirs = other.state.withLock { $0.accepted }
         state.withLock { s in s.accepted.merge(theirs) { max($0, $1) } }
     }
 
-    var count: Int { state.withLock { $0.accepted.count } }
+    package var count: Int { state.withLock { $0.accepted.count } }
 }
