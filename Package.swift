@@ -73,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "SwitchboardTesting",
-            dependencies: ["Switchboard", "SwitchboardChannels"]
+            dependencies: ["Switchboard", "SwitchboardChannels", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "switchboard",

@@ -94,7 +94,7 @@ public enum TestSystems {
 
     /// Loads `json` with `registry`.
     public static func load(_ json: String, registry: ComponentRegistry, environment: [String: String] = [:]) throws(ConfigErrors) -> BuiltSystem {
-        try SystemLoader(registry: registry, environment: environment).load(text: json)
+        try SystemLoader(registry: registry, environment: environment, logger: .expectingFailures).load(text: json)
     }
 
     /// The issues `json` has, or an empty list when it is valid.

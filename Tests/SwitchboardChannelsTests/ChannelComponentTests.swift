@@ -1,3 +1,4 @@
+import Logging
 import Switchboard
 import SwitchboardChannels
 import SwitchboardTesting
@@ -8,7 +9,7 @@ import Testing
     func makeMap(_ json: String) throws -> SystemMap {
         var registry = ComponentRegistry()
         registry.register(ChannelComponents.types())
-        return SystemMap(try SystemLoader(registry: registry, environment: [:]).load(text: json))
+        return SystemMap(try SystemLoader(registry: registry, environment: [:], logger: .tests).load(text: json), logger: .tests)
     }
 
     let chat = #"""

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Switchboard
+import SwitchboardTesting
 import SwitchboardChannels
 import Testing
 
@@ -18,13 +20,13 @@ import Testing
         var registry = ComponentRegistry()
         registry.register(ChannelComponents.types())
         registry.register(Ticker.type)
-        let system = try SystemLoader(registry: registry, environment: [:]).load(text: #"""
+        let system = try SystemLoader(registry: registry, environment: [:], logger: .tests).load(text: #"""
             {"components": {
               "inbox": {"type": "channel", "buffer": 8},
               "clock": {"type": "ticker", "text": "tock", "interval": "5ms", "using": {"sink": "inbox"}}
             }}
             """#)
-        let map = SystemMap(system)
+        let map = SystemMap(system, logger: .tests)
         try await map.start()
         let inbox = try #require(await map.instance(named: "inbox") as? ChannelComponent)
         #expect(try await inbox.currentChan().receive()?.text == "tock 1")

@@ -35,14 +35,14 @@ struct ConsoleHarness {
         registry.register(ChannelComponents.types())
         registry.register(WebComponents.types)
         let dir = try temporaryDirectory()
-        let built = try SystemLoader(registry: registry, environment: [:]).load(text: json)
-        let map = SystemMap(built)
+        let built = try SystemLoader(registry: registry, environment: [:], logger: .tests).load(text: json)
+        let map = SystemMap(built, logger: .tests)
         try await map.start()
         let shutdowns = Counter()
         var config = AdminConfig(nil)
         config.socketPath = dir + "/admin/admin.sock"
         config.idleTimeout = idleTimeout
-        let host = AdminHost(map: map, logger: Logger(label: "admin"),
+        let host = AdminHost(map: map, logger: .tests,
                              reload: { dry in .init(ok: true, text: dry ? "plan: nothing to do" : "reloaded") },
                              shutdown: { shutdowns.value.add(1, ordering: .relaxed) })
         let server = AdminServer(config: config, host: host)

@@ -277,7 +277,7 @@ import Testing
         let h = try await ConsoleHarness.start()
         var config = AdminConfig(nil)
         config.socketPath = h.server.socketPath
-        let second = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+        let second = AdminServer(config: config, host: AdminHost(map: h.map, logger: .expectingFailures, shutdown: {}))
         await #expect(throws: AdminServer.AlreadyRunning.self) { try await second.start() }
         await h.stop()
         #expect(!FileManager.default.fileExists(atPath: config.socketPath))
@@ -358,7 +358,7 @@ import Testing
         for name in ["data", "file", "link"] {
             var config = AdminConfig(nil)
             config.socketPath = dir + "/" + name
-            let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+            let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .expectingFailures, shutdown: {}))
             await #expect(throws: AdminServer.UnsafePath.self) { try await server.start() }
         }
         #expect(FileManager.default.fileExists(atPath: data + "/precious.txt"))
@@ -375,7 +375,7 @@ import Testing
         chmod(shared, 0o1777)  // like /tmp
         var config = AdminConfig(nil)
         config.socketPath = shared + "/admin.sock"
-        let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+        let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .expectingFailures, shutdown: {}))
         try await server.start()
         #expect((try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int) == 0o1777)
         await server.stop()
@@ -395,7 +395,7 @@ import Testing
         var config = AdminConfig(nil)
         config.socketPath = dir + "/admin/admin.sock"
         config.allowedUIDs = [peer]
-        let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .init(label: "x"), shutdown: {}))
+        let server = AdminServer(config: config, host: AdminHost(map: h.map, logger: .expectingFailures, shutdown: {}))
         try await server.start()
         #expect((try FileManager.default.attributesOfItem(atPath: dir + "/admin")[.posixPermissions] as? Int) == 0o711)
         let socketPath = config.socketPath

@@ -1,3 +1,4 @@
+import Logging
 import Switchboard
 import SwitchboardTesting
 import Testing
@@ -30,7 +31,7 @@ import Testing
         """#
 
     func running(_ json: String) async throws -> SystemMap {
-        let map = SystemMap(try TestSystems.load(json, registry: registry))
+        let map = SystemMap(try TestSystems.load(json, registry: registry), logger: .expectingFailures)
         try await map.start()
         recorder.reset()
         return map

@@ -1,3 +1,4 @@
+import Logging
 import Switchboard
 import SwitchboardTesting
 import Testing
@@ -21,7 +22,7 @@ import Testing
             }}
             """
         let system = try TestSystems.load(text, registry: TestSystems.registry(recorder: recorder, barriers: barriers))
-        return SystemMap(system)
+        return SystemMap(system, logger: .expectingFailures)
     }
 
     func position(_ name: String, in list: [String]) -> Int { list.firstIndex(of: name) ?? -1 }

@@ -1,4 +1,6 @@
+import Logging
 import Switchboard
+import SwitchboardTesting
 import SwitchboardWeb
 import Testing
 
@@ -8,7 +10,7 @@ import Testing
         let first = try await WebHarness.start(#"{"components": {"http": {"type": "http-server", "port": 0}}}"#)
         let port = try #require(try await first.component("http", as: HTTPServerComponent.self).boundPort)
         do {
-            let second = try await WebHarness.start(#"{"components": {"web": {"type": "http-server", "port": \#(port)}}}"#)
+            let second = try await WebHarness.start(#"{"components": {"web": {"type": "http-server", "port": \#(port)}}}"#, logger: .expectingFailures)
             await second.stop()
             Issue.record("a second server bound port \(port)")
         } catch let failure as StartFailure {

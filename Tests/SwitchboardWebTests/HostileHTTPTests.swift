@@ -73,20 +73,29 @@ import Testing
         return parts.count > 1 ? Int(parts[1]) : nil
     }
 
+    /// A hostile request, shown in the test report by name (some are megabytes long).
+    struct Hostile: Sendable, CustomTestStringConvertible {
+        let name: String
+        let request: String
+        let expected: Int
+        var testDescription: String { name }
+    }
+
     @Test(arguments: [
-        ("a bad request line", "GARBAGE\r\n\r\n", 400),
-        ("HTTP/0.9", "GET /\r\n\r\n", 400),
-        ("a negative Content-Length", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
-        ("two Content-Lengths", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
-        ("Content-Length with chunked", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
-        ("a bad chunk size", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 400),
-        ("a huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", 431),
-        ("10,000 headers", "GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 10_000) + "\r\n", 431),
-        ("a 1 MB URL", "GET /" + String(repeating: "a", count: 1 << 20) + " HTTP/1.1\r\nHost: x\r\n\r\n", 431),
-        ("only a request line", "GET /events HTTP/1.1\r\n", 408),
-        ("a body over the limit", "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "a", count: 100), 413),
+        Hostile(name: "a bad request line", request: "GARBAGE\r\n\r\n", expected: 400),
+        Hostile(name: "HTTP/0.9", request: "GET /\r\n\r\n", expected: 400),
+        Hostile(name: "a negative Content-Length", request: "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", expected: 400),
+        Hostile(name: "two Content-Lengths", request: "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", expected: 400),
+        Hostile(name: "Content-Length with chunked", request: "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", expected: 400),
+        Hostile(name: "a bad chunk size", request: "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", expected: 400),
+        Hostile(name: "a huge header", request: "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", expected: 431),
+        Hostile(name: "10,000 headers", request: "GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 10_000) + "\r\n", expected: 431),
+        Hostile(name: "a 1 MB URL", request: "GET /" + String(repeating: "a", count: 1 << 20) + " HTTP/1.1\r\nHost: x\r\n\r\n", expected: 431),
+        Hostile(name: "only a request line", request: "GET /events HTTP/1.1\r\n", expected: 408),
+        Hostile(name: "a body over the limit", request: "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "a", count: 100), expected: 413),
     ])
-    func malformedRequestsAreAnsweredAndClosed(_ name: String, _ request: String, _ expected: Int) async throws {
+    func malformedRequestsAreAnsweredAndClosed(_ hostile: Hostile) async throws {
+        let (name, request, expected) = (hostile.name, hostile.request, hostile.expected)
         let h = try await WebHarness.start(Self.system)
         let port = try #require(try await h.component("http", as: HTTPServerComponent.self).boundPort)
         let (reply, closed) = try await ConsoleFreeThread.run { try Self.exchange(port, Array(request.utf8)) }

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Switchboard
+import SwitchboardTesting
 import SwitchboardChannels
 import SwitchboardWeb
 import Testing
@@ -23,8 +25,8 @@ import Testing
         return #"{"components": {"# + parts.joined(separator: ",\n") + "}}"
     }
 
-    func reload(_ h: WebHarness, _ json: String) async throws -> ReloadOutcome {
-        let built = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json, wiring: h.map.sharedWiring)
+    func reload(_ h: WebHarness, _ json: String, logger: Logger = .tests) async throws -> ReloadOutcome {
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: logger).load(text: json, wiring: h.map.sharedWiring)
         return await h.map.reload(to: built)
     }
 
@@ -77,14 +79,14 @@ import Testing
 
     @Test func aSecondServerOnATakenPortRollsBackAndTheOldSystemServes() async throws {
         let base = Self.system(extraEndpoint: false, oldEndpoint: false, sideBuffer: 4, heartbeat: "15s")
-        let h = try await WebHarness.start(base)
+        let h = try await WebHarness.start(base, logger: .expectingFailures)
         defer { Task { await h.stop() } }
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
         while events.subscriberCount == 0 { await Task.yield() }
         let port = try #require(try await h.component("http", as: HTTPServerComponent.self).boundPort)
         let taken = Self.system(extraEndpoint: true, oldEndpoint: false, sideBuffer: 8, heartbeat: "15s", extraServerPort: port)
-        let outcome = try await reload(h, taken)
+        let outcome = try await reload(h, taken, logger: .expectingFailures)
         #expect(!outcome.ok)
         #expect(outcome.failure?.contains("http2") == true)
         #expect(await h.map.names.contains("http2") == false)
@@ -102,7 +104,7 @@ import Testing
         defer { Task { await h.stop() } }
         let wiring = h.map.sharedWiring
         #expect(throws: ConfigErrors.self) {
-            _ = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: #"{"components": {"x": {"type": "nope"}}}"#, wiring: wiring)
+            _ = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: #"{"components": {"x": {"type": "nope"}}}"#, wiring: wiring)
         }
         #expect(await h.map.names.count == 7)
         #expect(await h.map.systemState == .running)

@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Logging
 import Switchboard
+import SwitchboardTesting
 import SwitchboardChannels
 import SwitchboardWeb
 import Testing
@@ -27,7 +29,7 @@ import Testing
     }
 
     func reload(_ h: WebHarness, _ json: String) async throws -> ReloadOutcome {
-        let built = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json, wiring: h.map.sharedWiring)
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: json, wiring: h.map.sharedWiring)
         return await h.map.reload(to: built)
     }
 

@@ -7,6 +7,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Switchboard
+import SwitchboardTesting
 import SwitchboardChannels
 import SwitchboardWeb
 import Testing
@@ -22,9 +23,9 @@ struct WebHarness {
         return r
     }
 
-    static func start(_ json: String) async throws -> WebHarness {
-        let system = try SystemLoader(registry: registry, environment: [:]).load(text: json)
-        let map = SystemMap(system)
+    static func start(_ json: String, logger: Logger = .tests) async throws -> WebHarness {
+        let system = try SystemLoader(registry: registry, environment: [:], logger: logger).load(text: json)
+        let map = SystemMap(system, logger: logger)
         try await map.start()
         return WebHarness(map: map)
     }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
+import Logging
 import Switchboard
+import SwitchboardTesting
 import SwitchboardChannels
 import SwitchboardWeb
 import Testing
@@ -48,7 +50,7 @@ import Testing
         #expect(try await post(server, headers, WebhookInTests.event) == 202)
         // A change that restarts webhook-in (maxBodySize is not updatable in place).
         let changed = WebhookInTests.system().replacingOccurrences(of: #""maxBodySize": 256"#, with: #""maxBodySize": 512"#)
-        let built = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: changed, wiring: h.map.sharedWiring)
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: changed, wiring: h.map.sharedWiring)
         let outcome = await h.map.reload(to: built)
         #expect(outcome.ok)
         #expect(outcome.plan.entries.contains { $0.name == "hook" && $0.action == .restart })

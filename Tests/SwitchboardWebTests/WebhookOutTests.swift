@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Switchboard
+import SwitchboardTesting
 import SwitchboardChannels
 import SwitchboardWeb
 import Synchronization
@@ -24,9 +26,9 @@ final class Receiver: Sendable {
 
     /// A receiver on `port` (0: any); `answer` gets the 1-based number of the request.
     static func start(port: Int = 0, answer: @escaping @Sendable (Int) async -> (Int, HTTPFields) = { _ in (204, [:]) }) async throws -> Receiver {
-        let system = try SystemLoader(registry: WebHarness.registry, environment: [:])
+        let system = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests)
             .load(text: #"{"components": {"http": {"type": "http-server", "port": \#(port)}}}"#)
-        let r = Receiver(map: SystemMap(system), answer: answer)
+        let r = Receiver(map: SystemMap(system, logger: .tests), answer: answer)
         try await r.map.start()
         let server = try await r.server()
         try server.register(owner: "test", routes: [HTTPRoute(.post, "/hook") { request, _ in
@@ -195,7 +197,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         _ = try await put(h, "to a")
         await waitUntil("a's delivery") { a.all.count == 1 }
         let json = Self.system(url: try await b.url())
-        let built = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json, wiring: h.map.sharedWiring)
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: json, wiring: h.map.sharedWiring)
         let outcome = await h.map.reload(to: built)
         #expect(outcome.ok)
         #expect(outcome.plan.entries.first { $0.name == "out" }?.action == .update)
@@ -256,7 +258,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
 enum TestSystemsWeb {
     static func issues(_ json: String) -> [ConfigIssue] {
         do {
-            _ = try SystemLoader(registry: WebHarness.registry, environment: [:]).load(text: json)
+            _ = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: json)
             return []
         } catch {
             return error.issues

@@ -132,7 +132,7 @@ public final class HTTPServerComponent: HTTPServing {
                 address: .hostname(config.host, port: config.port), serverName: "switchboard",
                 availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections, registry: registry)),
             onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
-            logger: runtime.logger)
+            logger: QuietUpgradeErrors.logger(runtime.logger))
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: runtime.logger))
         let runtime = self.runtime
         let task = Task {
