@@ -105,8 +105,12 @@ import Testing
         // A broken file changes nothing and says why, with the path.
         try #"{"components": {"inbox": {"type": "chanel"}}}"#.write(toFile: file, atomically: true, encoding: .utf8)
         p.signal(SIGHUP)
-        #expect(await p.waitFor("reload refused, nothing changed"))
+        #expect(await p.waitFor("reload (SIGHUP) refused, nothing changed"))
         #expect(p.text.contains("components.inbox.type"))
+        // …and a console's `log` shows it too, not only the server's log.
+        let log = try await run(["console", "--no-rc", "-c", "log -n 3"], in: dir)
+        #expect(log.text.contains("refused, nothing changed"))
+        #expect(log.text.contains("components.inbox.type"))
         p.signal(SIGTERM)
         #expect(await p.waitForExit() == 0)
     }

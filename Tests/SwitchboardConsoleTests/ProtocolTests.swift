@@ -48,13 +48,26 @@ import Testing
         }
     }
 
+    @Test func figuresReadAsPeopleSayThem() {
+        #expect(HumanView.duration(102.11571850600001) == "1m42s")
+        #expect(HumanView.duration(0.000027) == "27µs")
+        #expect(HumanView.duration(0.35) == "350ms")
+        #expect(HumanView.duration(2.497565615) == "2.5s")
+        #expect(HumanView.duration(200_000) == "2d7h")
+        #expect(HumanView.size(262_144) == "256 KiB")
+        #expect(HumanView.size(81_489) == "79.6 KiB")
+        #expect(HumanView.size(512) == "512 B")
+        let view = HumanView.render(["uptimeSeconds": .double(102.1), "taps": .array([["name": "a", "delivered": 3], ["name": "b", "delivered": 10]])])
+        #expect(view == "uptimeSeconds  1m42s\ntaps\n  NAME  DELIVERED\n  a     3\n  b     10")
+    }
+
     @Test func helpListsAndExplains() async throws {
         try await with { (h: ConsoleHarness) async throws in
             let all = try await h.command("help")
             #expect(all["ok"] == true)
             #expect(all["text"]?.stringValue?.contains("put!") == true)
             let one = try await h.command("help tail")
-            #expect(one["text"]?.stringValue?.hasPrefix("tail <channel|mult> [-n N]") == true)
+            #expect(one["text"]?.stringValue?.hasPrefix("tail <channel|mult|pub> [-n N]") == true)
             let typo = try await h.command("help tial")
             #expect(typo["ok"] == false)
             #expect(typo["text"]?.stringValue?.contains("did you mean \"tail\"") == true)
@@ -77,15 +90,26 @@ import Testing
             #expect(rows.count == 5)
             #expect(rows.allSatisfy { $0["state"] == "running" })
             #expect(status["text"]?.stringValue?.contains("fill 0/2") == true)
+            // A mult's consumers are its listeners and its taps (once shown as "taps 0").
+            #expect(status["text"]?.stringValue?.contains("consumers 1 (1 listener, 0 taps)") == true)
             let inspect = try await h.command("inspect fanout")
             #expect(inspect["data"]?["figures"]?["listeners"] == 1)
+            // For people: aligned and rounded, no JSON; --json for machines.
+            let text = try #require(inspect["text"]?.stringValue)
+            #expect(text.hasPrefix("fanout (mult): running for "))
+            #expect(text.contains("  used by  events"))
+            #expect(text.contains("  tapDefaults  policy dropOldest, capacity 256"))
+            #expect(!text.contains("{") && !text.contains("uptimeSeconds"))
+            let json = try await h.command("inspect fanout --json")
+            #expect(json["text"]?.stringValue?.hasPrefix("{") == true)
+            #expect(json["data"]?["figures"] == inspect["data"]?["figures"])
             let missing = try await h.command("inspect fanot")
             #expect(missing["reason"] == "unknownComponent")
             #expect(missing["text"]?.stringValue?.contains("did you mean \"fanout\"") == true)
             #expect(missing["text"]?.stringValue?.contains("components: inbox, fanout, side, http, events") == true)
             let usage = try await h.command("inspect")
             #expect(usage["reason"] == "usage")
-            #expect(usage["text"] == "usage: inspect <component>")
+            #expect(usage["text"] == "usage: inspect <component> [--json]")
         }
     }
 

@@ -153,18 +153,18 @@ public actor SystemMap {
         record(LifecycleEvent(time: Date(), component: name, kind: kind, duration: duration, message: message))
     }
 
-    /// Adds a system-level note to the lifecycle log (and the process log).
-    public func note(_ message: String) {
-        record(LifecycleEvent(time: Date(), component: nil, kind: .note, duration: nil, message: message))
+    /// Adds a system-level note to the lifecycle log (and to the process log at `level`).
+    public func note(_ message: String, level: Logger.Level = .info) {
+        record(LifecycleEvent(time: Date(), component: nil, kind: .note, duration: nil, message: message), level: level)
     }
 
-    func record(_ event: LifecycleEvent) {
+    func record(_ event: LifecycleEvent, level: Logger.Level? = nil) {
         log.append(event)
         var metadata: Logger.Metadata = [:]
         if let c = event.component { metadata["component"] = "\(c)" }
         let text = (event.component.map { "\($0) " } ?? "") + event.kind.rawValue
             + (event.duration.map { " in \($0.short)" } ?? "") + (event.message.map { ": \($0)" } ?? "")
-        logger.log(level: event.kind == .failed ? .error : .info, "\(text)", metadata: metadata)
+        logger.log(level: level ?? (event.kind == .failed ? .error : .info), "\(text)", metadata: metadata)
     }
 
     // MARK: One operation at a time

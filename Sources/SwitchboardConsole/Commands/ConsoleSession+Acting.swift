@@ -88,7 +88,7 @@ extension ConsoleSession {
         }
         let dropped = tap.counters.dropped
         let why = Task.isCancelled ? "stopped" : (limit != nil && shown >= limit! ? "done" : "the source ended")
-        return ("\(why): \(shown) messages" + (dropped > 0 ? ", \(dropped) dropped (the console fell behind)" : ""),
+        return ("\(why): \(shown) message\(shown == 1 ? "" : "s")" + (dropped > 0 ? ", \(dropped) dropped (the console fell behind)" : ""),
                 ["shown": .int(shown), "dropped": .int(dropped)])
     }
 

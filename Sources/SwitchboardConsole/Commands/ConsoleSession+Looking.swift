@@ -50,7 +50,11 @@ extension ConsoleSession {
         var parts: [String] = []
         if let count = f["count"]?.intValue, let cap = f["capacity"]?.intValue { parts.append("fill \(count)/\(cap)") }
         if let d = f["dropped"]?.intValue, d > 0 { parts.append("dropped \(d)") }
-        if let t = f["tapCount"]?.intValue { parts.append("taps \(t)") }
+        if let t = f["tapCount"]?.intValue {
+            // A mult's consumers: listeners (SSE endpoints, run in its loop) and taps.
+            let l = f["listeners"]?.intValue ?? 0
+            parts.append("consumers \(t + l) (\(l) listener\(l == 1 ? "" : "s"), \(t) tap\(t == 1 ? "" : "s"))")
+        }
         if let s = f["subscribers"]?.intValue { parts.append("subscribers \(s)") }
         if let s = f["sessions"]?.intValue { parts.append("sessions \(s)") }
         if let p = f["port"]?.intValue, let c = f["connections"]?.intValue { parts.append("port \(p) conns \(c)") }
@@ -77,9 +81,35 @@ extension ConsoleSession {
     }
 
     func inspect(_ rest: String, _ spec: CommandSpec) async throws -> (String, JSONValue) {
-        let w = try words(rest, spec, min: 1, max: 1)
+        var w = try words(rest, spec, min: 1, max: 2)
+        let json = w.contains("--json")
+        w.removeAll { $0 == "--json" }
+        guard w.count == 1 else { throw ConsoleError.usage(spec) }
         let info = try await host.map.inspect(w[0])
-        return (info.prettyJSONText, info)
+        return (json ? info.prettyJSONText : Self.inspectView(info), info)
+    }
+
+    /// The header (state, uptime, wiring), then the figures, then the configuration.
+    static func inspectView(_ info: JSONValue) -> String {
+        let name = info["name"]?.stringValue ?? "?"
+        var head = "\(name) (\(info["type"]?.stringValue ?? "?")): \(info["state"]?.stringValue ?? "?")"
+        if let up = info["uptimeSeconds"]?.doubleValue { head += " for \(HumanView.duration(up))" }
+        if let ms = info["startDurationMs"]?.doubleValue { head += ", started in \(HumanView.duration(ms / 1000))" }
+        if let e = info["lastError"]?.stringValue { head += "\n  last error: \(e)" }
+        var lines = [head]
+        let uses = (info["dependencies"]?.objectValue ?? JSONObject()).map { "\($0.key)=\($0.value.stringValue ?? "")" }
+        lines.append("  uses     " + (uses.isEmpty ? "-" : uses.joined(separator: " ")))
+        let usedBy = (info["dependents"]?.arrayValue ?? []).compactMap(\.stringValue)
+        lines.append("  used by  " + (usedBy.isEmpty ? "-" : usedBy.joined(separator: ", ")))
+        if let figures = info["figures"], figures.objectValue?.keys.isEmpty == false {
+            lines.append("figures")
+            lines.append(HumanView.render(figures, indent: 2))
+        }
+        if let config = info["config"] {
+            lines.append("config")
+            lines.append(HumanView.render(config, indent: 2))
+        }
+        return lines.joined(separator: "\n")
     }
 
     func graph(_ rest: String, _ spec: CommandSpec) async throws -> (String, JSONValue) {

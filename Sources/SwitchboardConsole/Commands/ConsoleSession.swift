@@ -37,7 +37,8 @@ public final class ConsoleSession: @unchecked Sendable {
             guard depth < 8 else { return .reply(ok: false, command: word, text: "alias \(word) expands too deeply", reason: "usage") }
             return await run(expansion + (rest.isEmpty ? "" : " " + rest), depth: depth + 1, emit: emit)
         }
-        if depth == 0 { host.logger.info("console uid=\(peer): \(trimmed)") }
+        // Every command goes to the log; Tab completions (`complete`) only at debug.
+        if depth == 0 { host.logger.log(level: word == "complete" ? .debug : .info, "console uid=\(peer): \(trimmed)") }
         guard let spec = CommandCatalog.spec(word) else {
             let hint = Suggestions.didYouMean(word, in: CommandCatalog.names + Array(aliases.keys))
             return .reply(ok: false, command: word, text: "unknown command \"\(word)\"\(hint); type help for the list", reason: "unknownCommand")
