@@ -31,14 +31,25 @@ struct RunCommand: AsyncParsableCommand {
     var watch = false
 
     func run() async throws {
-        let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (console ? .warning : .info)
-        LoggingSystem.bootstrap { label in
-            var handler = console ? StreamLogHandler.standardError(label: label) : StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = level
-            return handler
+        let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let system = try loadOrExit(file)
+        let adminConfig = AdminConfig.of(system.spec)
+        // With --console the full log goes to a file beside the console socket (see RunLog).
+        let logFile = console && adminConfig.enabled
+            ? URL(fileURLWithPath: adminConfig.socketPath).deletingLastPathComponent().appendingPathComponent("run.log").path : nil
+        if let logFile { try? FileManager.default.createDirectory(atPath: (logFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
+        let runLog = RunLog(level: level, file: logFile)
+        if logFile != nil { runLog.setTerminal(max(level, .warning)) }
+        if logFile != nil {
+            LoggingSystem.bootstrap { runLog.handler(label: $0) }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardOutput(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "switchboard")
-        let system = try loadOrExit(file)
         let map = SystemMap(system, logger: logger)
         var deadline = system.spec.shutdownTimeout
         if let shutdownTimeout {
@@ -48,7 +59,6 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let shutdownRequest = Latch<Void>()
-        let adminConfig = AdminConfig.of(system.spec)
         let reloader = Reloader(file: file, map: map, registry: SwitchboardCLI.registry, logger: logger)
         let host = AdminHost(
             map: map, logger: logger,
@@ -61,7 +71,9 @@ struct RunCommand: AsyncParsableCommand {
             gracefulShutdownSignals: console ? [.sigterm] : [.sigterm, .sigint],
             logger: logger))
         if console, let admin {
-            attachConsole(admin: admin, service: service, shutdownRequest: shutdownRequest)
+            attachConsole(admin: admin, service: service, shutdownRequest: shutdownRequest, log: runLog)
+            // `shutdown --confirm` at the console: the stop order shows on the terminal.
+            Task { _ = try? await shutdownRequest.wait(); runLog.setTerminal(level) }
         }
         let hangUps = Task { await reloader.onHangUp() }
         let watcher = watch ? Task { await reloader.watch() } : nil
@@ -74,14 +86,19 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// The console on this terminal, on a thread of its own (libedit blocks).
-    private func attachConsole(admin: AdminServer, service: SystemService, shutdownRequest: Latch<Void>) {
+    private func attachConsole(admin: AdminServer, service: SystemService, shutdownRequest: Latch<Void>, log: RunLog) {
         let rc = noRC ? nil : ConsoleCommand.defaultRC()
         let socket = admin.socketPath
         Task.detached {
             guard (try? await service.started.wait()) == true else { return }
             let thread = Thread {
+                if let path = log.path {
+                    print("server log: \(path) (here: warnings and worse while the console is attached; `log` shows the lifecycle)")
+                }
                 let options = ConsoleApp.Options(socket: socket, rcFile: rc, forceInteractive: true)
                 _ = ConsoleApp(options).run()
+                // The console is gone: the terminal shows the whole log again (the stop order, …).
+                log.setTerminal(log.level)
                 print("the server keeps running; Ctrl-C (or SIGTERM) stops it")
                 // Ctrl-C belongs to the console while it is attached; afterwards it stops the server.
                 while !shutdownRequest.isResolved {

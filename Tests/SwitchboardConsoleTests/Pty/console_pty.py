@@ -116,6 +116,9 @@ with open(os.path.join(work, "system.json")) as f, open(os.path.join(second, "sy
 own = pexpect.spawn(binary, ["run", "--console", "--no-rc"], cwd=second, env=env, encoding="utf-8", timeout=30)
 own.logfile_read = sys.stdout
 try:
+    # The server's log is not lost behind the prompt: the console says where it goes.
+    own.expect(r"server log: (\S+)/run.log")
+    log_dir = own.match.group(1)
     own.expect(PROMPT)
     own.sendline("tail fanout")
     own.expect("tailing fanout")
@@ -125,9 +128,14 @@ try:
     own.sendcontrol("d")
     own.expect("keeps running")
     own.sendcontrol("c")
+    # Detached, the terminal shows the whole log again: the stop order is in view.
+    own.expect("http stopped")
     own.expect(pexpect.EOF)
     own.close()
     assert own.exitstatus == 0, own.exitstatus
+    with open(os.path.join(second, log_dir, "run.log") if not log_dir.startswith("/") else os.path.join(log_dir, "run.log")) as f:
+        written = f.read()
+    assert "inbox running" in written and "console attached" in written, written[-2000:]
     print("\n[check] run --console: Ctrl-C cancels, Ctrl-D detaches, then Ctrl-C stops the server")
 finally:
     if own.isalive():
