@@ -8,10 +8,14 @@ enum ChatPage {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{TITLE}}</title>
+<link rel="icon" type="image/svg+xml" href="{{ICON}}">
 <style>
   :root { --bg: #f6f7f9; --fg: #1d2330; --muted: #6b7385; --accent: #2f6fde; --card: #fff; --line: #e2e5ea; }
   * { box-sizing: border-box; }
-  body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg);
+  /* Text fonts first, then the common color-emoji fonts, so :) shows as 🙂 where any is installed. */
+  body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", sans-serif,
+         "Apple Color Emoji", "Segoe UI Emoji", "Noto Color Emoji", "Twemoji Mozilla", "EmojiOne Color", "Android Emoji";
+         background: var(--bg); color: var(--fg);
          display: flex; flex-direction: column; height: 100vh; }
   header { display: flex; align-items: center; gap: .75rem; padding: .6rem 1rem; background: var(--card); border-bottom: 1px solid var(--line); }
   header h1 { font-size: 1.05rem; margin: 0; flex: 1; }
@@ -40,7 +44,7 @@ enum ChatPage {
   <label>room <input id="room" size="10" placeholder="all rooms"></label>
   <span id="status" class="down">connecting…</span>
 </header>
-<main><ul id="messages" aria-live="polite"></ul></main>
+<main><ul id="messages" aria-live="polite"><li class="notice" id="empty">No messages yet. Say something below: everyone with this page open sees it.</li></ul></main>
 <form id="composer" autocomplete="off">
   <input id="name" placeholder="your name" maxlength="100" required>
   <input id="text" placeholder="say something (`code` in backticks)" required>
@@ -96,6 +100,8 @@ function show(m) {
   text.className = "text";
   renderText(text, m.text, m.spans);
   li.append(meta, text);
+  const empty = $("empty");
+  if (empty) empty.remove();
   const atBottom = list.parentElement.scrollHeight - list.parentElement.scrollTop - list.parentElement.clientHeight < 40;
   list.append(li);
   if (atBottom) li.scrollIntoView({ block: "end" });
@@ -171,7 +177,16 @@ $("composer").addEventListener("submit", async (e) => {
   }
 });
 
-$("room").addEventListener("change", () => { list.textContent = ""; seen.clear(); lastId = null; connect(); });
+function showEmpty() {
+  const room = $("room").value.trim();
+  const li = document.createElement("li");
+  li.className = "notice";
+  li.id = "empty";
+  li.textContent = room ? "No messages in #" + room + " yet." : "No messages yet. Say something below: everyone with this page open sees it.";
+  list.append(li);
+}
+
+$("room").addEventListener("change", () => { list.textContent = ""; showEmpty(); seen.clear(); lastId = null; connect(); });
 connect();
 </script>
 </body>

@@ -14,6 +14,12 @@ public final class PageEndpoint: Component {
     private let mount: EndpointMount
     private let path: String
     private let body: ByteBuffer
+    /// Where the page's icon is served: `/favicon.ico` for a page at `/` (where browsers
+    /// look by themselves), else beside the page.
+    private let iconPath: String
+
+    /// A speech bubble in the page's accent colour (SVG, which every current browser takes).
+    static let icon = ByteBuffer(string: ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect x="4" y="8" width="56" height="40" rx="10" fill="#2f6fde"/><path d="M18 47 L13 60 L31 47 Z" fill="#2f6fde"/><circle cx="20" cy="28" r="4" fill="#fff"/><circle cx="32" cy="28" r="4" fill="#fff"/><circle cx="44" cy="28" r="4" fill="#fff"/></svg>"##)
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -27,9 +33,12 @@ public final class PageEndpoint: Component {
         settings["event"] = .string(c.string("event", default: "message"))
         // JSON inside <script>: "<" escaped so that no value can close the element.
         let json = JSONValue.object(settings).jsonText.replacingAll("<", with: "\\u003c")
+        iconPath = path == "/" ? "/favicon.ico" : (path.hasSuffix("/") ? path : path + "/") + "favicon.ico"
         let html = ChatPage.html.replacingAll("{{CONFIG}}", with: json).replacingAll("{{TITLE}}", with: Self.escapeHTML(title))
+            .replacingAll("{{ICON}}", with: Self.escapeHTML(iconPath))
         body = ByteBuffer(string: html)
         context.claimRoute("GET", path)
+        context.claimRoute("GET", iconPath)
     }
 
     /// The component type.
@@ -52,7 +61,13 @@ public final class PageEndpoint: Component {
 
     public func start() async throws {
         let body = self.body
-        try mount.mount([HTTPRoute(.get, path) { _, _ in
+        let icon = HTTPRoute(.get, iconPath) { _, _ in
+            var h = HTTPFields()
+            h[.contentType] = "image/svg+xml"
+            h[.cacheControl] = "public, max-age=86400"
+            return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: Self.icon))
+        }
+        try mount.mount([icon, HTTPRoute(.get, path) { _, _ in
             var h = HTTPFields()
             h[.contentType] = "text/html; charset=utf-8"
             h[.cacheControl] = "no-cache"

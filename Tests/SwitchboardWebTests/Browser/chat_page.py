@@ -46,12 +46,17 @@ try:
         WebDriverWait(d, 20).until(EC.text_to_be_present_in_element((By.ID, "status"), "live"))
     print("both windows live")
 
+    empty = alice.find_element(By.ID, "empty")
+    assert empty.is_displayed() and "No messages yet" in empty.text, "empty state shown"
+    print("an empty room says so")
+
     send(alice, "alice", "hello bob :)")
     wait_for_text(bob, "hello bob 🙂")
     item = bob.find_elements(By.CSS_SELECTOR, "#messages li")[-1]
     assert item.find_element(By.CSS_SELECTOR, ".from").text == "alice", "sender shown"
     assert item.find_element(By.CSS_SELECTOR, "time").text.strip(), "time shown"
     print("POST from one window arrives in the other with sender and time")
+    assert not bob.find_elements(By.ID, "empty"), "empty state gone once a message is shown"
 
     send(bob, "bob", "hi alice over `ws`", transport="ws")
     wait_for_text(alice, "hi alice over ws")
