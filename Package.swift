@@ -25,8 +25,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
-        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
-        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -91,35 +89,6 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
-        ),
-        // Benchmarks live under dev/ and never ship; run them with -c release (see dev/README.md).
-        .executableTarget(
-            name: "chan-bench",
-            dependencies: [
-                "SwitchboardChannels",
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-            ],
-            path: "dev/bench/chan-bench"
-        ),
-        .executableTarget(
-            name: "sse-load",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ],
-            path: "dev/bench/sse-load"
-        ),
-        .executableTarget(
-            name: "transform-bench",
-            dependencies: ["Switchboard", "SwitchboardChannels"],
-            path: "dev/bench/transform-bench"
-        ),
-        .executableTarget(
-            name: "reload-bench",
-            dependencies: ["Switchboard", "SwitchboardCLI"],
-            path: "dev/bench/reload-bench"
         ),
         .testTarget(
             name: "SwitchboardTests",
