@@ -18,7 +18,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown may take (overrides shutdownTimeout in the file).")
     var shutdownTimeout: Double?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; warning with --console).")
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; with --console the terminal shows warnings while the console is attached and the whole log goes to run.log beside the socket).")
     var logLevel: String?
 
     @Flag(help: "Open the console on this terminal (Ctrl-C then cancels console commands; shutdown --confirm or SIGTERM stop the server).")
@@ -34,13 +34,9 @@ struct RunCommand: AsyncParsableCommand {
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         let system = try loadOrExit(file)
         let adminConfig = AdminConfig.of(system.spec)
-        // With --console the full log goes to a file beside the console socket (see RunLog).
-        let logFile = console && adminConfig.enabled
-            ? URL(fileURLWithPath: adminConfig.socketPath).deletingLastPathComponent().appendingPathComponent("run.log").path : nil
-        if let logFile { try? FileManager.default.createDirectory(atPath: (logFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
-        let runLog = RunLog(level: level, file: logFile)
-        if logFile != nil { runLog.setTerminal(max(level, .warning)) }
-        if logFile != nil {
+        // With --console the log moves to a file once the console is on the terminal (RunLog).
+        let runLog = RunLog(level: level)
+        if console {
             LoggingSystem.bootstrap { runLog.handler(label: $0) }
         } else {
             LoggingSystem.bootstrap { label in
@@ -73,7 +69,7 @@ struct RunCommand: AsyncParsableCommand {
         if console, let admin {
             attachConsole(admin: admin, service: service, shutdownRequest: shutdownRequest, log: runLog)
             // `shutdown --confirm` at the console: the stop order shows on the terminal.
-            Task { _ = try? await shutdownRequest.wait(); runLog.setTerminal(level) }
+            Task { _ = try? await shutdownRequest.wait(); runLog.restoreTerminal() }
         }
         let hangUps = Task { await reloader.onHangUp() }
         let watcher = watch ? Task { await reloader.watch() } : nil
@@ -92,13 +88,15 @@ struct RunCommand: AsyncParsableCommand {
         Task.detached {
             guard (try? await service.started.wait()) == true else { return }
             let thread = Thread {
-                if let path = log.path {
+                // The socket's directory exists (and was checked) now that the server runs.
+                let path = URL(fileURLWithPath: socket).deletingLastPathComponent().appendingPathComponent("run.log").path
+                if log.divert(to: path) {
                     print("server log: \(path) (here: warnings and worse while the console is attached; `log` shows the lifecycle)")
                 }
                 let options = ConsoleApp.Options(socket: socket, rcFile: rc, forceInteractive: true)
                 _ = ConsoleApp(options).run()
                 // The console is gone: the terminal shows the whole log again (the stop order, …).
-                log.setTerminal(log.level)
+                log.restoreTerminal()
                 print("the server keeps running; Ctrl-C (or SIGTERM) stops it")
                 // Ctrl-C belongs to the console while it is attached; afterwards it stops the server.
                 while !shutdownRequest.isResolved {

@@ -2,40 +2,42 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Where `switchboard run` writes its log: the terminal, and with `--console` also a file.
+/// Where `switchboard run --console` writes its log: the terminal, and once the console is
+/// on that terminal, also a file.
 ///
-/// With the console on the same terminal, log lines would break into the prompt: while it is
-/// attached the terminal shows warnings and worse only, and every line at the chosen level
-/// goes to the file (the console says where). Once the console detaches, the terminal shows
-/// the chosen level again, so the stop order on Ctrl-C is in view.
+/// Log lines would break into the console's prompt: while it is attached the terminal shows
+/// warnings and worse only, and every line at the chosen level goes to `run.log` beside the
+/// console socket (the console says where). Once the console detaches, the terminal shows the
+/// chosen level again, so the stop order on Ctrl-C is in view.
 final class RunLog: Sendable {
     let level: Logger.Level
-    let file: FileHandle?
-    let path: String?
+    private let file = Mutex<FileHandle?>(nil)
     private let terminalLevel: Atomic<UInt8>
-    private let lock = Mutex<Void>(())
 
-    init(level: Logger.Level, file path: String?) {
+    init(level: Logger.Level) {
         self.level = level
-        self.path = path
-        if let path {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            file = FileHandle(forWritingAtPath: path)
-            file?.seekToEndOfFile()
-        } else {
-            file = nil
-        }
         terminalLevel = Atomic(Self.rank(level))
     }
 
-    /// The terminal shows `level` and worse from now on.
-    func setTerminal(_ level: Logger.Level) { terminalLevel.store(Self.rank(level), ordering: .relaxed) }
+    /// From now on every line also goes to `path` (appended; created if missing) and the
+    /// terminal shows warnings and worse. False, changing nothing, when it cannot be opened.
+    func divert(to path: String) -> Bool {
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return false }
+        handle.seekToEndOfFile()
+        file.withLock { $0 = handle }
+        terminalLevel.store(Self.rank(max(level, .warning)), ordering: .relaxed)
+        return true
+    }
+
+    /// The terminal shows the chosen level again.
+    func restoreTerminal() { terminalLevel.store(Self.rank(level), ordering: .relaxed) }
 
     static func rank(_ l: Logger.Level) -> UInt8 { UInt8(Logger.Level.allCases.firstIndex(of: l) ?? 0) }
 
     func write(_ level: Logger.Level, _ line: String) {
-        lock.withLock { _ in
-            if let file { file.write(Data(line.utf8)) }
+        file.withLock { file in
+            file?.write(Data(line.utf8))
             if Self.rank(level) >= terminalLevel.load(ordering: .relaxed) {
                 FileHandle.standardError.write(Data(line.utf8))
             }

@@ -135,7 +135,7 @@ try:
     assert own.exitstatus == 0, own.exitstatus
     with open(os.path.join(second, log_dir, "run.log") if not log_dir.startswith("/") else os.path.join(log_dir, "run.log")) as f:
         written = f.read()
-    assert "inbox running" in written and "console attached" in written, written[-2000:]
+    assert "console attached" in written and "tail fanout" in written, written[-2000:]
     print("\n[check] run --console: Ctrl-C cancels, Ctrl-D detaches, then Ctrl-C stops the server")
 finally:
     if own.isalive():
