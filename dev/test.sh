@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Installs what is missing, then builds and runs every test. Arguments go to `swift test`
-# (e.g. dev/test.sh --filter StreamingTests). The build is the one dev/switchboard uses.
+# Installs what is missing, then builds (dev/build.sh, the build dev/switchboard shares) and
+# runs every test. Arguments go to the test runner (e.g. dev/test.sh --filter StreamingTests).
+#
+# The tests run from the built test binary, as `swift test` would run them, but without
+# SwiftPM: `swift test` re-plans in the caller's environment, and a changed environment makes
+# the next build recompile some dependencies (see dev/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev/setup.sh --tests
 set +e
-swift build --build-tests 2>&1 | grep -v -e 'unhandled; explicitly declare them' -e '^\[[0-9]*/[0-9]*\] '
+dev/build.sh 2>&1 | grep -v -e 'unhandled; explicitly declare them' -e '^\[[0-9]*/[0-9]*\] '
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "dev/test.sh: the build failed (above)" >&2; exit 1; }
-exec swift test --skip-build --disable-xctest "$@"
+# Plain symbols when the output is a log rather than a terminal.
+[ -t 1 ] || export NO_COLOR=1
+exec .build/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@"
