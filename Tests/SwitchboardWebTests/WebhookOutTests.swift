@@ -72,7 +72,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
 @Suite struct WebhookOutTests {
     static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-    static func system(url: String, schedule: String = #"["20ms", "20ms", "20ms"]"#, timeout: String = "5s") -> String {
+    static func system(url: String, schedule: String = #"["20ms", "20ms", "20ms"]"#, timeout: String = "5s", concurrency: Int = 2) -> String {
         #"""
         {"components": {
           "inbox": {"type": "channel", "buffer": 64},
@@ -81,7 +81,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
           "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
           "events": {"type": "sse", "using": {"server": "http", "source": "fanout"}},
           "out": {"type": "webhook-out", "using": {"source": "fanout"},
-                  "targets": [{"name": "r", "url": "\#(url)", "secret": "\#(secret)", "timeout": "\#(timeout)", "concurrency": 2}],
+                  "targets": [{"name": "r", "url": "\#(url)", "secret": "\#(secret)", "timeout": "\#(timeout)", "concurrency": \#(concurrency)}],
                   "retry": {"schedule": \#(schedule), "jitter": 0.1}}
         }}
         """#
@@ -187,6 +187,24 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         try await waitUntil("the backlog to drain") { try await figures(h)["delivered"] == 50 }
         await h.stop()
         await receiver.stop()
+    }
+
+    /// A target restarted by a reload (its concurrency changed) sends again what it had in
+    /// hand; dead letters from before stay dead letters (they were once all taken and lost).
+    @Test func aTargetRestartKeepsEarlierDeadLetters() async throws {
+        let down = try await Receiver.start()
+        let url = try await down.url()
+        await down.stop()
+        let h = try await WebHarness.start(Self.system(url: url, schedule: #"["10ms", "10ms"]"#))
+        let id = try await put(h, "into the void")
+        try await waitUntil("a dead letter") { try await figures(h)["deadLetters"] == 1 }
+        let json = Self.system(url: url, schedule: #"["10ms", "10ms"]"#, concurrency: 3)
+        let built = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: json, wiring: h.map.sharedWiring)
+        #expect(await h.map.reload(to: built).ok)
+        #expect(try await figures(h)["deadLetters"] == 1)
+        let out = try await h.component("out", as: WebhookOutComponent.self)
+        #expect(try await out.console(["dead"]).text.contains(id))
+        await h.stop()
     }
 
     @Test func targetsChangeByReloadWithoutARestart() async throws {

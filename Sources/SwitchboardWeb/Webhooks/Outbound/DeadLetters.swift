@@ -11,10 +11,30 @@ struct Delivery: Sendable {
     let target: String
     var attempts: Int = 0
     var lastError: String = ""
+    /// Why its target stopped while it was queued or waiting to retry, if it did.
+    var setAsideBy: SetAside?
 
     var json: JSONValue {
         ["id": .string(message.id.description), "target": .string(target), "attempts": .int(attempts),
          "lastError": .string(lastError), "text": .string(message.text)]
+    }
+}
+
+/// Why a target stopped with deliveries in hand.
+enum SetAside: Sendable, Equatable, CustomStringConvertible {
+    /// A reload changed how it delivers: the replacement sends them again.
+    case targetRestarted
+    /// A reload removed it: they stay dead letters.
+    case targetRemoved
+    /// The webhook-out component (named) stopped.
+    case componentStopped(String)
+
+    var description: String {
+        switch self {
+        case .targetRestarted: "target restarted"
+        case .targetRemoved: "target removed"
+        case .componentStopped(let name): "not delivered: \(name) stopped"
+        }
     }
 }
 
@@ -40,9 +60,14 @@ final class DeadLetters: Sendable {
 
     /// Takes out the letters for message `id` (or all, when nil).
     func take(_ id: String?) -> [Delivery] {
+        take { id == nil || $0.message.id.description == id }
+    }
+
+    /// Takes out the letters that `match`; the others stay.
+    func take(where match: (Delivery) -> Bool) -> [Delivery] {
         letters.withLock { l in
-            let (taken, kept) = (l.items.filter { id == nil || $0.delivery.message.id.description == id }, l.items.filter { id != nil && $0.delivery.message.id.description != id })
-            l.items = Deque(kept)
+            let taken = l.items.filter { match($0.delivery) }
+            l.items = Deque(l.items.filter { !match($0.delivery) })
             return taken.map(\.delivery)
         }
     }

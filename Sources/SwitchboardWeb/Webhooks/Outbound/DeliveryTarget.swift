@@ -55,16 +55,18 @@ final class DeliveryTarget: Sendable {
     }
 
     /// Stops the workers; what was queued or waiting to retry becomes dead letters.
-    func stop(dead: DeadLetters, reason: String) async {
+    func stop(dead: DeadLetters, reason: SetAside) async {
         queue.close()
         let waiting = retries.withLock { r in defer { r.removeAll() }; return Array(r.values) }
         for (task, var d) in waiting {
             task.cancel()
-            d.lastError = reason + (d.lastError.isEmpty ? "" : " (after: \(d.lastError))")
+            d.lastError = reason.description + (d.lastError.isEmpty ? "" : " (after: \(d.lastError))")
+            d.setAsideBy = reason
             dead.add(d)
         }
         while var d = queue.poll() {
-            d.lastError = reason
+            d.lastError = reason.description
+            d.setAsideBy = reason
             dead.add(d)
         }
         for t in tasks.withLock({ $0 }) { await t.value }

@@ -96,7 +96,7 @@ public final class WebhookOutComponent: ConsoleCommands {
         r.tap.cancel()
         await r.pump.value
         let all = targets.withLock { t in defer { t.removeAll() }; return Array(t.values) }
-        for t in all { await t.stop(dead: dead, reason: "not delivered: \(name) stopped") }
+        for t in all { await t.stop(dead: dead, reason: .componentStopped(name)) }
         try? await r.client.shutdown()
     }
 
@@ -140,16 +140,19 @@ public final class WebhookOutComponent: ConsoleCommands {
         let current = targets.withLock { $0 }
         for (name, t) in current where !newTargets.contains(where: { $0.name == name }) {
             targets.withLock { $0[name] = nil }
-            await t.stop(dead: dead, reason: "target removed")
+            await t.stop(dead: dead, reason: .targetRemoved)
         }
         for target in newTargets {
             if let t = current[target.name] {
                 let old = t.settings.withLock { s in defer { s = target }; return s }
                 if old.concurrency != target.concurrency {
                     targets.withLock { $0[target.name] = nil }
-                    await t.stop(dead: dead, reason: "target restarted")
+                    await t.stop(dead: dead, reason: .targetRestarted)
                     add(target, client: client)
-                    for d in dead.take(nil) where d.target == target.name && d.lastError.hasPrefix("target restarted") {
+                    // What it had in hand goes to its replacement; earlier dead letters stay.
+                    for d in dead.take(where: { $0.target == target.name && $0.setAsideBy == .targetRestarted }) {
+                        var d = d
+                        d.setAsideBy = nil
                         await redeliver(d)
                     }
                 }
