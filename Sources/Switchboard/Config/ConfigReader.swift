@@ -35,6 +35,12 @@ public final class ConfigReader {
     /// The problems recorded so far, in this reader and all others of the same document.
     public var issues: [ConfigIssue] { context.issues.issues }
 
+    /// Throws every problem found so far (not only the first), each with its path.
+    public func throwIssues() throws(ConfigErrors) {
+        let all = issues
+        if !all.isEmpty { throw ConfigErrors(all) }
+    }
+
     /// Records a problem with the field `key` (or with the object itself when `key` is nil).
     public func issue(_ reason: ConfigIssue.Reason, _ key: String? = nil, _ message: String) {
         context.issues.add(reason, at: key.map(path.appending) ?? path, message)

@@ -130,7 +130,7 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
     public func update(_ config: ConfigReader) async throws {
         let new = Config(config, catalog: catalog)
         config.finish()
-        if let issue = config.issues.first { throw ConfigErrors([issue]) }
+        try config.throwIssues()
         let chan = state.withLock { s in
             s.config.transforms = new.transforms
             s.config.transformNames = new.transformNames

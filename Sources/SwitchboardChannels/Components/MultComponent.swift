@@ -82,7 +82,7 @@ public final class MultComponent: MessageListening, MessageTailable {
         let defaults = Defaults(config)
         config.markKnown("keepTapsOpen")
         config.finish()
-        if let issue = config.issues.first { throw ConfigErrors([issue]) }
+        try config.throwIssues()
         state.withLock { $0.defaults = defaults }
     }
 

@@ -196,7 +196,7 @@ public final class SSEEndpoint: Component {
 
     public func update(_ config: ConfigReader) async throws {
         let (beat, history, historyBytes) = Config.updatable(config)
-        if let issue = config.issues.first { throw ConfigErrors([issue]) }
+        try config.throwIssues()
         heartbeat.withLock { $0 = beat }
         self.history.withLock { $0 }.resize(history, maxBytes: historyBytes)
     }

@@ -187,7 +187,7 @@ public final class HTTPServerComponent: HTTPServing {
 
     public func update(_ config: ConfigReader) async throws {
         let policy = CORSPolicy(config.object("cors"))
-        if let issue = config.issues.first { throw ConfigErrors([issue]) }
+        try config.throwIssues()
         cors.withLock { $0 = policy }
     }
 

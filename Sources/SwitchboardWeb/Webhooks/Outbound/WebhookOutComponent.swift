@@ -133,7 +133,7 @@ public final class WebhookOutComponent: ConsoleCommands {
     /// their next attempt (a new concurrency restarts that target's workers).
     public func update(_ c: ConfigReader) async throws {
         let (newTargets, newSchedule) = Config.updatable(c)
-        if let issue = c.issues.first { throw ConfigErrors([issue]) }
+        try c.throwIssues()
         schedule.withLock { $0 = newSchedule }
         pending.withLock { $0 = newTargets }
         guard let client = running.withLock({ $0?.client }) else { return }
