@@ -34,13 +34,7 @@ extension ConsoleSession {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
         var ran = 0
         var failed = 0
-        while let line = lines.popFirst() {
-            var command = line
-            if let (head, marker) = CommandLineParser.heredoc(line) {
-                var body: [String] = []
-                while let next = lines.popFirst(), next != marker { body.append(next) }
-                command = head + body.joined(separator: "\n")
-            }
+        while let command = await CommandLineParser.command({ lines.popFirst() }) {
             let trimmed = command.trimmingSpaces()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let reply = await run(command, depth: depth + 1, emit: emit)

@@ -52,5 +52,16 @@ public enum CommandLineParser {
         guard !marker.isEmpty, marker.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
         return (String(line[..<r.lowerBound]), marker)
     }
+
+    /// The next command from `next`: a line, or for `cmd <<WORD` the line without the marker
+    /// followed by the lines up to `WORD` (joined by newlines). Nil once `next` is exhausted.
+    /// The one heredoc reader for the socket and for `source`.
+    public static func command(_ next: () async -> String?) async -> String? {
+        guard let line = await next() else { return nil }
+        guard let (head, marker) = heredoc(line) else { return line }
+        var body: [String] = []
+        while let more = await next(), more != marker { body.append(more) }
+        return head + body.joined(separator: "\n")
+    }
 }
 

@@ -60,13 +60,7 @@ final class ConsoleConnection: Sendable {
             // Commands, one at a time; when they end, so does the console.
             do {
                 var iterator = lines.makeAsyncIterator()
-                while let line = await iterator.next() {
-                    var command = line
-                    if let (head, marker) = CommandLineParser.heredoc(line) {
-                        var body: [String] = []
-                        while let next = await iterator.next(), next != marker { body.append(next) }
-                        command = head + body.joined(separator: "\n")
-                    }
+                while let command = await CommandLineParser.command({ await iterator.next() }) {
                     let out = self.out
                     let task = Task { await self.session.run(command) { frame in await out.send(frame) } }
                     self.running.withLock { $0 = task }
