@@ -24,15 +24,24 @@ import Testing
         return (String(decoding: reply, as: UTF8.self), closed)
     }
 
-    static func exchangeBytes(_ port: Int, _ bytes: [UInt8]) throws -> (reply: [UInt8], closed: Bool) {
+    /// A socket connected to 127.0.0.1:`port`, with a receive buffer of `receiveBuffer`
+    /// bytes when given.
+    static func connected(_ port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if rc != 0 { close(fd) }
         try #require(rc == 0)
+        return fd
+    }
+
+    static func exchangeBytes(_ port: Int, _ bytes: [UInt8]) throws -> (reply: [UInt8], closed: Bool) {
+        let fd = try connected(port)
+        defer { close(fd) }
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -55,15 +64,7 @@ import Testing
     /// Connects with a small receive buffer, sends `bytes` and returns the socket without
     /// ever reading from it (a client that stalls).
     static func connectNeverReading(_ port: Int, _ bytes: [UInt8]) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var small: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        try #require(rc == 0)
+        let fd = try connected(port, receiveBuffer: 4096)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         return fd
     }
