@@ -3,6 +3,10 @@ import Switchboard
 
 /// The one message type that flows through a system: who sent what, when, where.
 public struct Message: Sendable, Equatable, Identifiable {
+    /// The room of a message that names none, unless an endpoint's `defaultRoom` (or a pub's
+    /// `defaultTopic`) says otherwise: the chat's one place for it.
+    public static let defaultRoom = "lobby"
+
     /// Assigned once, when the message is made.
     public let id: MessageID
     /// When the message entered the system.

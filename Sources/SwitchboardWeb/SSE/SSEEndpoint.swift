@@ -40,7 +40,7 @@ public final class SSEEndpoint: Component {
             policy = c.tapPolicy(default: .disconnect)
             bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             hubCapacity = c.int("hubCapacity", default: 4096, in: 1...10_000_000)
-            defaultRoom = c.string("defaultRoom", default: "lobby")
+            defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
             if event.contains("\n") || event.contains("\r") { c.issue(.invalidValue, "event", "an event name is one line") }
             context.claimRoute("GET", path)
         }

@@ -32,7 +32,7 @@ public final class WebSocketEndpoint: Component {
             capacity = c.int("capacity", default: 1024, in: 1...1_000_000)
             bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
-            defaultRoom = c.string("defaultRoom", default: "lobby")
+            defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
             maxTextLength = MessageInput.maxTextLength(c)
             context.claimRoute("GET", path)
         }
