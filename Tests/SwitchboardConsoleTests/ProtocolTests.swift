@@ -240,7 +240,7 @@ import Testing
             #expect(try await h.command("alias status = help")["reason"] == "usage")
             #expect(try await h.command("complete tail ")["data"] == ["fanout", "inbox", "side"])
             #expect(try await h.command("complete inspect ht")["data"] == ["http"])
-            #expect(try await h.command("describe")["data"]?.arrayValue?.count == CommandCatalog.all.count)
+            #expect(try await h.command("describe")["data"]?.arrayValue?.count == CommandCatalog(topics: await h.map.consoleTopics).all.count)
         }
     }
 
@@ -337,7 +337,20 @@ import Testing
         #expect(again["data"]?["out"]?["requeued"] == 1)
         #expect(try await h.command("webhooks redeliver nope")["ok"] == false)
         #expect(try await h.command("webhooks")["reason"] == "usage")
+        // The command comes with the component type: help lists it, Tab completes it.
+        #expect(try await h.command("help")["text"]?.stringValue?.contains("webhooks") == true)
+        #expect(try await h.command("help webhooks")["text"]?.stringValue?.hasPrefix("webhooks dead [component]") == true)
+        #expect(try await h.command("complete webhooks ")["data"] == ["dead", "redeliver"])
         await h.stop()
+    }
+
+    /// A system without webhook-out has no `webhooks` command at all.
+    @Test func aTypesCommandIsOnlyThereWithTheType() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            let reply = try await h.command("webhooks dead")
+            #expect(reply["reason"] == "unknownCommand")
+            #expect(try await h.command("help")["text"]?.stringValue?.contains("webhooks") == false)
+        }
     }
 
     @Test func sourceIsReadOnTheConsolesSideNeverByTheServer() async throws {
@@ -450,7 +463,7 @@ import Testing
             let hostile = ["1e300", "-1", "99999999999999999999999", "'", "\"open", "\\", "<<", "--wait 1e300s", "-n 99999999999999999999",
                            "-n -5", "-n 0", "--format", String(repeating: "x", count: 10_000), "ünï 🙂", "{\"text\": 1e999}"]
             var lines: [String] = []
-            for spec in CommandCatalog.all where !["quit", "shutdown", "tail", "source"].contains(spec.name) {
+            for spec in CommandCatalog(topics: await h.map.consoleTopics).all where !["quit", "shutdown", "tail", "source"].contains(spec.name) {
                 for arg in hostile { lines.append("\(spec.name) \(arg)") }
             }
             lines += ["put! inbox hi --wait 1e300s", "put! inbox hi --wait 9999999999999h", "put! inbox hi --wait -1s",

@@ -19,6 +19,8 @@ public struct ComponentType: Sendable {
     /// Top-level config fields a running instance can take through `update(_:)` without a
     /// restart; a reload that changes only these updates in place.
     public let updatableFields: Set<String>
+    /// The console command its components answer, if any (see `ConsoleCommands`).
+    public let console: ConsoleTopic?
     let build: @Sendable (ComponentContext) throws -> any Component
 
     /// A type named `name` whose instances `build` makes from a context.
@@ -30,11 +32,13 @@ public struct ComponentType: Sendable {
         _ name: String,
         summary: String = "",
         updatableFields: Set<String> = [],
+        console: ConsoleTopic? = nil,
         build: @escaping @Sendable (ComponentContext) throws -> any Component
     ) {
         self.name = name
         self.summary = summary
         self.updatableFields = updatableFields
+        self.console = console
         self.build = build
     }
 }

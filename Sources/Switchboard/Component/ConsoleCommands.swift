@@ -1,8 +1,26 @@
-/// A component with console commands of its own, reached as `<topic> <words…>` (the outbound
-/// webhook component answers `webhooks dead` and `webhooks redeliver`).
+/// A console command a component type brings (`webhooks dead`, `webhooks redeliver …`):
+/// declared with the type, listed by `help` and completed by Tab in any system that has a
+/// component of the type, and answered by every such component (or the one named last).
+public struct ConsoleTopic: Sendable, Equatable {
+    /// The command's first word (`webhooks`).
+    public let name: String
+    /// How it is used, as `help` shows it.
+    public let usage: String
+    /// One line saying what it does.
+    public let summary: String
+    /// The words that may follow the name, for completion (`dead`, `redeliver`).
+    public let subcommands: [String]
+
+    public init(_ name: String, usage: String, summary: String, subcommands: [String] = []) {
+        self.name = name
+        self.usage = usage
+        self.summary = summary
+        self.subcommands = subcommands
+    }
+}
+
+/// A component that answers the console command of its type's `ConsoleTopic`.
 public protocol ConsoleCommands: Component {
-    /// The first word of its commands (`webhooks`).
-    var consoleTopic: String { get }
-    /// Runs `words` (after the topic); returns human text and JSON.
+    /// Runs `words` (after the command's name); returns human text and JSON.
     func console(_ words: [String]) async throws -> (text: String, data: JSONValue)
 }

@@ -42,6 +42,18 @@ public actor SystemMap {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     let clock = ContinuousClock()
 
+    /// The console commands the types of this system's components bring, by name.
+    public var consoleTopics: [ConsoleTopic] {
+        var seen: [String: ConsoleTopic] = [:]
+        for node in nodes.values { if let t = node.type.console { seen[t.name] = t } }
+        return seen.values.sorted { $0.name < $1.name }
+    }
+
+    /// The components whose type brings the console command `topic`, by name.
+    public func components(answering topic: String) -> [(String, any Component)] {
+        nodes.filter { $0.value.type.console?.name == topic }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.instance) }
+    }
+
     /// A map over the components of `system`, all stopped.
     public init(_ system: BuiltSystem, logger: Logger = Logger(label: "switchboard")) {
         self.spec = system.spec

@@ -4,7 +4,7 @@ import Switchboard
 public struct CommandSpec: Sendable {
     /// What a word of the command names, so completion can offer the right names.
     public enum Word: String, Sendable {
-        case component, channel, tailable, command, text, flag, file, alias, count, webhookSubcommand
+        case component, channel, tailable, command, text, flag, file, alias, count, subcommand
     }
 
     public let name: String
@@ -13,6 +13,8 @@ public struct CommandSpec: Sendable {
     public let summary: String
     public let words: [Word]
     public let flags: [String]
+    /// What may follow the name, for a component type's command (`dead`, `redeliver`).
+    public var subcommands: [String] = []
 
     var json: JSONValue {
         [
@@ -23,9 +25,10 @@ public struct CommandSpec: Sendable {
     }
 }
 
-/// Every command the admin server understands.
-public enum CommandCatalog {
-    public static let all: [CommandSpec] = [
+/// The commands a console understands: the built-in ones, then those the system's component
+/// types bring (`ConsoleTopic`, e.g. webhook-out's `webhooks`).
+public struct CommandCatalog: Sendable {
+    public static let builtIn: [CommandSpec] = [
         .init(name: "help", aliases: ["?"], usage: "help [command]", summary: "list the commands, or explain one", words: [.command], flags: []),
         .init(name: "status", aliases: ["ps"], usage: "status", summary: "every component: type, state, uptime, dependencies, key figures", words: [], flags: []),
         .init(name: "inspect", aliases: [], usage: "inspect <component> [--json]", summary: "a component's state, live figures and configuration (--json: as JSON)", words: [.component], flags: ["--json"]),
@@ -41,18 +44,30 @@ public enum CommandCatalog {
         .init(name: "alias", aliases: [], usage: "alias [NAME = COMMAND…]", summary: "define a shortcut for this console (no arguments: list them)", words: [.alias], flags: []),
         .init(name: "unalias", aliases: [], usage: "unalias NAME", summary: "forget a shortcut", words: [.alias], flags: []),
         .init(name: "source", aliases: ["."], usage: "source FILE", summary: "run the commands in a file", words: [.file], flags: []),
-        .init(name: "webhooks", aliases: [], usage: "webhooks dead [component] | webhooks redeliver <id|all> [component]", summary: "outbound webhook dead letters: list them, send them again", words: [.webhookSubcommand, .text], flags: []),
         .init(name: "describe", aliases: [], usage: "describe", summary: "the command schema as JSON (for clients)", words: [], flags: []),
         .init(name: "complete", aliases: [], usage: "complete <partial command line>", summary: "completions for the last word (for clients)", words: [.text], flags: []),
         .init(name: "shutdown", aliases: [], usage: "shutdown --confirm", summary: "stop the system and end the process (quit or Ctrl-D only detach)", words: [], flags: ["--confirm"]),
         .init(name: "quit", aliases: ["exit"], usage: "quit", summary: "detach this console (the server keeps running)", words: [], flags: []),
     ]
 
+    /// Built-ins first, then each topic (one named like a built-in is left out).
+    public let all: [CommandSpec]
+
+    public init(topics: [ConsoleTopic]) {
+        let taken = Set(Self.builtIn.flatMap { [$0.name] + $0.aliases })
+        all = Self.builtIn + topics.filter { !taken.contains($0.name) }.map {
+            CommandSpec(name: $0.name, aliases: [], usage: $0.usage, summary: $0.summary, words: [.subcommand, .text], flags: [], subcommands: $0.subcommands)
+        }
+    }
+
+    /// Whether `spec` is a component type's command rather than a built-in one.
+    public func isTopic(_ spec: CommandSpec) -> Bool { !Self.builtIn.contains { $0.name == spec.name } }
+
     /// The command named `name` (or one of its aliases).
-    public static func spec(_ name: String) -> CommandSpec? {
+    public func spec(_ name: String) -> CommandSpec? {
         all.first { $0.name == name || $0.aliases.contains(name) }
     }
 
     /// Every name and alias.
-    public static var names: [String] { all.flatMap { [$0.name] + $0.aliases } }
+    public var names: [String] { all.flatMap { [$0.name] + $0.aliases } }
 }

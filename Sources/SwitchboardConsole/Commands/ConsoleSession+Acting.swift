@@ -2,7 +2,8 @@ import Foundation
 import Switchboard
 import SwitchboardChannels
 
-/// start, stop, restart, put!, tail, webhooks: commands that act on the system.
+/// start, stop, restart, put!, tail, and the commands of component types: commands that act
+/// on the system.
 extension ConsoleSession {
     func lifecycle(_ spec: CommandSpec, _ rest: String) async throws -> (String, JSONValue) {
         let w = try words(rest, spec, max: 1)
@@ -92,14 +93,10 @@ extension ConsoleSession {
                 ["shown": .int(shown), "dropped": .int(dropped)])
     }
 
-    func componentCommands(_ topic: String, _ rest: String, _ spec: CommandSpec) async throws -> (String, JSONValue) {
+    func componentCommands(_ spec: CommandSpec, _ rest: String) async throws -> (String, JSONValue) {
         let w = try words(rest, spec, min: 1)
-        let map = host.map
-        var handlers: [(String, any ConsoleCommands)] = []
-        for name in await map.names {
-            if let c = await map.instance(named: name) as? any ConsoleCommands, c.consoleTopic == topic { handlers.append((name, c)) }
-        }
-        guard !handlers.isEmpty else { throw ConsoleError(reason: "unknownComponent", message: "no component answers \(topic) commands in this system") }
+        let handlers = await host.map.components(answering: spec.name).compactMap { name, c in (c as? any ConsoleCommands).map { (name, $0) } }
+        guard !handlers.isEmpty else { throw ConsoleError(reason: "unknownComponent", message: "no component answers \(spec.name) commands in this system") }
         // A trailing component name picks one; otherwise every one answers.
         var args = w
         var chosen = handlers

@@ -6,22 +6,22 @@ extension ConsoleSession {
     func help(_ rest: String) throws -> (String, JSONValue) {
         let w = (try? CommandLineParser.words(rest)) ?? []
         if let name = w.first {
-            guard let spec = CommandCatalog.spec(name) else {
-                throw ConsoleError(reason: "unknownCommand", message: "no command \"\(name)\"" + Suggestions.didYouMean(name, in: CommandCatalog.names))
+            guard let spec = catalog.spec(name) else {
+                throw ConsoleError(reason: "unknownCommand", message: "no command \"\(name)\"" + Suggestions.didYouMean(name, in: catalog.names))
             }
             let aka = spec.aliases.isEmpty ? "" : "\n  also: " + spec.aliases.joined(separator: ", ")
             return ("\(spec.usage)\n  \(spec.summary)\(aka)", spec.json)
         }
-        let width = CommandCatalog.all.map(\.name.count).max() ?? 8
+        let width = catalog.all.map(\.name.count).max() ?? 8
         var text = "commands:\n"
-        for spec in CommandCatalog.all {
+        for spec in catalog.all {
             text += "  " + spec.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + spec.summary + "\n"
         }
         if !aliases.isEmpty {
             text += "aliases: " + aliases.keys.sorted().joined(separator: ", ") + "\n"
         }
         text += "help <command> for its usage"
-        return (text, .array(CommandCatalog.all.map(\.json)))
+        return (text, .array(catalog.all.map(\.json)))
     }
 
     func status(_ rest: String, _ spec: CommandSpec) async throws -> (String, JSONValue) {

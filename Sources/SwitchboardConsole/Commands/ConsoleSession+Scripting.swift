@@ -15,7 +15,7 @@ extension ConsoleSession {
         let name = trimmed[..<eq].trimmingSpaces()
         let expansion = trimmed[trimmed.index(after: eq)...].trimmingSpaces()
         guard !name.isEmpty, !name.contains(where: \.isWhitespace), !expansion.isEmpty else { throw ConsoleError.usage(spec) }
-        guard CommandCatalog.spec(name) == nil else {
+        guard catalog.spec(name) == nil else {
             throw ConsoleError(reason: "usage", message: "\(name) is a command; an alias cannot replace it")
         }
         aliases[name] = expansion
@@ -53,16 +53,16 @@ extension ConsoleSession {
         var words = (try? CommandLineParser.words(line)) ?? line.split(separator: " ").map(String.init)
         let prefix = endsWithSpace ? "" : (words.popLast() ?? "")
         if words.isEmpty {
-            return (CommandCatalog.names + aliases.keys).filter { $0.hasPrefix(prefix) }.sorted()
+            return (catalog.names + aliases.keys).filter { $0.hasPrefix(prefix) }.sorted()
         }
-        guard let spec = CommandCatalog.spec(words[0]) else { return [] }
+        guard let spec = catalog.spec(words[0]) else { return [] }
         let position = words.count - 1
         if prefix.hasPrefix("-") { return spec.flags.filter { $0.hasPrefix(prefix) } }
         guard position < spec.words.count else { return [] }
         let map = host.map
         var names: [String]
         switch spec.words[position] {
-        case .command: names = CommandCatalog.names
+        case .command: names = catalog.names
         case .component: names = await map.names
         case .channel:
             names = []
@@ -71,7 +71,7 @@ extension ConsoleSession {
             names = []
             for n in await map.names where await map.instance(named: n) is any MessageTailable { names.append(n) }
         case .alias: names = Array(aliases.keys)
-        case .webhookSubcommand: names = ["dead", "redeliver"]
+        case .subcommand: names = spec.subcommands
         default: names = []
         }
         return names.filter { $0.hasPrefix(prefix) }.sorted()

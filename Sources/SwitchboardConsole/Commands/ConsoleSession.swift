@@ -13,6 +13,9 @@ public final class ConsoleSession: @unchecked Sendable {
     let peer: String
     var aliases: [String: String] = [:]
     private(set) var detached = false
+    /// The commands of this system (built-ins and its component types' own), as of the
+    /// command being run.
+    var catalog = CommandCatalog(topics: [])
 
     /// A session for the console `peer` (its uid, for the log).
     public init(host: AdminHost, peer: String) {
@@ -29,6 +32,7 @@ public final class ConsoleSession: @unchecked Sendable {
     public var wantsDetach: Bool { detached }
 
     func run(_ line: String, depth: Int, emit: @escaping @Sendable (Frame) async -> Void) async -> Frame {
+        catalog = CommandCatalog(topics: await host.map.consoleTopics)
         let trimmed = line.trimmingSpaces()
         // The rest keeps its trailing spaces: `complete tail ` asks about the next word.
         let (word, rest) = CommandLineParser.head(line)
@@ -39,8 +43,8 @@ public final class ConsoleSession: @unchecked Sendable {
         }
         // Every command goes to the log; Tab completions (`complete`) only at debug.
         if depth == 0 { host.logger.log(level: word == "complete" ? .debug : .info, "console uid=\(peer): \(trimmed)") }
-        guard let spec = CommandCatalog.spec(word) else {
-            let hint = Suggestions.didYouMean(word, in: CommandCatalog.names + Array(aliases.keys))
+        guard let spec = catalog.spec(word) else {
+            let hint = Suggestions.didYouMean(word, in: catalog.names + Array(aliases.keys))
             return .reply(ok: false, command: word, text: "unknown command \"\(word)\"\(hint); type help for the list", reason: "unknownCommand")
         }
         do {
@@ -82,8 +86,7 @@ public final class ConsoleSession: @unchecked Sendable {
             guard aliases.removeValue(forKey: w[0]) != nil else { throw ConsoleError(reason: "unknownAlias", message: "no alias named \(w[0])") }
             return ("forgot \(w[0])", .null)
         case "source": return try await source(rest, spec, depth: depth, emit: emit)
-        case "webhooks": return try await componentCommands("webhooks", rest, spec)
-        case "describe": return ("\(CommandCatalog.all.count) commands", .array(CommandCatalog.all.map(\.json)))
+        case "describe": return ("\(catalog.all.count) commands", .array(catalog.all.map(\.json)))
         case "complete":
             let candidates = await complete(rest)
             return (candidates.joined(separator: " "), .array(candidates.map(JSONValue.string)))
@@ -98,7 +101,8 @@ public final class ConsoleSession: @unchecked Sendable {
             detached = true
             return ("bye", .null)
         default:
-            throw ConsoleError(reason: "unknownCommand", message: "\(spec.name) is not implemented")
+            // Not a built-in: the command of a component type (the catalog has no others).
+            return try await componentCommands(spec, rest)
         }
     }
 

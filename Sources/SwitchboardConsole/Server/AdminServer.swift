@@ -174,7 +174,7 @@ public final class AdminServer: Sendable {
         host.logger.info("console attached (uid \(peer))")
         await out.send(Frame(.hello, [
             "system": .string(await host.map.spec.name), "state": .string(await host.map.systemState.rawValue),
-            "protocol": 1, "commands": .array(CommandCatalog.names.map(JSONValue.string)),
+            "protocol": 1, "commands": .array(CommandCatalog(topics: await host.map.consoleTopics).names.map(JSONValue.string)),
         ]))
         let connection = ConsoleConnection(session: ConsoleSession(host: host, peer: peer), out: out, idleTimeout: config.idleTimeout)
         await connection.run(inbound)

@@ -70,10 +70,11 @@ public final class WebhookOutComponent: ConsoleCommands {
     /// The component type.
     public static let type = ComponentType(
         "webhook-out", summary: "POSTs every message of a mult to webhook targets, signed, retried, with dead letters.",
-        updatableFields: ["targets", "retry"]
+        updatableFields: ["targets", "retry"],
+        console: ConsoleTopic(
+            "webhooks", usage: "webhooks dead [component] | webhooks redeliver <id|all> [component]",
+            summary: "outbound webhook dead letters: list them, send them again", subcommands: ["dead", "redeliver"])
     ) { WebhookOutComponent($0) }
-
-    public var consoleTopic: String { "webhooks" }
 
     private var currentSchedule: RetrySchedule { schedule.withLock { $0 } }
 
