@@ -80,7 +80,7 @@ public final class PubComponent: MessageFanout, MessageTailable {
     }
 
     public func stop() async throws {
-        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
+        guard let r = running.take() else { return }
         r.pump?.cancel()
         await r.pump?.value
         for tail in tails.snapshot { tail.cancel() }

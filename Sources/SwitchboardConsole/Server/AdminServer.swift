@@ -95,7 +95,7 @@ public final class AdminServer: Sendable {
 
     /// Stops listening, detaches every console and removes the socket file.
     public func stop() async {
-        guard let channel = listener.withLock({ l in defer { l = nil }; return l }) else { return }
+        guard let channel = listener.take() else { return }
         // Close the listener, then every console, then wait for their sessions to end.
         try? await channel.close()
         for child in open.withLock({ Array($0.values) }) { try? await child.close() }
@@ -106,7 +106,7 @@ public final class AdminServer: Sendable {
             }
         }
         // Only the socket this server made: another server may have taken the path since.
-        if let inode = boundInode.withLock({ i in defer { i = nil }; return i }), SocketPlacement.inode(of: config.socketPath) == inode {
+        if let inode = boundInode.take(), SocketPlacement.inode(of: config.socketPath) == inode {
             unlink(config.socketPath)
         }
     }

@@ -178,7 +178,7 @@ public final class SSEEndpoint: Component {
 
     /// Ends the streams and the tasks; the relay, if any, switches to keeping.
     private func halt() async -> Running? {
-        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return nil }
+        guard let r = running.take() else { return nil }
         r.closed.store(true, ordering: .sequentiallyConsistent)
         r.relay?.keep()
         r.hub?.cancel()

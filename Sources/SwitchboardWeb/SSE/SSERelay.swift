@@ -1,4 +1,5 @@
 import Synchronization
+import Switchboard
 import SwitchboardChannels
 
 /// The SSE endpoint's listener on its source, which outlives one instance of the endpoint:
@@ -102,6 +103,6 @@ final class SSERelay: Sendable {
 
     /// Leaves the source.
     func detach() {
-        unlisten.withLock { u in defer { u = nil }; return u }?()
+        unlisten.take()?()
     }
 }

@@ -174,7 +174,7 @@ public final class HTTPServerComponent: HTTPServing {
     }
 
     public func stop() async throws {
-        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
+        guard let r = running.take() else { return }
         await r.group.triggerGracefulShutdown()
         // Open streams end when their endpoints stop; anything still open after the grace
         // period is cut so that stop always returns.

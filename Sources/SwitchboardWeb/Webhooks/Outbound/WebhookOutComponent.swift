@@ -93,7 +93,7 @@ public final class WebhookOutComponent: ConsoleCommands {
     }
 
     public func stop() async throws {
-        guard let r = running.withLock({ r in defer { r = nil }; return r }) else { return }
+        guard let r = running.take() else { return }
         r.tap.cancel()
         await r.pump.value
         let all = targets.withLock { t in defer { t.removeAll() }; return Array(t.values) }
