@@ -41,20 +41,27 @@ public final class WebhookOutComponent: ConsoleCommands {
         }
     }
 
+    /// Everything that changes, under one lock.
+    private struct State {
+        /// The targets as configured, in order (a start or an update applies them).
+        var targets: [WebhookTarget]
+        var schedule: RetrySchedule
+        var running: Running?
+    }
+
     private struct Running {
         let tap: Tap<Message>
         let client: HTTPClient
-        let pump: Task<Void, Never>
+        /// Set right after the targets exist, so that no message finds none.
+        var pump: Task<Void, Never>?
+        /// One delivery queue and its workers per target, by name.
+        var targets: [String: DeliveryTarget]
     }
 
     private let name: String
     private let source: Dependency<any MessageFanout>
     private let config: Config
-    private let schedule: Mutex<RetrySchedule>
-    private let targets = Mutex<[String: DeliveryTarget]>([:])
-    private let targetOrder = Mutex<[String]>([])
-    private let pending = Mutex<[WebhookTarget]>([])
-    private let running = Mutex<Running?>(nil)
+    private let state: Mutex<State>
     let dead: DeadLetters
 
     init(_ context: ComponentContext) {
@@ -62,9 +69,8 @@ public final class WebhookOutComponent: ConsoleCommands {
         source = context.dependency("source", as: (any MessageFanout).self, "the mult whose messages are sent")
         let config = Config(context.config)
         self.config = config
-        schedule = Mutex(config.retry)
+        state = Mutex(State(targets: config.targets, schedule: config.retry, running: nil))
         dead = DeadLetters(limit: config.deadLetters)
-        pending.withLock { $0 = config.targets }
     }
 
     /// The component type.
@@ -76,7 +82,12 @@ public final class WebhookOutComponent: ConsoleCommands {
             summary: "outbound webhook dead letters: list them, send them again", subcommands: ["dead", "redeliver"])
     ) { WebhookOutComponent($0) }
 
-    private var currentSchedule: RetrySchedule { schedule.withLock { $0 } }
+    private var currentSchedule: RetrySchedule { state.withLock { $0.schedule } }
+
+    /// The running delivery targets, in configured order.
+    private var runningTargets: [DeliveryTarget] {
+        state.withLock { s in s.targets.compactMap { s.running?.targets[$0.name] } }
+    }
 
     // MARK: Lifecycle
 
@@ -87,25 +98,26 @@ public final class WebhookOutComponent: ConsoleCommands {
         var settings = HTTPClient.Configuration()
         settings.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
-        for t in pending.withLock({ $0 }) { add(t, client: client) }
+        var running = Running(tap: tap, client: client, pump: nil, targets: [:])
+        for target in state.withLock({ $0.targets }) { running.targets[target.name] = makeTarget(target, client: client) }
+        state.withLock { $0.running = running }
         let pump = Task { await self.pump(tap) }
-        running.withLock { $0 = Running(tap: tap, client: client, pump: pump) }
+        state.withLock { $0.running?.pump = pump }
     }
 
     public func stop() async throws {
-        guard let r = running.take() else { return }
+        guard let r = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return }
         r.tap.cancel()
-        await r.pump.value
-        let all = targets.withLock { t in defer { t.removeAll() }; return Array(t.values) }
-        for t in all { await t.stop(dead: dead, reason: .componentStopped(name)) }
+        await r.pump?.value
+        for t in r.targets.values { await t.stop(dead: dead, reason: .componentStopped(name)) }
         try? await r.client.shutdown()
     }
 
-    private func add(_ target: WebhookTarget, client: HTTPClient) {
+    /// A target's queue and workers, started.
+    private func makeTarget(_ target: WebhookTarget, client: HTTPClient) -> DeliveryTarget {
         let t = DeliveryTarget(target, capacity: config.queueCapacity)
-        targets.withLock { $0[target.name] = t }
-        targetOrder.withLock { order in if !order.contains(target.name) { order.append(target.name) } }
         t.start(client: client, schedule: { [self] in currentSchedule }, dead: dead)
+        return t
     }
 
     /// Takes messages from the tap and queues one delivery per target. A target whose queue
@@ -117,7 +129,7 @@ public final class WebhookOutComponent: ConsoleCommands {
             if batch.isEmpty { return }
             for message in batch where config.room == nil || message.room == config.room {
                 let body = Array(message.json.jsonText.utf8)
-                for t in targets.withLock({ Array($0.values) }) {
+                for t in runningTargets {
                     var delivery = Delivery(message: message, body: body, target: t.name)
                     if t.queue.offer(delivery) != .accepted {
                         delivery.lastError = "not attempted: the target's queue was full (its receiver is too slow)"
@@ -135,21 +147,24 @@ public final class WebhookOutComponent: ConsoleCommands {
     public func update(_ c: ConfigReader) async throws {
         let (newTargets, newSchedule) = Config.updatable(c)
         try c.throwIssues()
-        schedule.withLock { $0 = newSchedule }
-        pending.withLock { $0 = newTargets }
-        guard let client = running.withLock({ $0?.client }) else { return }
-        let current = targets.withLock { $0 }
+        let (client, current) = state.withLock { s in
+            s.schedule = newSchedule
+            s.targets = newTargets
+            return (s.running?.client, s.running?.targets ?? [:])
+        }
+        guard let client else { return }
         for (name, t) in current where !newTargets.contains(where: { $0.name == name }) {
-            targets.withLock { $0[name] = nil }
+            state.withLock { $0.running?.targets[name] = nil }
             await t.stop(dead: dead, reason: .targetRemoved)
         }
         for target in newTargets {
             if let t = current[target.name] {
                 let old = t.settings.withLock { s in defer { s = target }; return s }
                 if old.concurrency != target.concurrency {
-                    targets.withLock { $0[target.name] = nil }
+                    state.withLock { $0.running?.targets[target.name] = nil }
                     await t.stop(dead: dead, reason: .targetRestarted)
-                    add(target, client: client)
+                    let fresh = makeTarget(target, client: client)
+                    state.withLock { $0.running?.targets[target.name] = fresh }
                     // What it had in hand goes to its replacement; earlier dead letters stay.
                     for d in dead.take(where: { $0.target == target.name && $0.setAsideBy == .targetRestarted }) {
                         var d = d
@@ -158,16 +173,16 @@ public final class WebhookOutComponent: ConsoleCommands {
                     }
                 }
             } else {
-                add(target, client: client)
+                let fresh = makeTarget(target, client: client)
+                state.withLock { $0.running?.targets[target.name] = fresh }
             }
         }
-        targetOrder.withLock { $0 = newTargets.map(\.name) }
     }
 
     private func redeliver(_ d: Delivery) async {
         var again = d
         again.attempts = 0
-        guard let t = targets.withLock({ $0[d.target] }) else {
+        guard let t = state.withLock({ $0.running?.targets[d.target] }) else {
             again.lastError = "target \(d.target) no longer exists"
             dead.add(again)
             return
@@ -176,6 +191,9 @@ public final class WebhookOutComponent: ConsoleCommands {
     }
 
     // MARK: Console
+
+    /// The usage line, as the type declares it.
+    static var usage: String { "usage: " + (type.console?.usage ?? "") }
 
     public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
         switch words.first {
@@ -187,30 +205,29 @@ public final class WebhookOutComponent: ConsoleCommands {
             return ((lines.isEmpty ? "no dead letters" : lines.joined(separator: "\n")) + (dead.evicted > 0 ? "\n(\(dead.evicted) older ones evicted)" : ""),
                     .array(letters.map(\.delivery.json)))
         case "redeliver":
-            guard words.count == 2 else { throw ConsoleUsage(text: "usage: webhooks redeliver <id|all> [component]") }
+            guard words.count == 2 else { throw ConsoleUsage(text: Self.usage) }
             let id = words[1] == "all" ? nil : words[1]
-            guard running.withLock({ $0 != nil }) else { throw ConsoleUsage(text: "\(name) is not running: start it first") }
+            guard state.withLock({ $0.running != nil }) else { throw ConsoleUsage(text: "\(name) is not running: start it first") }
             let letters = dead.take(id)
             if letters.isEmpty, let id { throw ConsoleUsage(text: "no dead letter with id \(id)") }
             for d in letters { await redeliver(d) }
             return ("requeued \(letters.count) deliver\(letters.count == 1 ? "y" : "ies")", ["requeued": .int(letters.count)])
         default:
-            throw ConsoleUsage(text: "usage: webhooks dead [component] | webhooks redeliver <id|all> [component]")
+            throw ConsoleUsage(text: Self.usage)
         }
     }
 
     // MARK: Figures
 
     public func inspect() async -> JSONValue {
-        let order = targetOrder.withLock { $0 }
-        let all = targets.withLock { $0 }
+        let (all, schedule, tap) = state.withLock { s in (s.targets.compactMap { s.running?.targets[$0.name] }, s.schedule, s.running?.tap) }
         var f = JSONObject()
-        f["targets"] = .array(order.compactMap { all[$0]?.json })
+        f["targets"] = .array(all.map(\.json))
         f["deadLetters"] = .int(dead.count)
         f["deadLettersEvicted"] = .int(dead.evicted)
-        f["retrySchedule"] = .array(schedule.withLock { $0 }.delays.map { .string($0.short) })
-        if let tap = running.withLock({ $0?.tap }) { f["tap"] = tap.json }
-        let totals = all.values.map { $0.figures.withLock { $0 } }
+        f["retrySchedule"] = .array(schedule.delays.map { .string($0.short) })
+        if let tap { f["tap"] = tap.json }
+        let totals = all.map { $0.figures.withLock { $0 } }
         f["delivered"] = .int(totals.map(\.delivered).reduce(0, +))
         f["retrying"] = .int(totals.map(\.retrying).reduce(0, +))
         f["failed"] = .int(totals.map(\.failed).reduce(0, +))
