@@ -13,7 +13,8 @@ import Synchronization
 /// `Last-Event-ID`), `dropNewest`/`dropOldest` skip the batch (counted), `block` makes the
 /// endpoint wait until the client catches up.
 ///
-/// - Important: Everything but the counters is touched only on `channel.eventLoop`.
+/// - Important: Everything but the counters is touched only on `channel.eventLoop` (asserted
+///   in debug builds).
 final class SSESubscriber: @unchecked Sendable {
     let id: UInt64
     let channel: any Channel
@@ -52,6 +53,7 @@ final class SSESubscriber: @unchecked Sendable {
     /// everything as it comes. `replayed` are the ids the replay held (the live side may have
     /// them too, as a prefix).
     func goLive(replayed: Set<MessageID>) {
+        channel.eventLoop.assertInEventLoop()
         overlap = replayed
         live = true
         let queued = pending
@@ -63,6 +65,7 @@ final class SSESubscriber: @unchecked Sendable {
     /// Writes the events meant for this subscriber; returns a future to wait on when the
     /// `block` policy must hold the endpoint back.
     func deliver(_ events: [SSEEvent]) -> EventLoopFuture<Void>? {
+        channel.eventLoop.assertInEventLoop()
         guard !ended else { return nil }
         guard live else {
             // Live events wait while the replay is written; past the connection's buffer
@@ -132,6 +135,7 @@ final class SSESubscriber: @unchecked Sendable {
 
     /// A heartbeat comment, unless the connection is busy anyway.
     func heartbeat() {
+        channel.eventLoop.assertInEventLoop()
         guard live, !ended, channel.isWritable else { return }
         channel.write(HTTPResponsePart.body(SSEEvent.heartbeat.bytes), promise: nil)
         channel.flush()
@@ -139,6 +143,7 @@ final class SSESubscriber: @unchecked Sendable {
 
     /// The connection can take more again.
     func becameWritable() {
+        channel.eventLoop.assertInEventLoop()
         guard channel.isWritable, let promise = writable else { return }
         writable = nil
         promise.succeed()
@@ -146,6 +151,7 @@ final class SSESubscriber: @unchecked Sendable {
 
     /// Ends the stream: nothing more is written and the response finishes.
     func end() {
+        channel.eventLoop.assertInEventLoop()
         guard !ended else { return }
         ended = true
         pending = []
