@@ -252,7 +252,7 @@ public final class SSEEndpoint: Component {
         let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
         let channel = context.channel
         let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, policy: config.policy, pendingLimit: config.bufferBytes)
-        _ = channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: config.bufferBytes / 2, high: config.bufferBytes))
+        channel.limitUnreadBytes(config.bufferBytes)
         // Subscribe first, then read the history: an event arriving in between is in both,
         // and the subscriber skips the copy; none can fall between them.
         r.subscribers.add(subscriber)

@@ -28,15 +28,11 @@ public struct WebSocketRoute: Sendable {
     /// Decides on the upgrade (given the request and its connection): the frame handler, or
     /// `nil` to refuse.
     public let handler: @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
-    /// The most bytes written but not yet taken by the client (the connection's write
-    /// watermark): past it, writes wait and the endpoint's tap fills up (its policy applies).
-    public let outboundBytes: Int?
 
     /// A WebSocket route on `path`.
-    public init(_ path: String, outboundBytes: Int? = nil,
+    public init(_ path: String,
                 handler: @escaping @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
         self.path = path
-        self.outboundBytes = outboundBytes
         self.handler = handler
     }
 }
@@ -83,5 +79,15 @@ extension ComponentContext {
             return fallback
         }
         return path
+    }
+}
+
+extension Channel {
+    /// Bounds what may be written to this connection and not yet taken by its client to
+    /// `bytes` (NIO's write watermark, writable again at half): past it the connection is not
+    /// writable, and the endpoint's slow-consumer policy decides. SSE and WebSocket use it for
+    /// their `bufferBytes`.
+    func limitUnreadBytes(_ bytes: Int) {
+        _ = setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: bytes / 2, high: bytes))
     }
 }

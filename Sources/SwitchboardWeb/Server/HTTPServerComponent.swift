@@ -121,9 +121,6 @@ public final class HTTPServerComponent: HTTPServing {
                     inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, channel, _ in
                         let path = String((head.path ?? "").prefix { $0 != "?" })
                         guard let route = routes.webSocket(path), let handler = await route.handler(head, channel) else { return .dontUpgrade }
-                        if let high = route.outboundBytes {
-                            _ = channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high))
-                        }
                         return .upgrade([:], handler)
                     },
                     limits: limits, registry: registry)

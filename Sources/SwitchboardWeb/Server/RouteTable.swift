@@ -89,7 +89,6 @@ final class RouteTable: Sendable {
     func placeholders() -> Table {
         table.withLock { t in
             var p = Table()
-            p.away = t.away
             p.draining = t.draining.intersection(t.away)
             for (path, methods) in t.http {
                 let kept = methods.filter { t.away.contains($0.value.owner) }

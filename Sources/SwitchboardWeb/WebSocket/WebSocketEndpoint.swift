@@ -70,7 +70,8 @@ public final class WebSocketEndpoint: Component {
         draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
-        try mount.mount([], webSockets: [WebSocketRoute(config.path, outboundBytes: config.bufferBytes) { [self] head, connection in
+        try mount.mount([], webSockets: [WebSocketRoute(config.path) { [self] head, connection in
+            connection.limitUnreadBytes(config.bufferBytes)
             let query = Self.query(head.path ?? "")
             return { inbound, outbound, _ in
                 try await self.session(query: query, inbound: inbound, outbound: outbound, connection: connection, fanout: fanout, sink: sink)
