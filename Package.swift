@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Switchboard", targets: ["Switchboard"]),
         .library(name: "SwitchboardChannels", targets: ["SwitchboardChannels"]),
         .library(name: "SwitchboardWeb", targets: ["SwitchboardWeb"]),
+        .library(name: "SwitchboardStore", targets: ["SwitchboardStore"]),
         .library(name: "SwitchboardConsole", targets: ["SwitchboardConsole"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .library(name: "SwitchboardCLI", targets: ["SwitchboardCLI"]),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -56,6 +58,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SwitchboardStore",
+            dependencies: [
+                "Switchboard",
+                "SwitchboardChannels",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "CEditLine",
             linkerSettings: [.linkedLibrary("edit")]
         ),
@@ -83,6 +94,7 @@ let package = Package(
                 "Switchboard",
                 "SwitchboardChannels",
                 "SwitchboardWeb",
+                "SwitchboardStore",
                 "SwitchboardConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

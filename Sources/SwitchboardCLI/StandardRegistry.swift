@@ -1,6 +1,7 @@
 import Switchboard
 import SwitchboardChannels
 import SwitchboardConsole
+import SwitchboardStore
 import SwitchboardWeb
 
 extension ComponentRegistry {
@@ -9,6 +10,7 @@ extension ComponentRegistry {
         var registry = ComponentRegistry()
         registry.register(ChannelComponents.types())
         registry.register(WebComponents.types)
+        registry.register(StoreComponents.types)
         AdminConfig.register(in: &registry)
         return registry
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads one JSON object of `system.json` field by field, recording every problem instead of
 /// stopping at the first, so a whole file can be checked in one pass.
 ///
@@ -53,6 +55,15 @@ public final class ConfigReader {
 
     /// Marks keys as known without reading them (e.g. `type` and `using`).
     public func markKnown(_ keys: String...) { known.formUnion(keys) }
+
+    /// The system's name (the document's top-level `name`).
+    public var systemName: String { context.systemName }
+
+    /// `path` made absolute against the system file's directory (the working directory for a
+    /// document given as text); an absolute path is returned as it is.
+    public func resolvedPath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: context.baseDirectory, isDirectory: true)).standardizedFileURL.path
+    }
 
     /// Whether the object has the key (does not mark it known).
     public func has(_ key: String) -> Bool { object[key] != nil }
@@ -297,6 +308,10 @@ final class ConfigContext {
     let environment: [String: String]
     var secretPaths: Set<ConfigPath> = []
     var numericFields: [ConfigPath: NumericField] = [:]
+    /// The system's `name`.
+    var systemName = "switchboard"
+    /// Where relative paths in the document are from: the system file's directory.
+    var baseDirectory = FileManager.default.currentDirectoryPath
 
     init(issues: IssueCollector = IssueCollector(), environment: [String: String]) {
         self.issues = issues

@@ -75,6 +75,8 @@ public struct SystemLoader: Sendable {
         }
         let root = ConfigReader(document, at: ConfigPath(), context: context)
         let name = root.string("name", default: "switchboard")
+        context.systemName = name
+        if let source { context.baseDirectory = URL(fileURLWithPath: source).deletingLastPathComponent().path }
         let shutdownTimeout = root.duration("shutdownTimeout", default: .seconds(10))
         root.markKnown("$schema", "description")
         for (key, validate) in registry.sections {

@@ -33,7 +33,7 @@ public struct TapOptions: Sendable {
     public var policy: TapPolicy?
     /// The tap's buffer size.
     public var capacity: Int?
-    /// For a pub: the topic (room) to subscribe to.
+    /// For a pub: the topic (room) to subscribe to; `*` for every message whatever its topic.
     public var topic: String?
 
     /// Options with the given fields.

@@ -88,6 +88,9 @@ public final class PubComponent: MessageFanout, MessageTailable {
 
     public func tap(_ options: TapOptions) throws -> Tap<Message> {
         guard let r = running.withLock({ $0 }) else { throw NotRunning(name) }
+        if options.topic == "*" {
+            return r.pub.subscribeAll(name: options.name, policy: options.policy ?? config.policy, capacity: options.capacity ?? 256)
+        }
         let topic = options.topic ?? config.defaultTopic ?? Message.defaultRoom
         return r.pub.subscribe(topic, name: options.name, policy: options.policy ?? config.policy, capacity: options.capacity)
     }

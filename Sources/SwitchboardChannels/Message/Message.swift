@@ -69,5 +69,14 @@ public struct TextSpan: Sendable, Equatable {
         self.length = length
     }
 
-    var json: JSONValue { ["kind": .string(kind), "start": .int(start), "length": .int(length)] }
+    /// `{"kind", "start", "length"}`.
+    public var json: JSONValue { ["kind": .string(kind), "start": .int(start), "length": .int(length)] }
+
+    /// A span from its JSON form; nil when a field is missing or of the wrong kind.
+    public init?(json: JSONValue) {
+        guard case .object(let o) = json, let kind = o["kind"]?.stringValue, let start = o["start"]?.intValue,
+            let length = o["length"]?.intValue
+        else { return nil }
+        self.init(kind: kind, start: start, length: length)
+    }
 }

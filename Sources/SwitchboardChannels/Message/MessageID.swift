@@ -28,6 +28,12 @@ public struct MessageID: Sendable, Hashable, Comparable, CustomStringConvertible
         })
     }
 
+    /// Makes every later `next()` greater than `id`: a store calls it on start with the newest
+    /// id it holds, so ids keep growing after a restart even if the clock moved back.
+    public static func advance(past id: MessageID) {
+        last.withLock { $0 = max($0, id.rawValue) }
+    }
+
     private static let last = Mutex<UInt64>(0)
 
     public var description: String { String(rawValue) }

@@ -15,6 +15,8 @@ public final class Pub<Element: Sendable>: Sendable {
     public let source: Chan<Element>
     private let topicOf: @Sendable (Element) -> String?
     private let topics = Mutex<[String: Fanout<Element>]>([:])
+    /// Subscribers to every item, whatever its topic (a store, say).
+    private let everything = Fanout<Element>()
     private let bufferFor: @Sendable (String) -> Int
     private let unroutedCount = Atomic<Int>(0)
     private let closed = Mutex(false)
@@ -43,6 +45,15 @@ public final class Pub<Element: Sendable>: Sendable {
         return set.tap(name: name, policy: policy, capacity: capacity ?? bufferFor(topic))
     }
 
+    /// Subscribes to every item, whatever its topic, in the order the pub takes them.
+    public func subscribeAll(name: String = "all", policy: TapPolicy = .block, capacity: Int = 256) -> Tap<Element> {
+        closed.withLock { isClosed in
+            let tap = everything.tap(name: name, policy: policy, capacity: capacity)
+            if isClosed { everything.closeAll() }
+            return tap
+        }
+    }
+
     /// Removes every subscriber of `topic`.
     public func unsubscribeAll(_ topic: String) {
         let set = topics.withLock { $0.removeValue(forKey: topic) }
@@ -63,6 +74,7 @@ public final class Pub<Element: Sendable>: Sendable {
         routing: while !Task.isCancelled {
             let batch = await source.receive(upTo: 256)
             if batch.isEmpty { break }
+            if !everything.isEmpty, await !everything.deliver(batch) { break routing }
             var groups: [(String, [Element])] = []
             for item in batch {
                 guard let topic = topicOf(item) else { unroutedCount.add(1, ordering: .relaxed); continue }
@@ -78,5 +90,6 @@ public final class Pub<Element: Sendable>: Sendable {
         }
         closed.withLock { $0 = true }
         for set in topics.withLock({ Array($0.values) }) { set.closeAll() }
+        everything.closeAll()
     }
 }

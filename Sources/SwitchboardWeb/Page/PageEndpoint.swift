@@ -102,9 +102,9 @@ extension String {
 
 /// The component types of the web edge.
 public enum WebComponents {
-    /// `http-server`, `publish`, `sse`, `websocket`, `page`, `webhook-in`, `webhook-out`.
+    /// `http-server`, `publish`, `sse`, `websocket`, `page`, `webhook-in`, `webhook-out`, `history`.
     public static var types: [ComponentType] {
         [HTTPServerComponent.type, PublishEndpoint.type, SSEEndpoint.type, WebSocketEndpoint.type, PageEndpoint.type,
-         WebhookInEndpoint.type, WebhookOutComponent.type]
+         WebhookInEndpoint.type, WebhookOutComponent.type, HistoryEndpoint.type]
     }
 }

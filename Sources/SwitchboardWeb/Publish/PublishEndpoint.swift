@@ -6,9 +6,10 @@ import Synchronization
 
 /// The `publish` endpoint: `POST` a message (JSON, form or plain text) onto a channel.
 ///
-/// `202 {"id": …}` when accepted; `503` with `Retry-After` when the channel stays full for
-/// `wait`; `400` with a JSON reason for bad input, `415` for an unsupported body type, `413`
-/// when the body is too large.
+/// `202 {"id": …}` when accepted (with `"ack": "stored"`, once the store in the `store` slot
+/// has committed it); `503` with `Retry-After` when the channel stays full for `wait` or the
+/// store could not commit; `400` with a JSON reason for bad input, `415` for an unsupported
+/// body type, `413` when the body is too large.
 public final class PublishEndpoint: Component {
     struct Config {
         var path: String
@@ -30,12 +31,14 @@ public final class PublishEndpoint: Component {
     private let mount: EndpointMount
     private let channel: Dependency<any MessageSink>
     private let config: Config
+    private let ack: Acknowledger
     private let counts = Mutex<[String: Int]>([:])
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel messages are put on")
         config = Config(context)
+        ack = Acknowledger(context)
     }
 
     /// The component type.
@@ -102,20 +105,29 @@ public final class PublishEndpoint: Component {
             }
         }
         let message = Message(from: parts.from ?? config.defaultFrom, text: parts.text, room: parts.room, data: parts.data)
-        switch await sink.put(message, timeout: config.wait) {
-        case .accepted:
+        switch await ack.put(message, on: sink, timeout: config.wait) {
+        case .stored:
+            count("stored")
+            return .json(.accepted, ["id": .string(message.id.description), "status": "stored"])
+        case .notStored(let why):
+            count("notStored")
+            var h = HTTPFields()
+            h[.retryAfter] = "5"
+            return .error(.serviceUnavailable, "the message is on the channel but was not stored: \(why)",
+                          ["id": .string(message.id.description)], headers: h)
+        case .put(.accepted):
             count("accepted")
             return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])
-        case .dropped:
+        case .put(.dropped):
             count("dropped")
             return .json(.accepted, ["id": .string(message.id.description), "status": "dropped"])
-        case .wouldBlock:
+        case .put(.wouldBlock):
             count("full")
             let retry = max(1, Int((config.wait.milliseconds / 1000).rounded(.up)))
             var h = HTTPFields()
             h[.retryAfter] = String(retry)
             return .error(.serviceUnavailable, "the channel is full; try again later", ["retryAfter": .int(retry)], headers: h)
-        case .closed:
+        case .put(.closed):
             count("unavailable")
             var h = HTTPFields()
             h[.retryAfter] = "5"
@@ -126,7 +138,7 @@ public final class PublishEndpoint: Component {
     public func inspect() async -> JSONValue {
         let c = counts.withLock { $0 }
         return [
-            "path": .string(config.path), "channel": .string(channel.target), "wait": .string(config.wait.short),
+            "path": .string(config.path), "channel": .string(channel.target), "wait": .string(config.wait.short), "ack": ack.json,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
         ]
     }

@@ -1,0 +1,78 @@
+import Switchboard
+
+/// A component that keeps messages on disk: the `store`. Endpoints use it for acks that mean
+/// "on disk" (`ack: stored`), for history pages and for resuming clients across restarts.
+public protocol MessageStore: Component {
+    /// Says that `id` is about to be put on the store's source, so its commit can be awaited.
+    /// Call it before the put (a commit can come before the put returns); then `wait` on the
+    /// ticket, or `cancel` it when the put did not happen.
+    func expectCommit(of id: MessageID) -> CommitTicket
+    /// A page of stored messages.
+    func history(_ query: HistoryQuery) async throws -> HistoryPage
+    /// The newest id retention removed (nil when none was): a client resuming from an older
+    /// id missed messages nobody has any more.
+    func prunedThrough() async throws -> MessageID?
+}
+
+/// Which stored messages a history request wants.
+public struct HistoryQuery: Sendable, Equatable {
+    /// Where a page starts.
+    public enum Cursor: Sendable, Equatable {
+        /// The newest messages (newest first), then older ones before `next`.
+        case latest
+        /// Messages older than this id, newest first.
+        case before(MessageID)
+        /// Messages newer than this id, oldest first.
+        case after(MessageID)
+    }
+
+    /// The room, or nil for every room.
+    public var room: String?
+    /// The room a message without one counts as.
+    public var defaultRoom: String
+    /// Where the page starts.
+    public var cursor: Cursor
+    /// At most this many messages.
+    public var limit: Int
+
+    /// A query for `limit` messages of `room` from `cursor`.
+    public init(room: String?, defaultRoom: String = Message.defaultRoom, cursor: Cursor = .latest, limit: Int = 50) {
+        self.room = room
+        self.defaultRoom = defaultRoom
+        self.cursor = cursor
+        self.limit = limit
+    }
+}
+
+/// One page of history: the messages in the order asked for, and the cursor of the next page
+/// (nil when there is none).
+public struct HistoryPage: Sendable, Equatable {
+    /// The messages: newest first for `latest` and `before`, oldest first for `after`.
+    public var messages: [Message]
+    /// The id to pass as the next page's cursor, or nil at the end.
+    public var next: MessageID?
+
+    /// A page of `messages` with `next`.
+    public init(messages: [Message], next: MessageID?) {
+        self.messages = messages
+        self.next = next
+    }
+}
+
+/// Why a message a store was expecting is not on disk.
+public enum CommitFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The batch holding it failed to commit (the store is `failed`).
+    case writeFailed(String)
+    /// The store is not running.
+    case notRunning(String)
+    /// It did not reach the store in time (a transform dropped it, or the store is behind).
+    case timedOut(Duration)
+
+    public var description: String {
+        switch self {
+        case .writeFailed(let why): "the store could not write it: \(why)"
+        case .notRunning(let store): "the store \"\(store)\" is not running"
+        case .timedOut(let d): "not stored within \(d.short)"
+        }
+    }
+}

@@ -1,0 +1,332 @@
+import Foundation
+import Logging
+import Switchboard
+import SwitchboardChannels
+import Synchronization
+
+/// The `store` component: keeps every message of its source on disk, for acks that mean
+/// "stored", history pages, and clients resuming across restarts.
+///
+/// ```json
+/// "archive": { "type": "store", "using": { "source": "fanout" },
+///              "engine": "sqlite", "path": "data/chat.sqlite",
+///              "retention": { "maxAge": "7d", "maxMessages": 1000000 } }
+/// ```
+///
+/// It reads its source through a tap of its own with the `block` policy, so it never skips a
+/// message (a store that falls behind slows the source, as core.async's `block` does), and
+/// writes what it has taken in one transaction per batch (group commit).
+public final class StoreComponent: MessageStore, ConsoleCommands {
+    struct Config {
+        var engine: String
+        var path: String
+        var retention: Retention
+        var pruneInterval: Duration
+        var batch: Int
+        var capacity: Int
+        var commitTimeout: Duration
+        var lockTimeout: Duration
+
+        init(_ c: ConfigReader) {
+            engine = c.oneOf("engine", ["sqlite"], default: "sqlite")
+            path = c.resolvedPath(c.string("path", default: "data/\(c.systemName).sqlite"))
+            (retention, pruneInterval) = Self.updatable(c)
+            batch = c.int("batch", default: 500, in: 1...10_000)
+            capacity = c.int("capacity", default: 4096, in: 1...10_000_000)
+            commitTimeout = c.duration("commitTimeout", default: .seconds(5), in: .milliseconds(10)...(.seconds(3600)))
+            lockTimeout = c.duration("lockTimeout", default: .seconds(5), in: .zero...(.seconds(3600)))
+        }
+
+        static func updatable(_ c: ConfigReader) -> (Retention, Duration) {
+            (Retention(c.object("retention")), c.duration("pruneInterval", default: .seconds(10), in: .milliseconds(10)...(.seconds(86_400))))
+        }
+    }
+
+    private struct Running {
+        let tap: Tap<Message>
+        var tasks: [Task<Void, Never>]
+    }
+
+    private struct State {
+        var retention: Retention
+        var pruneInterval: Duration
+        var running: Running?
+        /// Set when a write failed: tickets fail at once until the store starts again.
+        var failure: String?
+        var lastError: String?
+    }
+
+    private let name: String
+    private let source: Dependency<any MessageFanout>
+    private let config: Config
+    private let engine: any StoreEngine
+    private let runtime: ComponentRuntime
+    private let board: CommitBoard
+    private let state: Mutex<State>
+    private let meter = WriteMeter()
+
+    init(_ context: ComponentContext) {
+        name = context.name
+        source = context.dependency("source", as: (any MessageFanout).self, "the mult or pub whose messages are stored")
+        config = Config(context.config)
+        runtime = context.runtime
+        engine = SQLiteEngine(path: config.path, lockTimeout: config.lockTimeout, logger: context.logger)
+        board = CommitBoard(timeout: config.commitTimeout)
+        state = Mutex(State(retention: config.retention, pruneInterval: config.pruneInterval))
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "store", summary: "Keeps every message on disk (SQLite): stored acks, history, resume across restarts.",
+        updatableFields: ["retention", "pruneInterval"],
+        console: ConsoleTopic("history", usage: "history [store] [--room R] [-n N]", summary: "the most recent stored messages, oldest first")
+    ) { StoreComponent($0) }
+
+    // MARK: Lifecycle
+
+    public func start() async throws {
+        try await engine.open()
+        let tap: Tap<Message>
+        do {
+            if let newest = try await engine.newestID() { MessageID.advance(past: newest) }
+            tap = try source.get().tap(TapOptions(name: "store:\(name)", policy: .block, capacity: config.capacity, topic: "*"))
+        } catch {
+            await engine.close()
+            throw error
+        }
+        let writer = Task { await self.write(from: tap) }
+        let upkeep = Task { await self.upkeep() }
+        state.withLock { s in
+            s.running = Running(tap: tap, tasks: [writer, upkeep])
+            s.failure = nil
+        }
+    }
+
+    public func stop() async throws {
+        guard let r = state.withLock({ s -> Running? in defer { s.running = nil }; return s.running }) else { return }
+        // What the tap holds is still written: the writer ends when the closed tap is empty.
+        r.tap.cancel()
+        await r.tasks[0].value
+        r.tasks.dropFirst().forEach { $0.cancel() }
+        for t in r.tasks.dropFirst() { await t.value }
+        board.failAll(.notRunning(name))
+        await engine.close()
+    }
+
+    /// Waits until what the source has handed over is on disk, or `deadline`.
+    public func drain(until deadline: ContinuousClock.Instant) async {
+        guard let tap = state.withLock({ $0.running?.tap }) else { return }
+        await waitUntil(deadline) { [meter] in tap.chan.stats.count == 0 && meter.lag == 0 }
+    }
+
+    public func update(_ config: ConfigReader) async throws {
+        let (retention, interval) = Config.updatable(config)
+        try config.throwIssues()
+        state.withLock { s in
+            s.retention = retention
+            s.pruneInterval = interval
+        }
+    }
+
+    // MARK: Writing
+
+    /// Takes batches from the tap and commits each in one transaction, settling the tickets of
+    /// its messages. A failed commit fails the store: its tickets fail, the tap is let go so
+    /// the source is not held back, and the map marks the store `failed`.
+    private func write(from tap: Tap<Message>) async {
+        while true {
+            let batch = await tap.chan.receive(upTo: config.batch)
+            if batch.isEmpty { return }
+            meter.taken(batch.count)
+            let started = ContinuousClock.now
+            do {
+                try await engine.append(batch)
+            } catch {
+                let why = "\(error)"
+                meter.committed(batch.count, failed: true, in: .zero)
+                state.withLock { s in
+                    s.failure = why
+                    s.lastError = why
+                }
+                tap.cancel()
+                board.settle(batch.lazy.map(\.id), .failure(.writeFailed(why)))
+                board.failAll(.writeFailed(why))
+                runtime.fail(error)
+                return
+            }
+            meter.committed(batch.count, failed: false, in: .now - started)
+            board.settle(batch.lazy.map(\.id), .success(()))
+        }
+    }
+
+    /// Times out late tickets (every 100 ms) and prunes by the retention (every
+    /// `pruneInterval`, in batches of 1,000 so writes go on in between).
+    private func upkeep() async {
+        var nextPrune = ContinuousClock.now
+        while (try? await Task.sleep(for: .milliseconds(100))) != nil {
+            board.sweep()
+            guard ContinuousClock.now >= nextPrune else { continue }
+            let (retention, interval) = state.withLock { ($0.retention, $0.pruneInterval) }
+            nextPrune = .now + interval
+            _ = await prune(retention)
+        }
+    }
+
+    /// Removes what the retention no longer keeps; returns how many.
+    package func prune(_ retention: Retention? = nil) async -> Int {
+        let retention = retention ?? state.withLock { $0.retention }
+        guard retention.maxAge != nil || retention.maxMessages != nil else { return 0 }
+        var total = 0
+        do {
+            while !Task.isCancelled {
+                let n = try await engine.prune(retention, now: Date(), limit: 1000)
+                total += n
+                if n < 1000 { break }
+            }
+        } catch {
+            state.withLock { $0.lastError = "prune: \(error)" }
+            runtime.logger.error("pruning failed: \(error)")
+        }
+        if total > 0 { runtime.logger.debug("pruned \(total) messages") }
+        return total
+    }
+
+    // MARK: MessageStore
+
+    public func expectCommit(of id: MessageID) -> CommitTicket {
+        let (running, failure) = state.withLock { ($0.running != nil, $0.failure) }
+        if let failure { return .settled(id, .failure(.writeFailed(failure))) }
+        guard running else { return .settled(id, .failure(.notRunning(name))) }
+        return board.expect(id)
+    }
+
+    public func history(_ query: HistoryQuery) async throws -> HistoryPage {
+        guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
+        return try await engine.page(query)
+    }
+
+    public func prunedThrough() async throws -> MessageID? {
+        guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
+        return try await engine.prunedThrough()
+    }
+
+    // MARK: Console
+
+    public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
+        var room: String?
+        var count = 20
+        var rest = words[...]
+        if rest.first == name { rest = rest.dropFirst() }
+        while let word = rest.popFirst() {
+            switch word {
+            case "--room": room = rest.popFirst()
+            case "-n":
+                guard let n = rest.popFirst().flatMap({ Int($0) }), (1...500).contains(n) else {
+                    throw StoreUsage("-n takes a number from 1 to 500")
+                }
+                count = n
+            default: throw StoreUsage("unexpected \"\(word)\"")
+            }
+        }
+        let page = try await history(HistoryQuery(room: room, cursor: .latest, limit: count))
+        let messages = page.messages.reversed()
+        let lines = messages.map { m in
+            "\(m.id) \(LifecycleEvent.timestamp(m.time)) [\(m.room ?? Message.defaultRoom)] \(m.from)\(m.to.map { " → \($0)" } ?? ""): \(m.text)"
+        }
+        let text = lines.isEmpty ? "no stored messages" + (room.map { " in \($0)" } ?? "") : lines.joined(separator: "\n")
+        return (text, ["messages": .array(messages.map(\.json)), "more": .bool(page.next != nil)])
+    }
+
+    // MARK: Figures
+
+    public func inspect() async -> JSONValue {
+        let s = state.withLock { $0 }
+        var o = JSONObject()
+        o["engine"] = .string(config.engine)
+        o["path"] = .string(config.path)
+        o["source"] = .string(source.target)
+        o["retention"] = s.retention.json
+        if s.running != nil, let f = try? await engine.figures() {
+            o["rows"] = .int(f.rows)
+            o["oldest"] = f.oldest.map { ["id": .string($0.id.description), "time": .string(LifecycleEvent.timestamp($0.time))] } ?? .null
+            o["newest"] = f.newest.map { ["id": .string($0.id.description), "time": .string(LifecycleEvent.timestamp($0.time))] } ?? .null
+            o["bytesOnDisk"] = .int(f.bytesOnDisk)
+        }
+        let m = meter.snapshot()
+        o["writesPerSecond"] = .double(m.perSecond)
+        o["averageBatch"] = .double(m.averageBatch)
+        o["commitSeconds"] = .double(m.averageCommit)
+        o["written"] = .int(m.committed)
+        o["lag"] = .int(m.lag + (s.running?.tap.counters.buffered ?? 0))
+        o["waitingAcks"] = .int(board.waiting)
+        o["lastError"] = s.lastError.map(JSONValue.string) ?? .null
+        if let tap = s.running?.tap { o["tap"] = tap.json }
+        return .object(o)
+    }
+
+    /// Messages taken but not yet committed, plus those waiting in the tap.
+    public var lag: Int {
+        meter.lag + (state.withLock { $0.running?.tap.counters.buffered } ?? 0)
+    }
+}
+
+/// A console usage mistake in `history`.
+struct StoreUsage: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Write figures: taken, committed, batches, rate over the last seconds.
+final class WriteMeter: Sendable {
+    private struct State {
+        var taken = 0
+        var committed = 0
+        var batches = 0
+        var commitTime = Duration.zero
+        /// Committed messages per whole second (the last 5).
+        var seconds: [(second: Int, count: Int)] = []
+    }
+
+    struct Snapshot {
+        var committed: Int
+        var lag: Int
+        var perSecond: Double
+        var averageBatch: Double
+        var averageCommit: Double
+    }
+
+    private let state = Mutex(State())
+
+    func taken(_ n: Int) { state.withLock { $0.taken += n } }
+
+    func committed(_ n: Int, failed: Bool, in time: Duration) {
+        let second = Int(Date().timeIntervalSince1970)
+        state.withLock { s in
+            if failed { s.taken -= n; return }
+            s.committed += n
+            s.batches += 1
+            s.commitTime += time
+            if s.seconds.last?.second == second { s.seconds[s.seconds.count - 1].count += n } else { s.seconds.append((second, n)) }
+            if s.seconds.count > 6 { s.seconds.removeFirst() }
+        }
+    }
+
+    var lag: Int { state.withLock { $0.taken - $0.committed } }
+
+    func snapshot() -> Snapshot {
+        let now = Int(Date().timeIntervalSince1970)
+        return state.withLock { s in
+            let recent = s.seconds.filter { $0.second < now && $0.second >= now - 5 }.reduce(0) { $0 + $1.count }
+            return Snapshot(
+                committed: s.committed, lag: s.taken - s.committed, perSecond: Double(recent) / 5,
+                averageBatch: s.batches == 0 ? 0 : Double(s.committed) / Double(s.batches),
+                averageCommit: s.batches == 0 ? 0 : s.commitTime.milliseconds / 1000 / Double(s.batches))
+        }
+    }
+}
+
+/// The component types of durable storage.
+public enum StoreComponents {
+    /// `store`.
+    public static var types: [ComponentType] { [StoreComponent.type] }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+
+/// The database behind a `store` component. SQLite is the embedded default; a PostgreSQL
+/// engine plugs in the same way, and every test that is not about an engine runs against each.
+///
+/// An engine is used by one store at a time; the store calls `append` from one task, in
+/// order, and the reads (`page`, `figures`) from any.
+public protocol StoreEngine: Sendable {
+    /// Where the data lives, for logs and errors (`sqlite /srv/data/chat.sqlite`).
+    var location: String { get }
+    /// Connects and brings the schema to the current version. Throws a `StoreFailure`.
+    func open() async throws
+    /// Lets go of the connection; idempotent.
+    func close() async
+    /// Writes `batch` in one transaction: all of it is on disk when this returns, or none.
+    func append(_ batch: [Message]) async throws
+    /// The newest stored id, if any.
+    func newestID() async throws -> MessageID?
+    /// A page of history.
+    func page(_ query: HistoryQuery) async throws -> HistoryPage
+    /// Removes at most `limit` messages that `retention` no longer keeps, oldest first;
+    /// returns how many it removed.
+    func prune(_ retention: Retention, now: Date, limit: Int) async throws -> Int
+    /// The newest id ever removed by `prune` (kept across restarts).
+    func prunedThrough() async throws -> MessageID?
+    /// Rows, oldest and newest, and bytes on disk.
+    func figures() async throws -> StoreFigures
+}
+
+/// How long a store keeps messages: either limit, or both (a message goes when either says so).
+public struct Retention: Sendable, Equatable {
+    /// Messages older than this go.
+    public var maxAge: Duration?
+    /// Past this many messages, the oldest go.
+    public var maxMessages: Int?
+
+    public init(maxAge: Duration? = nil, maxMessages: Int? = nil) {
+        self.maxAge = maxAge
+        self.maxMessages = maxMessages
+    }
+
+    /// Reads `{"maxAge": "7d", "maxMessages": 1000000}`.
+    init(_ c: ConfigReader?) {
+        maxAge = c?.duration("maxAge")
+        maxMessages = c?.int("maxMessages", in: 1...Int(Int32.max))
+        if let age = maxAge, age < .seconds(1) {
+            c?.issue(.invalidValue, "maxAge", "maxAge is at least 1s")
+            maxAge = nil
+        }
+    }
+
+    var json: JSONValue {
+        ["maxAge": maxAge.map { .string($0.short) } ?? .null, "maxMessages": maxMessages.map(JSONValue.int) ?? .null]
+    }
+}
+
+/// What is in a store now.
+public struct StoreFigures: Sendable, Equatable {
+    public var rows: Int
+    public var oldest: (id: MessageID, time: Date)?
+    public var newest: (id: MessageID, time: Date)?
+    public var bytesOnDisk: Int
+
+    public init(rows: Int, oldest: (id: MessageID, time: Date)?, newest: (id: MessageID, time: Date)?, bytesOnDisk: Int) {
+        self.rows = rows
+        self.oldest = oldest
+        self.newest = newest
+        self.bytesOnDisk = bytesOnDisk
+    }
+
+    public static func == (a: StoreFigures, b: StoreFigures) -> Bool {
+        a.rows == b.rows && a.oldest?.id == b.oldest?.id && a.newest?.id == b.newest?.id && a.bytesOnDisk == b.bytesOnDisk
+    }
+}
+
+/// Why a store could not open or write, with the path and the database's own words.
+public struct StoreFailure: Error, Sendable, CustomStringConvertible {
+    public enum Reason: String, Sendable {
+        /// The directory or file cannot be created or written.
+        case unwritable
+        /// Another process holds the database's write lock.
+        case locked
+        /// The file is not a database, or is damaged.
+        case corrupt
+        /// The disk (or the database's size limit) is full.
+        case full
+        /// Written by a newer version of Switchboard.
+        case newerSchema
+        /// Anything else the database said.
+        case other
+    }
+
+    public let reason: Reason
+    /// The engine and path (`sqlite /srv/data/chat.sqlite`).
+    public let location: String
+    /// What the database said.
+    public let detail: String
+
+    public init(_ reason: Reason, location: String, detail: String) {
+        self.reason = reason
+        self.location = location
+        self.detail = detail
+    }
+
+    public var description: String {
+        let what: String
+        switch reason {
+        case .unwritable: what = "cannot be written"
+        case .locked: what = "is locked by another process"
+        case .corrupt: what = "is not a database or is damaged"
+        case .full: what = "is full (disk or size limit)"
+        case .newerSchema: what = "was written by a newer Switchboard"
+        case .other: what = "failed"
+        }
+        return "\(location) \(what): \(detail)"
+    }
+}

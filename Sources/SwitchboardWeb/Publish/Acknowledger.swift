@@ -1,0 +1,58 @@
+import Switchboard
+import SwitchboardChannels
+
+/// What an input endpoint's ack means (`"ack": "accepted" | "stored"`): on the channel, or
+/// committed by the store in its `store` slot. Shared by publish, WebSocket and webhook-in.
+struct Acknowledger {
+    enum Mode: String {
+        case accepted, stored
+    }
+
+    /// What became of a message put through the acknowledger.
+    enum Outcome: Equatable {
+        case put(PutOutcome)
+        case stored
+        case notStored(CommitFailure)
+
+        /// The word sent back in an ack.
+        var status: String {
+            switch self {
+            case .put(let o): o.rawValue
+            case .stored: "stored"
+            case .notStored: "notStored"
+            }
+        }
+    }
+
+    let store: Dependency<any MessageStore>?
+    let mode: Mode
+
+    init(_ context: ComponentContext) {
+        store = context.optionalDependency("store", as: (any MessageStore).self, "the store whose commit a \"stored\" ack waits for")
+        let c = context.config
+        mode = Mode(rawValue: c.oneOf("ack", ["accepted", "stored"], default: store == nil ? "accepted" : "stored")) ?? .accepted
+        if mode == .stored, store == nil {
+            c.issue(.invalidValue, "ack", "\"ack\": \"stored\" needs a store: add \"store\" to \"using\"")
+        }
+    }
+
+    /// Puts `message` on `sink`; with `stored`, waits until the store has committed it.
+    func put(_ message: Message, on sink: any MessageSink, timeout: Duration) async -> Outcome {
+        guard mode == .stored, let store = try? store?.get() else {
+            if mode == .stored { return .notStored(.notRunning(store?.target ?? "store")) }
+            return .put(await sink.put(message, timeout: timeout))
+        }
+        let ticket = store.expectCommit(of: message.id)
+        let outcome = await sink.put(message, timeout: timeout)
+        guard outcome == .accepted else {
+            ticket.cancel()
+            return .put(outcome)
+        }
+        switch await ticket.wait() {
+        case .success: return .stored
+        case .failure(let why): return .notStored(why)
+        }
+    }
+
+    var json: JSONValue { ["ack": .string(mode.rawValue), "store": store.map { .string($0.target) } ?? .null] }
+}
