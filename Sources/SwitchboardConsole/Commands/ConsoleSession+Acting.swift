@@ -39,13 +39,34 @@ extension ConsoleSession {
         }
         let sink = try await component(target, as: (any MessageSink).self, kind: "channel", spec: spec)
         let message = try Self.message(from: payload)
+        // The stores the channel's messages reach: `put!` waits for their commit, as an
+        // endpoint with `"ack": "stored"` does.
+        var stores: [(String, any MessageStore)] = []
+        let map = host.map
+        for name in await map.spec.graph.transitiveDependents(of: target).sorted() {
+            if let store = await map.instance(named: name) as? any MessageStore, await map.state(of: name) == .running { stores.append((name, store)) }
+        }
+        let tickets = stores.map { ($0.0, $0.1.expectCommit(of: message.id)) }
         let outcome = await sink.put(message, timeout: wait)
-        let data: JSONValue = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
+        var data: JSONObject = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
+        if outcome != .accepted { tickets.forEach { $0.1.cancel() } }
         switch outcome {
-        case .accepted: return ("accepted id=\(message.id)", data)
-        case .dropped: return ("dropped by the buffer's policy id=\(message.id)", data)
-        case .wouldBlock: throw ConsoleErrorWithData(reason: "wouldBlock", message: "would block: \(target) stayed full for \(wait.short); not put", data: data)
-        case .closed: throw ConsoleErrorWithData(reason: "notRunning", message: "\(target) is not running; not put", data: data)
+        case .accepted where !tickets.isEmpty:
+            var failures: [String] = []
+            for (name, ticket) in tickets {
+                if case .failure(let why) = await ticket.wait() { failures.append("\(name): \(why)") }
+            }
+            data["stored"] = .array(tickets.map { .string($0.0) })
+            guard failures.isEmpty else {
+                data["outcome"] = "notStored"
+                throw ConsoleErrorWithData(reason: "notStored", message: "accepted id=\(message.id) but not stored: " + failures.joined(separator: "; "), data: .object(data))
+            }
+            data["outcome"] = "stored"
+            return ("stored id=\(message.id) (\(tickets.map(\.0).joined(separator: ", ")))", .object(data))
+        case .accepted: return ("accepted id=\(message.id)", .object(data))
+        case .dropped: return ("dropped by the buffer's policy id=\(message.id)", .object(data))
+        case .wouldBlock: throw ConsoleErrorWithData(reason: "wouldBlock", message: "would block: \(target) stayed full for \(wait.short); not put", data: .object(data))
+        case .closed: throw ConsoleErrorWithData(reason: "notRunning", message: "\(target) is not running; not put", data: .object(data))
         }
     }
 
@@ -94,13 +115,16 @@ extension ConsoleSession {
     }
 
     func componentCommands(_ spec: CommandSpec, _ rest: String) async throws -> (String, JSONValue) {
-        let w = try words(rest, spec, min: 1)
+        let w = try words(rest, spec, min: 0)
         let handlers = await host.map.components(answering: spec.name).compactMap { name, c in (c as? any ConsoleCommands).map { (name, $0) } }
         guard !handlers.isEmpty else { throw ConsoleError(reason: "unknownComponent", message: "no component answers \(spec.name) commands in this system") }
-        // A trailing component name picks one; otherwise every one answers.
+        // A leading or trailing component name picks one; otherwise every one answers.
         var args = w
         var chosen = handlers
-        if let last = args.last, let pick = handlers.first(where: { $0.0 == last }), args.count > 1 || w[0] != last {
+        if let first = args.first, let pick = handlers.first(where: { $0.0 == first }) {
+            chosen = [pick]
+            args.removeFirst()
+        } else if let last = args.last, let pick = handlers.first(where: { $0.0 == last }), args.count > 1 {
             chosen = [pick]
             args.removeLast()
         }

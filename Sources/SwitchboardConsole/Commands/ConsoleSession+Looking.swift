@@ -55,6 +55,10 @@ extension ConsoleSession {
             let l = f["listeners"]?.intValue ?? 0
             parts.append("consumers \(t + l) (\(l) listener\(l == 1 ? "" : "s"), \(t) tap\(t == 1 ? "" : "s"))")
         }
+        if let rows = f["rows"]?.intValue, let lag = f["lag"]?.intValue {
+            // A store: what it holds and what it has taken but not yet committed.
+            parts.append("rows \(rows) lag \(lag)")
+        }
         if let s = f["subscribers"]?.intValue { parts.append("subscribers \(s)") }
         if let s = f["sessions"]?.intValue { parts.append("sessions \(s)") }
         if let p = f["port"]?.intValue, let c = f["connections"]?.intValue { parts.append("port \(p) conns \(c)") }

@@ -35,6 +35,8 @@ enum ChatPage {
   #name { width: 9rem; }
   #text { flex: 1; min-width: 12rem; }
   button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
+  #earlier { text-align: center; }
+  #earlier button { background: var(--card); color: var(--accent); }
   #error { color: #c83c3c; font-size: .85rem; width: 100%; min-height: 1em; }
 </style>
 </head>
@@ -81,7 +83,8 @@ function renderText(target, text, spans) {
   target.append(document.createTextNode(text.slice(at)));
 }
 
-function show(m) {
+// Adds a message at the bottom, or at the top (under "load earlier") for an older page.
+function show(m, older) {
   if (!m || !m.id || seen.has(m.id)) return;
   seen.add(m.id);
   const li = document.createElement("li");
@@ -102,9 +105,58 @@ function show(m) {
   li.append(meta, text);
   const empty = $("empty");
   if (empty) empty.remove();
+  if (older) {
+    const top = $("earlier");
+    if (top) top.after(li); else list.prepend(li);
+    return;
+  }
   const atBottom = list.parentElement.scrollHeight - list.parentElement.scrollTop - list.parentElement.clientHeight < 40;
   list.append(li);
   if (atBottom) li.scrollIntoView({ block: "end" });
+}
+
+// History (when the page has a history endpoint): the room's last 50 messages on open, and
+// older pages on demand. The stream then resumes from the newest of them.
+let earlier = null;
+async function fetchHistory(params) {
+  const room = $("room").value.trim();
+  if (room) params.set("room", room);
+  const r = await fetch(config.history + "?" + params);
+  if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
+  return r.json();
+}
+function setEarlier(next) {
+  earlier = next;
+  let li = $("earlier");
+  if (!next) { if (li) li.remove(); return; }
+  if (!li) {
+    li = document.createElement("li");
+    li.id = "earlier";
+    li.className = "notice";
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "Load earlier messages";
+    b.addEventListener("click", loadEarlier);
+    li.append(b);
+  }
+  list.prepend(li);
+}
+async function loadHistory() {
+  if (!config.history) return;
+  try {
+    const page = await fetchHistory(new URLSearchParams({ limit: "50" }));
+    for (const m of page.messages.slice().reverse()) show(m);
+    if (page.messages.length) lastId = page.messages[0].id;
+    setEarlier(page.next);
+  } catch (err) { notice("History is not available: " + err.message); }
+}
+async function loadEarlier() {
+  if (!earlier) return;
+  try {
+    const page = await fetchHistory(new URLSearchParams({ limit: "50", before: earlier }));
+    for (const m of page.messages) show(m, true);
+    setEarlier(page.next);
+  } catch (err) { errorEl.textContent = "Could not load earlier messages: " + err.message; }
 }
 
 function notice(text) {
@@ -186,8 +238,12 @@ function showEmpty() {
   list.append(li);
 }
 
-$("room").addEventListener("change", () => { list.textContent = ""; showEmpty(); seen.clear(); lastId = null; connect(); });
-connect();
+$("room").addEventListener("change", async () => {
+  list.textContent = ""; showEmpty(); seen.clear(); lastId = null; earlier = null;
+  await loadHistory();
+  connect();
+});
+loadHistory().then(connect);
 </script>
 </body>
 </html>

@@ -8,7 +8,7 @@ import Switchboard
 ///
 /// ```json
 /// "page": { "type": "page", "path": "/", "using": { "server": "http" },
-///           "events": "/events", "publish": "/messages", "websocket": "/ws" }
+///           "events": "/events", "publish": "/messages", "websocket": "/ws", "history": "/history" }
 /// ```
 public final class PageEndpoint: Component {
     private let mount: EndpointMount
@@ -30,6 +30,7 @@ public final class PageEndpoint: Component {
         settings["events"] = .string(c.string("events", default: "/events"))
         settings["publish"] = .string(c.string("publish", default: "/messages"))
         settings["websocket"] = c.string("websocket").map(JSONValue.string) ?? .null
+        settings["history"] = c.string("history").map(JSONValue.string) ?? .null
         settings["event"] = .string(c.string("event", default: "message"))
         // JSON inside <script>: "<" escaped so that no value can close the element.
         let json = JSONValue.object(settings).jsonText.replacingAll("<", with: "\\u003c")

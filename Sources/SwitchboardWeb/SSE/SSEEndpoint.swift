@@ -29,6 +29,7 @@ public final class SSEEndpoint: Component {
         var bufferBytes: Int
         var hubCapacity: Int
         var defaultRoom: String
+        var resumeLimit: Int
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -41,6 +42,7 @@ public final class SSEEndpoint: Component {
             bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             hubCapacity = c.int("hubCapacity", default: 4096, in: 1...10_000_000)
             defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
+            resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
             if event.contains("\n") || event.contains("\r") { c.issue(.invalidValue, "event", "an event name is one line") }
             context.claimRoute("GET", path)
         }
@@ -84,6 +86,8 @@ public final class SSEEndpoint: Component {
     private let name: String
     private let mount: EndpointMount
     private let source: Dependency<any MessageFanout>
+    /// The store a client resumes from when its id is older than the in-memory history.
+    private let store: Dependency<any MessageStore>?
     private let config: Config
     private let heartbeat: Mutex<Duration>
     private let running = Mutex<Running?>(nil)
@@ -96,6 +100,7 @@ public final class SSEEndpoint: Component {
         name = context.name
         mount = EndpointMount(context)
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are streamed")
+        store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from after a restart")
         config = Config(context)
         heartbeat = Mutex(config.heartbeat)
         history = Mutex(HistoryRing(capacity: config.history, maxBytes: config.historyBytes))
@@ -219,14 +224,34 @@ public final class SSEEndpoint: Component {
         var events: [SSEEvent] = []
         events.reserveCapacity(batch.count)
         for message in batch {
-            let data = config.format == "text" ? message.text : message.json.jsonText
-            let bytes = ByteBuffer(string: SSEEvent.encode(id: message.id.description, event: config.event, data: data))
-            let event = SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes)
+            let event = encode(message)
             r.history.append(event)
             events.append(event)
         }
         let ready = events
         await r.subscribers.onEachLoop { $0.deliver(ready) }
+    }
+
+    /// The event of `message`, as every subscriber gets it.
+    private func encode(_ message: Message) -> SSEEvent {
+        let data = config.format == "text" ? message.text : message.json.jsonText
+        let bytes = ByteBuffer(string: SSEEvent.encode(id: message.id.description, event: config.event, data: data))
+        return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes)
+    }
+
+    /// The replay for a client whose id the ring no longer covers, from the store (nil when the
+    /// store cannot answer: the ring's replay, with its gap, stands).
+    private func resume(after lastID: MessageID, room: String?, ring: HistoryRing.Replay) async -> HistoryRing.Replay? {
+        guard let store = try? store?.get() else { return nil }
+        do {
+            let (stored, rest, gap) = try await StoredResume.messages(
+                after: lastID, room: room, defaultRoom: config.defaultRoom, limit: config.resumeLimit,
+                store: store, ring: ring.events, id: \.id)
+            let events = stored.map(encode) + rest
+            return HistoryRing.Replay(events: events, gap: gap, oldest: events.first?.id ?? ring.oldest)
+        } catch {
+            return nil
+        }
     }
 
     /// Sends a heartbeat comment to every subscriber each interval (a busy one skips it).
@@ -265,7 +290,8 @@ public final class SSEEndpoint: Component {
             return .error(.serviceUnavailable, "the event stream is restarting", headers: headers)
         }
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("lastEventId")
-        let replay = lastEventID.flatMap(MessageID.init).map { r.history.replay(after: $0, room: room) }
+        let lastID = lastEventID.flatMap(MessageID.init)
+        let ringReplay = lastID.map { r.history.replay(after: $0, room: room) }
         served.add(1, ordering: .relaxed)
         // A client that hangs up ends its stream at once, not at the next write.
         let unwatch = ClientGoneWatcher.watch(channel, gone: { subscriber.end() }, writable: { subscriber.becameWritable() })
@@ -282,6 +308,10 @@ public final class SSEEndpoint: Component {
             }
             var first = ByteBuffer(string: "retry: \(retry)\n\n")
             var replayed = Set<MessageID>()
+            var replay = ringReplay
+            if let lastID, let ring = ringReplay, ring.gap, let stored = await self.resume(after: lastID, room: room, ring: ring) {
+                replay = stored
+            }
             if let replay {
                 if replay.gap {
                     let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
@@ -320,6 +350,7 @@ public final class SSEEndpoint: Component {
         var o = JSONObject()
         o["path"] = .string(config.path)
         o["source"] = .string(source.target)
+        if let store { o["historyStore"] = .string(store.target) }
         o["subscribers"] = .int(subs.count)
         o["served"] = .int(served.load(ordering: .relaxed))
         o["heartbeat"] = .string(heartbeat.withLock { $0 }.short)

@@ -13,6 +13,10 @@ import Synchronization
 /// `{"type": "ack", "id": …}`; outbound, every message of the source arrives as
 /// `{"type": "message", "id": …, "from": …, "text": …, …}`. Ping and close are handled
 /// by the WebSocket layer; a disconnect removes the client's tap.
+///
+/// With a store in the `store` slot, acks mean "stored" (see `ack`); with one in the `history`
+/// slot, a client that connects with `?lastEventId=<id>` (or sends `{"resume": "<id>"}`) first
+/// gets the messages after that id from the store, then `{"type": "resumed", …}`.
 public final class WebSocketEndpoint: Component {
     struct Config {
         var path: String
@@ -23,6 +27,7 @@ public final class WebSocketEndpoint: Component {
         var maxMessageSize: Int
         var defaultRoom: String
         var maxTextLength: Int
+        var resumeLimit: Int
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -34,6 +39,7 @@ public final class WebSocketEndpoint: Component {
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
             defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
             maxTextLength = MessageInput.maxTextLength(c)
+            resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
             context.claimRoute("GET", path)
         }
     }
@@ -49,6 +55,8 @@ public final class WebSocketEndpoint: Component {
     private let source: Dependency<any MessageFanout>
     private let channel: Dependency<any MessageSink>
     private let config: Config
+    private let ack: Acknowledger
+    private let store: Dependency<any MessageStore>?
     private let sessions = Mutex<[UInt64: Session]>([:])
     private let nextSession = Atomic<UInt64>(0)
     private let counts = Mutex<[String: Int]>([:])
@@ -58,7 +66,9 @@ public final class WebSocketEndpoint: Component {
         mount = EndpointMount(context)
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are sent out")
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel inbound messages are put on")
+        store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from (?lastEventId=)")
         config = Config(context)
+        ack = Acknowledger(context)
     }
 
     /// The component type.
@@ -133,9 +143,15 @@ public final class WebSocketEndpoint: Component {
             tap.cancel()
             sessions.withLock { $0[id] = nil }
         }
+        let resumeFrom = query["lastEventId"].flatMap(MessageID.init)
         let wireError = await withTaskGroup(of: (any Error)?.self) { group in
-            group.addTask { await self.send(tap: tap, room: room, to: outbound); return nil }
-            group.addTask { await self.receive(inbound, outbound: outbound, name: name, sink: sink) }
+            group.addTask {
+                var skip = Set<MessageID>()
+                if let resumeFrom { skip = await self.resume(after: resumeFrom, room: room, to: outbound) }
+                await self.send(tap: tap, room: room, skipping: skip, to: outbound)
+                return nil
+            }
+            group.addTask { await self.receive(inbound, outbound: outbound, name: name, room: room, sink: sink) }
             let first = await group.next() ?? nil
             group.cancelAll()
             tap.cancel()
@@ -145,24 +161,56 @@ public final class WebSocketEndpoint: Component {
     }
 
     /// Source → client: every message (of the room, if one was chosen) as a JSON frame.
-    private func send(tap: Tap<Message>, room: String?, to outbound: WebSocketOutboundWriter) async {
+    /// Skips the messages in `skipping` (already sent by a resume).
+    private func send(tap: Tap<Message>, room: String?, skipping: Set<MessageID>, to outbound: WebSocketOutboundWriter) async {
+        var skipping = skipping
         while true {
             let batch = await tap.chan.receive(upTo: 256)
             if batch.isEmpty { return }
             for message in batch where room == nil || (message.room ?? config.defaultRoom) == room {
-                guard case .object(var o) = message.json else { continue }
-                o["type"] = "message"
-                do { try await outbound.write(.text(JSONValue.object(o).jsonText)) } catch { return }
+                if !skipping.isEmpty, skipping.remove(message.id) != nil { continue }
+                do { try await outbound.write(.text(Self.frame(message))) } catch { return }
             }
+        }
+    }
+
+    static func frame(_ message: Message) -> String {
+        guard case .object(var o) = message.json else { return "{}" }
+        o["type"] = "message"
+        return JSONValue.object(o).jsonText
+    }
+
+    /// Sends the stored messages after `lastID`, then `{"type": "resumed", "count", "gap"}`;
+    /// returns their ids, which the live stream then skips.
+    @discardableResult
+    private func resume(after lastID: MessageID, room: String?, to outbound: WebSocketOutboundWriter) async -> Set<MessageID> {
+        guard let store = try? store?.get() else {
+            try? await outbound.write(.text(Self.frame(["type": "error", "error": "this endpoint keeps no history to resume from"])))
+            return []
+        }
+        do {
+            let (stored, _, gap) = try await StoredResume.messages(
+                after: lastID, room: room, defaultRoom: config.defaultRoom, limit: config.resumeLimit,
+                store: store, ring: [Message](), id: { $0.id })
+            for m in stored { try await outbound.write(.text(Self.frame(m))) }
+            try await outbound.write(.text(Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(stored.count), "gap": .bool(gap)])))
+            return Set(stored.map(\.id))
+        } catch {
+            try? await outbound.write(.text(Self.frame(["type": "error", "error": .string("could not resume: \(error)")])))
+            return []
         }
     }
 
     /// Client → channel: hello frames name the sender; message frames are put and acknowledged.
     /// Returns the inbound stream's error, if it ended with one.
-    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, sink: any MessageSink) async -> (any Error)? {
+    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, room: String?, sink: any MessageSink) async -> (any Error)? {
         var name = name
         do {
             for try await message in inbound.messages(maxSize: config.maxMessageSize) {
+                if case .text(let text) = message, let id = Self.resumeRequest(text) {
+                    await resume(after: id, room: room, to: outbound)
+                    continue
+                }
                 let reply = await handle(message, name: &name, sink: sink)
                 try await outbound.write(.text(Self.frame(reply)))
             }
@@ -171,6 +219,14 @@ public final class WebSocketEndpoint: Component {
             count("errors")
             return error
         }
+    }
+
+    /// The id of a `{"resume": "<id>"}` frame.
+    static func resumeRequest(_ text: String) -> MessageID? {
+        guard text.contains("\"resume\""), case .object(let o)? = try? JSONParser.parse(text).value, o.count == 1,
+            let id = o["resume"]?.stringValue.flatMap(MessageID.init)
+        else { return nil }
+        return id
     }
 
     package func handle(_ message: WebSocketMessage, name: inout String?, sink: any MessageSink) async -> JSONObject {
@@ -206,12 +262,13 @@ public final class WebSocketEndpoint: Component {
             room = s
         }
         let m = Message(from: from, text: body, room: room)
-        let outcome = await sink.put(m, timeout: config.wait)
-        count(outcome.rawValue)
+        let outcome = await ack.put(m, on: sink, timeout: config.wait)
+        count(outcome.status)
         switch outcome {
-        case .accepted, .dropped: return ["type": "ack", "id": .string(m.id.description), "status": .string(outcome.rawValue)]
-        case .wouldBlock: return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
-        case .closed: return ["type": "error", "id": .string(m.id.description), "error": "the channel is not running"]
+        case .stored, .put(.accepted), .put(.dropped): return ["type": "ack", "id": .string(m.id.description), "status": .string(outcome.status)]
+        case .put(.wouldBlock): return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
+        case .put(.closed): return ["type": "error", "id": .string(m.id.description), "error": "the channel is not running"]
+        case .notStored(let why): return ["type": "error", "id": .string(m.id.description), "error": .string("the message is on the channel but was not stored: \(why)")]
         }
     }
 
@@ -221,7 +278,8 @@ public final class WebSocketEndpoint: Component {
         let s = sessions.withLock { $0 }
         let c = counts.withLock { $0 }
         return [
-            "path": .string(config.path), "sessions": .int(s.count),
+            "path": .string(config.path), "sessions": .int(s.count), "ack": ack.json,
+            "history": store.map { .string($0.target) } ?? .null,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             "sessionSample": .array(s.sorted { $0.key < $1.key }.prefix(20).map { id, s in
                 ["id": .int(Int(id)), "name": s.name.map(JSONValue.string) ?? .null, "room": s.room.map(JSONValue.string) ?? .null,

@@ -72,6 +72,7 @@ public final class WebhookInEndpoint: Component {
     private let mount: EndpointMount
     private let channel: Dependency<any MessageSink>
     private let config: Config
+    private let ack: Acknowledger
     private let replays: ReplayGuard
     private let counts = Mutex<[String: Int]>([:])
     private let runtime: ComponentRuntime
@@ -81,6 +82,7 @@ public final class WebhookInEndpoint: Component {
         mount = EndpointMount(context)
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel verified webhooks are put on")
         config = Config(context)
+        ack = Acknowledger(context)
         replays = ReplayGuard(window: config.tolerance)
         runtime = context.runtime
     }
@@ -239,11 +241,17 @@ public final class WebhookInEndpoint: Component {
             text: text,
             room: lookup(config.roomPath, in: payload),
             data: config.keepData ? ["webhookId": deliveryID.map(JSONValue.string) ?? .null, "payload": payload] : nil)
-        switch await sink.put(message, timeout: config.wait) {
-        case .accepted, .dropped:
-            count("accepted")
-            return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])
-        case .wouldBlock, .closed:
+        let outcome = await ack.put(message, on: sink, timeout: config.wait)
+        switch outcome {
+        case .stored, .put(.accepted), .put(.dropped):
+            count(outcome == .stored ? "stored" : "accepted")
+            return .json(.accepted, ["id": .string(message.id.description), "status": .string(outcome == .stored ? "stored" : "accepted")])
+        case .notStored(let why):
+            // The sender retries (with the same webhook-id, which is not remembered): at least once.
+            var headers = HTTPFields()
+            headers[.retryAfter] = "5"
+            return refuse(.serviceUnavailable, "not stored: \(why); retry later", key: "notStored", headers: headers)
+        case .put(.wouldBlock), .put(.closed):
             var headers = HTTPFields()
             headers[.retryAfter] = "5"
             return refuse(.serviceUnavailable, "the channel is full or not running; retry later", key: "full", headers: headers)
@@ -278,7 +286,7 @@ public final class WebhookInEndpoint: Component {
         return [
             "path": .string(config.path), "verify": .string(config.verify.rawValue),
             "secretSet": .bool(!config.secrets.isEmpty), "tolerance": .string(config.tolerance.short),
-            "rememberedIds": .int(replays.count),
+            "rememberedIds": .int(replays.count), "ack": ack.json,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
         ]
     }
