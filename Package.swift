@@ -116,13 +116,20 @@ let package = Package(
         .testTarget(
             name: "SwitchboardWebTests",
             dependencies: [
-                "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardTesting",
+                "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardStore", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             exclude: ["Browser/chat_page.py"]
+        ),
+        .testTarget(
+            name: "SwitchboardStoreTests",
+            dependencies: [
+                "Switchboard", "SwitchboardChannels", "SwitchboardStore", "SwitchboardTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SwitchboardConsoleTests",

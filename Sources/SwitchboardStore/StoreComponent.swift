@@ -85,6 +85,9 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
     // MARK: Lifecycle
 
     public func start() async throws {
+        // Starting again after a write failure: let go of the failed run first, then carry on
+        // from what is on disk.
+        if state.withLock({ $0.running != nil }) { try await stop() }
         try await engine.open()
         let tap: Tap<Message>
         do {
