@@ -79,7 +79,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
     public static let type = ComponentType(
         "store", summary: "Keeps every message on disk (SQLite): stored acks, history, resume across restarts.",
         updatableFields: ["retention", "pruneInterval"],
-        console: ConsoleTopic("history", usage: "history [store] [--room R] [-n N]", summary: "the most recent stored messages, oldest first")
+        console: ConsoleTopic("history", usage: "history [store] [--room R] [-n N]", summary: "the most recent stored messages, oldest first", runsBare: true)
     ) { StoreComponent($0) }
 
     // MARK: Lifecycle

@@ -9,6 +9,7 @@ import NIOHTTP1
 import Switchboard
 import SwitchboardTesting
 import SwitchboardChannels
+import SwitchboardStore
 import SwitchboardWeb
 import Testing
 
@@ -20,6 +21,7 @@ struct WebHarness {
         var r = ComponentRegistry()
         r.register(ChannelComponents.types())
         r.register(WebComponents.types)
+        r.register(StoreComponents.types)
         return r
     }
 

@@ -10,12 +10,16 @@ public struct ConsoleTopic: Sendable, Equatable {
     public let summary: String
     /// The words that may follow the name, for completion (`dead`, `redeliver`).
     public let subcommands: [String]
+    /// Whether the command means something without arguments (`history`) or needs one
+    /// (`webhooks dead`): without, a bare command is a usage error.
+    public let runsBare: Bool
 
-    public init(_ name: String, usage: String, summary: String, subcommands: [String] = []) {
+    public init(_ name: String, usage: String, summary: String, subcommands: [String] = [], runsBare: Bool = false) {
         self.name = name
         self.usage = usage
         self.summary = summary
         self.subcommands = subcommands
+        self.runsBare = runsBare
     }
 }
 

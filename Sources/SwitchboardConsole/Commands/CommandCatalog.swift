@@ -15,6 +15,8 @@ public struct CommandSpec: Sendable {
     public let flags: [String]
     /// What may follow the name, for a component type's command (`dead`, `redeliver`).
     public var subcommands: [String] = []
+    /// Whether a component type's command runs without arguments.
+    public var runsBare = false
 
     var json: JSONValue {
         [
@@ -36,7 +38,7 @@ public struct CommandCatalog: Sendable {
         .init(name: "start", aliases: [], usage: "start [component]", summary: "start the system, or one component (what it uses first, then it, then the dependents its stop took down)", words: [.component], flags: []),
         .init(name: "stop", aliases: [], usage: "stop [component]", summary: "stop the system, or one component after its dependents", words: [.component], flags: []),
         .init(name: "restart", aliases: [], usage: "restart [component]", summary: "stop and start the system, or one component and its dependents", words: [.component], flags: []),
-        .init(name: "put!", aliases: ["put"], usage: "put! <channel> <text | json> [--wait 1s]   (or put! <channel> <<EOF … EOF)", summary: "put a message on a channel; says accepted, dropped, or would block", words: [.channel, .text], flags: ["--wait"]),
+        .init(name: "put!", aliases: ["put"], usage: "put! <channel> <text | json> [--wait 1s]   (or put! <channel> <<EOF … EOF)", summary: "put a message on a channel; says stored (when a store keeps the channel's messages), accepted, dropped, or would block", words: [.channel, .text], flags: ["--wait"]),
         .init(name: "tail", aliases: [], usage: "tail <channel|mult|pub> [-n N]", summary: "stream messages as they pass (drop-oldest tap; Ctrl-C ends)", words: [.tailable], flags: ["-n"]),
         .init(name: "reload", aliases: [], usage: "reload [--dry-run]", summary: "re-read system.json and apply the changes without a restart", words: [], flags: ["--dry-run"]),
         .init(name: "config", aliases: [], usage: "config [component]", summary: "the configuration in force (secrets masked)", words: [.component], flags: []),
@@ -56,7 +58,7 @@ public struct CommandCatalog: Sendable {
     public init(topics: [ConsoleTopic]) {
         let taken = Set(Self.builtIn.flatMap { [$0.name] + $0.aliases })
         all = Self.builtIn + topics.filter { !taken.contains($0.name) }.map {
-            CommandSpec(name: $0.name, aliases: [], usage: $0.usage, summary: $0.summary, words: [.subcommand, .text], flags: [], subcommands: $0.subcommands)
+            CommandSpec(name: $0.name, aliases: [], usage: $0.usage, summary: $0.summary, words: [.subcommand, .text], flags: [], subcommands: $0.subcommands, runsBare: $0.runsBare)
         }
     }
 

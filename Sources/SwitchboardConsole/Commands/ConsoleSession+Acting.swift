@@ -115,7 +115,7 @@ extension ConsoleSession {
     }
 
     func componentCommands(_ spec: CommandSpec, _ rest: String) async throws -> (String, JSONValue) {
-        let w = try words(rest, spec, min: 0)
+        let w = try words(rest, spec, min: spec.runsBare ? 0 : 1)
         let handlers = await host.map.components(answering: spec.name).compactMap { name, c in (c as? any ConsoleCommands).map { (name, $0) } }
         guard !handlers.isEmpty else { throw ConsoleError(reason: "unknownComponent", message: "no component answers \(spec.name) commands in this system") }
         // A leading or trailing component name picks one; otherwise every one answers.

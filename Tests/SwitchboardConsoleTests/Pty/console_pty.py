@@ -36,7 +36,7 @@ try:
 
     # The rc file was loaded on attach: its alias works.
     console.sendline("test-message")
-    console.expect("accepted id=")
+    console.expect("stored id=")
     console.expect(PROMPT)
     sse_until("Test message!")
     print("\n[check] dev/console.rc alias put a message that a live SSE subscriber saw")
@@ -56,7 +56,7 @@ try:
     console.send("\t")
     console.expect("out ")
     console.send("\r")
-    console.expect(r'tapCount +0')
+    console.expect(r'tapCount +1')
     console.expect(PROMPT)
     print("\n[check] Tab completed a component name")
 
@@ -64,16 +64,23 @@ try:
     console.send("\x1b[A")
     console.expect("inspect")
     console.send("\r")
-    console.expect(r'tapCount +0')
+    console.expect(r'tapCount +1')
     console.expect(PROMPT)
     print("\n[check] up arrow recalled the previous command")
 
     console.sendline("put! inbox hello from the pty :)")
-    console.expect("accepted id=(\\d+)")
+    console.expect("stored id=(\\d+)")
     put_id = console.match.group(1)
     console.expect(PROMPT)
     line = sse_until("hello from the pty")
     print("\n[check] put! id", put_id, "arrived over SSE:", line.strip()[:80])
+
+    # The store has it: history shows it.
+    console.sendline("history -n 1")
+    console.expect(put_id.decode() if isinstance(put_id, bytes) else put_id)
+    console.expect("hello from the pty")
+    console.expect(PROMPT)
+    print("\n[check] history shows the stored message")
 
     # tail streams until Ctrl-C, then the prompt comes back.
     console.sendline("tail fanout")
