@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // The benchmarks, a package of their own so that the root package (and anything that
 // depends on it) never resolves or builds them. Run from this directory, in release mode:
-//   swift run -c release chan-bench | transform-bench | reload-bench ../../system.json
+//   swift run -c release chan-bench | transform-bench | store-bench | reload-bench ../../system.json
 //   swift build -c release --product switchboard && swift build -c release --product sse-load && .build/release/sse-load
 import Foundation
 import PackageDescription
@@ -38,6 +38,18 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "sse-load"
+        ),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                .product(name: "Switchboard", package: switchboard),
+                .product(name: "SwitchboardChannels", package: switchboard),
+                .product(name: "SwitchboardWeb", package: switchboard),
+                .product(name: "SwitchboardStore", package: switchboard),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "store-bench"
         ),
         .executableTarget(
             name: "transform-bench",
