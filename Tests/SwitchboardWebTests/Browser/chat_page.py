@@ -40,6 +40,7 @@ def send(driver, name, text, transport="post"):
 
 
 alice, bob = browser(), browser()
+others = []
 try:
     for d in (alice, bob):
         d.get(base + "/")
@@ -79,7 +80,45 @@ try:
     texts = [el.text for el in bob.find_elements(By.CSS_SELECTOR, "#messages li .text")]
     assert texts.count("while you were away") == 1, "no duplicates after resume"
     print("a reconnect resumes from the last event id without duplicates")
+
+    # History: a window opened later shows what was said before (from the store).
+    carol = browser()
+    others.append(carol)
+    carol.get(base + "/")
+    wait_for_text(carol, "hello bob 🙂")
+    wait_for_text(carol, "while you were away")
+    assert not carol.find_elements(By.ID, "empty"), "no empty state when history exists"
+    assert not carol.find_elements(By.ID, "earlier"), "no 'load earlier' when everything is shown"
+    print("a window opened later shows the earlier messages")
+
+    # More than a page: the newest 50 on open, the rest behind "Load earlier messages".
+    alice.set_script_timeout(60)
+    alice.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          for (let i = 0; i < 55; i++) {
+            await fetch(config.publish, { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ from: "bulk", text: "bulk " + i }) });
+          }
+          done();
+        })();
+    """)
+    dave = browser()
+    others.append(dave)
+    dave.get(base + "/")
+    wait_for_text(dave, "bulk 54")
+    texts = [el.text for el in dave.find_elements(By.CSS_SELECTOR, "#messages li .text")]
+    assert len(texts) == 50 and texts[0] == "bulk 5", f"the newest 50 in order, got {len(texts)} from {texts[:1]}"
+    dave.find_element(By.CSS_SELECTOR, "#earlier button").click()
+    wait_for_text(dave, "hello bob 🙂")
+    texts = [el.text for el in dave.find_elements(By.CSS_SELECTOR, "#messages li .text")]
+    assert texts[0] == "hello bob 🙂" and texts[-1] == "bulk 54", "older page above, in order"
+    assert len(texts) == len(set(texts)), "no duplicates"
+    assert not dave.find_elements(By.ID, "earlier"), "'load earlier' gone at the start of history"
+    print("the newest 50 on open; 'Load earlier messages' brings the rest, in order")
 finally:
     alice.quit()
     bob.quit()
+    for d in others:
+        d.quit()
 print("ok")
