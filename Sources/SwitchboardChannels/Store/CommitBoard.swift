@@ -27,6 +27,15 @@ public final class CommitTicket: Sendable {
         return t
     }
 
+    /// Why the message cannot be stored, when that is known before it is even put (the store
+    /// is failed or not running): the caller should not put it.
+    public var refusal: CommitFailure? {
+        state.withLock { s in
+            if case .done(.failure(let f)) = s { return f }
+            return nil
+        }
+    }
+
     /// Waits until the message is committed (or cannot be).
     public func wait() async -> Result<Void, CommitFailure> {
         await withCheckedContinuation { c in

@@ -47,6 +47,9 @@ extension ConsoleSession {
             if let store = await map.instance(named: name) as? any MessageStore, await map.state(of: name) == .running { stores.append((name, store)) }
         }
         let tickets = stores.map { ($0.0, $0.1.expectCommit(of: message.id)) }
+        if let (name, refused) = tickets.first(where: { $0.1.refusal != nil }), let why = refused.refusal {
+            throw ConsoleError(reason: "notStored", message: "not put: the store \(name) cannot keep it (\(why))")
+        }
         let outcome = await sink.put(message, timeout: wait)
         var data: JSONObject = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
         if outcome != .accepted { tickets.forEach { $0.1.cancel() } }

@@ -12,7 +12,8 @@ struct Acknowledger {
     enum Outcome: Equatable {
         case put(PutOutcome)
         case stored
-        case notStored(CommitFailure)
+        /// Not on disk; `delivered` when it is on the channel all the same (its commit failed).
+        case notStored(CommitFailure, delivered: Bool)
 
         /// The word sent back in an ack.
         var status: String {
@@ -36,13 +37,17 @@ struct Acknowledger {
         }
     }
 
-    /// Puts `message` on `sink`; with `stored`, waits until the store has committed it.
+    /// Puts `message` on `sink`; with `stored`, waits until the store has committed it, and
+    /// does not put it when the store cannot keep it.
     func put(_ message: Message, on sink: any MessageSink, timeout: Duration) async -> Outcome {
         guard mode == .stored, let store = try? store?.get() else {
-            if mode == .stored { return .notStored(.notRunning(store?.target ?? "store")) }
+            if mode == .stored { return .notStored(.notRunning(store?.target ?? "store"), delivered: false) }
             return .put(await sink.put(message, timeout: timeout))
         }
         let ticket = store.expectCommit(of: message.id)
+        // A store that is failed or stopped cannot keep it: refuse before it is put, so a retry
+        // makes no duplicate.
+        if let refusal = ticket.refusal { return .notStored(refusal, delivered: false) }
         let outcome = await sink.put(message, timeout: timeout)
         guard outcome == .accepted else {
             ticket.cancel()
@@ -50,7 +55,7 @@ struct Acknowledger {
         }
         switch await ticket.wait() {
         case .success: return .stored
-        case .failure(let why): return .notStored(why)
+        case .failure(let why): return .notStored(why, delivered: true)
         }
     }
 

@@ -109,12 +109,12 @@ public final class PublishEndpoint: Component {
         case .stored:
             count("stored")
             return .json(.accepted, ["id": .string(message.id.description), "status": "stored"])
-        case .notStored(let why):
+        case .notStored(let why, let delivered):
             count("notStored")
             var h = HTTPFields()
             h[.retryAfter] = "5"
-            return .error(.serviceUnavailable, "the message is on the channel but was not stored: \(why)",
-                          ["id": .string(message.id.description)], headers: h)
+            return .error(.serviceUnavailable, "not stored: \(why)" + (delivered ? " (it was delivered to the chat)" : "; not delivered either"),
+                          ["id": .string(message.id.description), "delivered": .bool(delivered)], headers: h)
         case .put(.accepted):
             count("accepted")
             return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])

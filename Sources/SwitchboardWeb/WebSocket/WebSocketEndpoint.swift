@@ -268,7 +268,8 @@ public final class WebSocketEndpoint: Component {
         case .stored, .put(.accepted), .put(.dropped): return ["type": "ack", "id": .string(m.id.description), "status": .string(outcome.status)]
         case .put(.wouldBlock): return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
         case .put(.closed): return ["type": "error", "id": .string(m.id.description), "error": "the channel is not running"]
-        case .notStored(let why): return ["type": "error", "id": .string(m.id.description), "error": .string("the message is on the channel but was not stored: \(why)")]
+        case .notStored(let why, let delivered):
+            return ["type": "error", "id": .string(m.id.description), "error": .string("not stored: \(why)"), "delivered": .bool(delivered)]
         }
     }
 

@@ -246,7 +246,7 @@ public final class WebhookInEndpoint: Component {
         case .stored, .put(.accepted), .put(.dropped):
             count(outcome == .stored ? "stored" : "accepted")
             return .json(.accepted, ["id": .string(message.id.description), "status": .string(outcome == .stored ? "stored" : "accepted")])
-        case .notStored(let why):
+        case .notStored(let why, _):
             // The sender retries (with the same webhook-id, which is not remembered): at least once.
             var headers = HTTPFields()
             headers[.retryAfter] = "5"
