@@ -4,7 +4,9 @@
 //
 //   throughput  channel → mult → store (SQLite, WAL, synchronous=NORMAL, group commit):
 //               messages/s until all are committed, and put→commit latency (p50/p99) of
-//               one message in 100, through the same tickets a `stored` ack waits on.
+//               one message in 100, through the same tickets a `stored` ack waits on; with
+//               one producer (the store keeps up: small batches) and with four (the store
+//               is the bottleneck: full batches, and the latency is mostly the queue).
 //   publish     POST /messages with "ack": "stored" and "ack": "accepted" on one server,
 //               the same load (32 clients, keep-alive), interleaved in rounds: requests/s and
 //               p50/p99 latency of each.
@@ -26,18 +28,20 @@ func option(_ name: String, _ fallback: Int) -> Int {
     return v
 }
 
-var logger = Logger(label: "bench")
-logger.logLevel = .error
-var registry = ComponentRegistry()
-registry.register(ChannelComponents.types())
-registry.register(WebComponents.types)
-registry.register(StoreComponents.types)
-
 func start(_ json: String) async throws -> SystemMap {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    var registry = ComponentRegistry()
+    registry.register(ChannelComponents.types())
+    registry.register(WebComponents.types)
+    registry.register(StoreComponents.types)
     let map = SystemMap(try SystemLoader(registry: registry, environment: [:], logger: logger).load(text: json), logger: logger)
     try await map.start()
     return map
 }
+
+/// `--only throughput,publish,resume` runs some sections.
+let sections = Set((args.firstIndex(of: "--only").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? "throughput,publish,resume").split(separator: ",").map(String.init))
 
 func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
@@ -48,32 +52,44 @@ defer { try? FileManager.default.removeItem(atPath: dir) }
 
 // MARK: throughput
 
-do {
+for producers in [1, option("--producers", 4)] where sections.contains("throughput") {
     let n = option("--messages", 500_000)
     let map = try await start(#"""
         {"components": {
           "inbox": {"type": "channel", "buffer": {"size": 8192}},
           "fanout": {"type": "mult", "using": {"source": "inbox"}},
-          "archive": {"type": "store", "path": "\#(dir)/throughput.sqlite", "capacity": 8192, "commitTimeout": "60s", "using": {"source": "fanout"}}
+          "archive": {"type": "store", "path": "\#(dir)/throughput-\#(producers).sqlite", "capacity": 8192, "commitTimeout": "60s", "using": {"source": "fanout"}}
         }}
         """#)
     let inbox = await map.instance(named: "inbox") as! any MessageSink
     let store = await map.instance(named: "archive") as! StoreComponent
     let clock = ContinuousClock()
     let settled = LatencyLog()
-    var waiters: [Task<Void, Never>] = []
     let began = clock.now
-    for i in 0..<n {
-        let m = Message(from: "bench", text: "message \(i) with a chat-sized text of about sixty bytes", room: i % 2 == 0 ? "a" : "b")
-        if i % 100 == 0 {
-            let ticket = store.expectCommit(of: m.id)
-            let at = clock.now
-            waiters.append(Task {
-                if case .failure(let why) = await ticket.wait() { print("not stored: \(why)"); exit(1) }
-                settled.add(clock.now - at)
-            })
+    // Several producers, as several publishers would be; each waits for the commit of one
+    // message in 100 it puts, in a task of its own (as a `stored` ack does).
+    let waiters = await withTaskGroup(of: [Task<Void, Never>].self) { group in
+        for p in 0..<producers {
+            group.addTask {
+                var waiters: [Task<Void, Never>] = []
+                for i in stride(from: p, to: n, by: producers) {
+                    let m = Message(from: "bench", text: "message \(i) with a chat-sized text of about sixty bytes", room: i % 2 == 0 ? "a" : "b")
+                    if i % 100 == 0 {
+                        let ticket = store.expectCommit(of: m.id)
+                        let at = clock.now
+                        waiters.append(Task {
+                            if case .failure(let why) = await ticket.wait() { print("not stored: \(why)"); exit(1) }
+                            settled.add(clock.now - at)
+                        })
+                    }
+                    _ = await inbox.put(m, timeout: .seconds(60))
+                }
+                return waiters
+            }
         }
-        _ = await inbox.put(m, timeout: .seconds(60))
+        var all: [Task<Void, Never>] = []
+        for await some in group { all += some }
+        return all
     }
     for w in waiters { await w.value }
     // Past the last sampled message: wait for the few after it.
@@ -82,14 +98,14 @@ do {
     let rate = Double(n) / (ms(elapsed) / 1000)
     let figures = try await map.inspect("archive")["figures"]
     let (p50, p99) = settled.percentiles()
-    print("throughput: put→commit latency (1 in 100 messages, at full speed, so with the queue) p50 \(fmt(p50)) ms, p99 \(fmt(p99)) ms; commit of one batch \(fmt((figures?["commitSeconds"]?.doubleValue ?? 0) * 1000)) ms on average")
-    print("throughput: \(n) messages stored in \(fmt(ms(elapsed) / 1000, 2)) s = \(Int(rate)) messages/s; average batch \(fmt(figures?["averageBatch"]?.doubleValue ?? 0, 0)), rows \(figures?["rows"]?.intValue ?? 0), \(Int((figures?["bytesOnDisk"]?.intValue ?? 0) / 1_048_576)) MiB on disk")
+    print("throughput, \(producers) producer\(producers == 1 ? "" : "s"): put→commit latency (1 in 100 messages) p50 \(fmt(p50)) ms, p99 \(fmt(p99)) ms; commit of one batch \(fmt((figures?["commitSeconds"]?.doubleValue ?? 0) * 1000)) ms on average")
+    print("throughput, \(producers) producer\(producers == 1 ? "" : "s"): \(n) messages stored in \(fmt(ms(elapsed) / 1000, 2)) s = \(Int(rate)) messages/s; average batch \(fmt(figures?["averageBatch"]?.doubleValue ?? 0, 0)), rows \(figures?["rows"]?.intValue ?? 0), \(Int((figures?["bytesOnDisk"]?.intValue ?? 0) / 1_048_576)) MiB on disk")
     await map.stop()
 }
 
 // MARK: publish, stored vs accepted
 
-do {
+if sections.contains("publish") {
     let total = option("--requests", 20_000)
     let clients = 32
     let map = try await start(#"""
@@ -108,7 +124,7 @@ do {
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     var results: [String: (rate: Double, log: LatencyLog)] = ["stored": (0, LatencyLog()), "accepted": (0, LatencyLog())]
     var elapsedByPath: [String: Duration] = ["stored": .zero, "accepted": .zero]
-    let rounds = 4
+    let rounds = option("--rounds", 8)
     // Rounds alternate, so both see the same machine state (page cache, WAL size, warm-up).
     for round in 0..<(rounds * 2) {
         let path = round % 2 == 0 ? "stored" : "accepted"
@@ -149,7 +165,7 @@ do {
 
 // MARK: resume of 10,000 missed messages
 
-do {
+if sections.contains("resume") {
     let missed = option("--resume", 10_000)
     let path = "\(dir)/resume.sqlite"
     let writer = try await start(#"""
