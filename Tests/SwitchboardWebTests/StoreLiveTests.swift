@@ -85,18 +85,10 @@ import Testing
         #expect(try await sse.next()?.id == live)
         #expect(MessageID(try #require(live))! > MessageID(ids.last!)!)
 
-        let frames = FrameLog()
         let url = base.replacingOccurrences(of: "http://", with: "ws://") + "/ws?name=bob&lastEventId=\(ids[149])"
-        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, _, _ in
-            for try await message in inbound.messages(maxSize: 1 << 16) {
-                guard case .text(let s) = message else { continue }
-                let frame = try JSONParser.parse(s).value
-                frames.append(frame)
-                if frame["type"] == "resumed" || frame["type"] == "error" { break }
-            }
-        }
-        #expect(frames.all.last?["type"] == "resumed")
-        #expect(frames.all.filter { $0["type"] == "message" }.compactMap { $0["id"]?.stringValue } == Array(ids[150...]) + [live!])
+        let frames = try await FrameLog.exchange(url) { $0["type"] == "resumed" || $0["type"] == "error" }
+        #expect(frames.last?["type"] == "resumed")
+        #expect(frames.filter { $0["type"] == "message" }.compactMap { $0["id"]?.stringValue } == Array(ids[150...]) + [live!])
     }
 
     @Test func everyStoredAckSurvivesKill9() async throws {

@@ -129,16 +129,7 @@ import Testing
 
         // The same through WebSocket, with ?lastEventId=.
         let url = try await h.url("/ws?name=bob&lastEventId=\(ids[189])").replacingOccurrences(of: "http://", with: "ws://")
-        let frames = FrameLog()
-        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, _, _ in
-            for try await message in inbound.messages(maxSize: 1 << 16) {
-                guard case .text(let s) = message else { continue }
-                let frame = try JSONParser.parse(s).value
-                frames.append(frame)
-                if frame["type"] == "resumed" { break }
-            }
-        }
-        let all = frames.all
+        let all = try await FrameLog.exchange(url) { $0["type"] == "resumed" || $0["type"] == "error" }
         #expect(all.filter { $0["type"] == "message" }.compactMap { $0["id"]?.stringValue } == Array(ids[190...]) + [live])
         #expect(all.last?["gap"] == false)
     }
@@ -150,19 +141,9 @@ import Testing
         var ids: [String] = []
         for i in 0..<5 { ids.append(try #require(try await publish(h, "m\(i)").body["id"]?.stringValue)) }
         let url = try await h.url("/ws?name=bob").replacingOccurrences(of: "http://", with: "ws://")
-        let frames = FrameLog()
-        let from = ids[1]
-        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, outbound, _ in
-            try await outbound.write(.text(#"{"resume": "\#(from)"}"#))
-            try await outbound.write(.text(#"{"text": "stored over ws"}"#))
-            for try await message in inbound.messages(maxSize: 1 << 16) {
-                guard case .text(let s) = message else { continue }
-                let frame = try JSONParser.parse(s).value
-                frames.append(frame)
-                if frame["type"] == "ack" { break }
-            }
+        let all = try await FrameLog.exchange(url, sending: [#"{"resume": "\#(ids[1])"}"#, #"{"text": "stored over ws"}"#]) {
+            $0["type"] == "ack" || $0["type"] == "error"
         }
-        let all = frames.all
         #expect(Array(all.prefix(3).compactMap { $0["id"]?.stringValue }) == Array(ids[2...]))
         #expect(all[3]["type"] == "resumed" && all[3]["count"] == 3 && all[3]["gap"] == false)
         #expect(all.last?["status"] == "stored")

@@ -151,18 +151,7 @@ import Testing
         let events = try await h.component("events", as: SSEEndpoint.self)
         while events.subscriberCount == 0 { await Task.yield() }
         let url = try await h.url("/ws?name=bob").replacingOccurrences(of: "http://", with: "ws://")
-        let frames = FrameLog()
-        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, outbound, _ in
-            try await outbound.write(.text(#"{"text": "not JSON"#))
-            try await outbound.write(.text(#"{"text": "hello :)"}"#))
-            for try await message in inbound.messages(maxSize: 1 << 16) {
-                guard case .text(let s) = message else { continue }
-                let frame = try JSONParser.parse(s).value
-                frames.append(frame)
-                if frame["type"] == "message" { break }
-            }
-        }
-        let all = frames.all
+        let all = try await FrameLog.exchange(url, sending: [#"{"text": "not JSON"#, #"{"text": "hello :)"}"#]) { $0["type"] == "message" }
         #expect(all.first?["type"] == "error")
         let ack = try #require(all.first { $0["type"] == "ack" })
         let message = try #require(all.first { $0["type"] == "message" })
@@ -177,19 +166,7 @@ import Testing
         let h = try await WebHarness.start(Self.system())
         defer { Task { await h.stop() } }
         let url = try await h.url("/ws").replacingOccurrences(of: "http://", with: "ws://")
-        let frames = FrameLog()
-        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, outbound, _ in
-            try await outbound.write(.text(#"{"text": "too early"}"#))
-            try await outbound.write(.text(#"{"name": "cy"}"#))
-            try await outbound.write(.text(#"{"text": "now", "room": "dev"}"#))
-            for try await message in inbound.messages(maxSize: 1 << 16) {
-                guard case .text(let s) = message else { continue }
-                let frame = try JSONParser.parse(s).value
-                frames.append(frame)
-                if frame["type"] == "message" { break }
-            }
-        }
-        let all = frames.all
+        let all = try await FrameLog.exchange(url, sending: [#"{"text": "too early"}"#, #"{"name": "cy"}"#, #"{"text": "now", "room": "dev"}"#]) { $0["type"] == "message" }
         #expect(all[0]["type"] == "error")
         #expect(all[1]["type"] == "hello")
         #expect(all.contains { $0["type"] == "message" && $0["from"] == "cy" && $0["room"] == "dev" })
@@ -214,4 +191,20 @@ final class FrameLog: @unchecked Sendable {
     private let lock = NSLock()
     func append(_ f: JSONValue) { lock.withLock { frames.append(f) } }
     var all: [JSONValue] { lock.withLock { frames } }
+
+    /// Connects a real WebSocket client to `url`, sends `frames` (text), and collects the JSON
+    /// frames it receives up to and including the first for which `last` is true.
+    static func exchange(_ url: String, sending frames: [String] = [], until last: @escaping @Sendable (JSONValue) -> Bool) async throws -> [JSONValue] {
+        let log = FrameLog()
+        try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, outbound, _ in
+            for f in frames { try await outbound.write(.text(f)) }
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .text(let s) = message else { continue }
+                let frame = try JSONParser.parse(s).value
+                log.append(frame)
+                if last(frame) { break }
+            }
+        }
+        return log.all
+    }
 }
