@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Switchboard needs on a fresh Debian machine, only
 # what is missing: libedit-dev (the console), and for the tests Chromium + chromedriver
-# + selenium (the browser test of the chat page), pexpect (the console's pty test), curl, and the user switchboard-peer (the console's allowUids test). Usage: dev/setup.sh [--tests]
+# + selenium (the browser test of the chat page), pexpect (the console's pty test), prometheus_client (its parser checks /metrics), curl, and the user switchboard-peer (the console's allowUids test). Usage: dev/setup.sh [--tests]
 set -euo pipefail
 need=()
 [ -f /usr/include/histedit.h ] || need+=(libedit-dev)
@@ -22,7 +22,7 @@ if [ "${1:-}" = "--tests" ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo useradd --system --no-create-home --shell /usr/sbin/nologin switchboard-peer
   fi
-  for module in selenium pexpect; do
+  for module in selenium pexpect prometheus_client; do
     if ! python3 -c "import $module" 2>/dev/null; then
       echo "dev/setup.sh: installing $module" >&2
       python3 -m pip install -q "$module"

@@ -21,6 +21,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; with --console the terminal shows warnings while the console is attached and the whole log goes to run.log beside the socket).")
     var logLevel: String?
 
+    @Option(help: "Log format: text, or json (one object per line: time, level, message, component, logger, source, metadata).")
+    var logFormat = "text"
+
     @Flag(help: "Open the console on this terminal (Ctrl-C then cancels console commands; shutdown --confirm or SIGTERM stop the server).")
     var console = false
 
@@ -32,18 +35,17 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        guard let format = LogFormat(rawValue: logFormat) else {
+            throw ValidationError("--log-format: \"\(logFormat)\" is not one of text, json")
+        }
         let system = try loadOrExit(file)
         let adminConfig = AdminConfig.of(system.spec)
         // With --console the log moves to a file once the console is on the terminal (RunLog).
-        let runLog = RunLog(level: level)
+        let runLog = RunLog(level: level, format: format)
         if console {
             LoggingSystem.bootstrap { runLog.handler(label: $0) }
         } else {
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardOutput(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, logLevel: level) }
         }
         let logger = Logger(label: "switchboard")
         let map = SystemMap(system, logger: logger)

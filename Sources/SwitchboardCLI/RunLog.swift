@@ -11,11 +11,13 @@ import Synchronization
 /// chosen level again, so the stop order on Ctrl-C is in view.
 final class RunLog: Sendable {
     let level: Logger.Level
+    let format: LogFormat
     private let file = Mutex<FileHandle?>(nil)
     private let terminalLevel: Atomic<UInt8>
 
-    init(level: Logger.Level) {
+    init(level: Logger.Level, format: LogFormat = .text) {
         self.level = level
+        self.format = format
         terminalLevel = Atomic(Self.rank(level))
     }
 
@@ -46,7 +48,7 @@ final class RunLog: Sendable {
 
     func handler(label: String) -> Handler { Handler(label: label, log: self, logLevel: level) }
 
-    /// One line per event, as swift-log's stream handler writes them.
+    /// One line per event, in the chosen format.
     struct Handler: LogHandler {
         let label: String
         let log: RunLog
@@ -59,11 +61,7 @@ final class RunLog: Sendable {
         }
 
         func log(event: LogEvent) {
-            var all = metadata
-            if let extra = event.metadata { all.merge(extra) { $1 } }
-            let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            let time = Date().formatted(.iso8601)
-            log.write(event.level, "\(time) \(event.level) \(label):\(meta) [\(event.source)] \(event.message)\n")
+            log.write(event.level, log.format.line(label: label, event: event, metadata: metadata))
         }
     }
 }

@@ -119,3 +119,33 @@ public func temporaryDirectory() throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+extension LiveProcess {
+    /// The address the http-server named `component` logs that it listens on (at info level),
+    /// once it has.
+    public func listeningURL(of component: String = "http", limit: Duration = .seconds(60)) async -> String? {
+        let needle = "component=\(component) [SwitchboardWeb] listening on http://"
+        guard await waitFor(needle, limit: limit), let range = text.range(of: needle) else { return nil }
+        let rest = text[range.upperBound...].prefix { !$0.isWhitespace }
+        return "http://" + rest
+    }
+}
+
+/// The repository's root `system.json` with every listener on port 0, so that several tests
+/// can run it at once; throws when a listener's port was not found to change.
+public func rootSystemOnPortZero(_ root: URL) throws -> String {
+    let original = try String(contentsOf: root.appendingPathComponent("system.json"), encoding: .utf8)
+    var system = original
+    for port in ["8080", "9090"] {
+        let changed = system.replacingOccurrences(of: "\"port\": \(port)", with: "\"port\": 0")
+        guard changed != system else { throw RootSystemChanged(port: port) }
+        system = changed
+    }
+    return system
+}
+
+/// The root `system.json` no longer has a listener this test kit expects.
+public struct RootSystemChanged: Error, CustomStringConvertible {
+    public let port: String
+    public var description: String { "the root system.json should have a listener on port \(port)" }
+}

@@ -9,16 +9,14 @@ import Testing
 
     @Test func completionHistoryPutTailAndDetachInAPty() async throws {
         let dir = try temporaryDirectory()
-        let original = try String(contentsOf: Self.root.appendingPathComponent("system.json"), encoding: .utf8)
-        let system = original.replacingOccurrences(of: "\"port\": 8080", with: "\"port\": 0")
+        let system = try rootSystemOnPortZero(Self.root)
         try system.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/dev", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.root.appendingPathComponent("dev/console.rc").path, toPath: dir + "/dev/console.rc")
         let server = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
         defer { server.terminate() }
-        #expect(await server.waitFor("listening on http://"))
+        let url = try #require(await server.listeningURL())
         #expect(await server.waitFor("system \"chat\" running"))
-        let url = try #require(server.text.firstMatch(of: /listening on (http:\/\/[0-9.:]+)/)?.1)
         let pty = try LiveProcess("/usr/bin/env", [
             "python3", Self.here.appendingPathComponent("Pty/console_pty.py").path,
             switchboardBinary(), dir, String(url), dir + "/.switchboard/admin.sock",

@@ -13,14 +13,12 @@ import Testing
     @Test func twoWindowsChatThroughThePage() async throws {
         let dir = try temporaryDirectory()
         // The root system, on an ephemeral port.
-        let original = try String(contentsOf: Self.root.appendingPathComponent("system.json"), encoding: .utf8)
-        let system = original.replacingOccurrences(of: "\"port\": 8080", with: "\"port\": 0")
-        try #require(system != original, "the root system.json should name port 8080")
+        let system = try rootSystemOnPortZero(Self.root)
         try system.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
         let server = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
         defer { server.terminate() }
-        #expect(await server.waitFor("listening on http://"))
-        let url = try #require(server.text.firstMatch(of: /listening on (http:\/\/[0-9.:]+)/)?.1)
+        let url = try #require(await server.listeningURL())
+        #expect(await server.waitFor("system \"chat\" running"))
         let browser = try LiveProcess("/usr/bin/env", ["python3", Self.here.appendingPathComponent("Browser/chat_page.py").path, String(url)])
         let status = await browser.waitForExit(limit: .seconds(180))
         browser.terminate()

@@ -16,9 +16,7 @@ import Testing
     /// The root system in a fresh directory, on port 0.
     static func rootSystem() throws -> String {
         let dir = try temporaryDirectory()
-        let original = try String(contentsOf: root.appendingPathComponent("system.json"), encoding: .utf8)
-        let system = original.replacingOccurrences(of: "\"port\": 8080", with: "\"port\": 0")
-        try #require(system != original)
+        let system = try rootSystemOnPortZero(root)
         try system.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
         return dir
     }
@@ -27,7 +25,7 @@ import Testing
     static func run(_ dir: String) async throws -> (LiveProcess, String) {
         let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
         // The server listens before the endpoints have mounted their routes: wait for all.
-        guard await p.waitFor(#"system "chat" running"#), let url = p.text.firstMatch(of: /listening on (http:\/\/[0-9.:]+)/)?.1 else {
+        guard let url = await p.listeningURL(), await p.waitFor(#"system "chat" running"#) else {
             p.terminate()
             throw Failed(text: "the server did not start: \(p.text)")
         }

@@ -44,8 +44,8 @@ struct WebHarness {
     func stop() async { await map.stop() }
 
     /// A request through the real socket; the body collected.
-    func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> (status: Int, headers: HTTPHeaders, body: String) {
-        var req = HTTPClientRequest(url: try await url(path))
+    func request(_ method: HTTPMethod, _ path: String, server: String = "http", headers: [(String, String)] = [], body: String? = nil) async throws -> (status: Int, headers: HTTPHeaders, body: String) {
+        var req = HTTPClientRequest(url: try await url(path, server: server))
         req.method = method
         for (k, v) in headers { req.headers.add(name: k, value: v) }
         if let body { req.body = .bytes(ByteBuffer(string: body)) }

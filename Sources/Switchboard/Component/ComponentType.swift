@@ -70,6 +70,9 @@ public final class ComponentContext {
     /// The logger for this component (metadata `component=<name>`).
     public var logger: Logger { runtime.logger }
 
+    /// The running system as a whole, for components that report on it (health, metrics).
+    public var system: SystemHandle { SystemHandle(wiring: wiring) }
+
     /// Declares the required slot `slot`, filled by the component named in `using`, which must
     /// be a `T` (usually a protocol existential such as `(any MessageSink).self`).
     public func dependency<T>(_ slot: String, as type: T.Type, _ description: String = "") -> Dependency<T> {
@@ -107,4 +110,13 @@ public final class ComponentContext {
         let key: String
         let description: String
     }
+}
+
+/// A component's view of the system it belongs to: every component's state and figures, as
+/// the console sees them. Keep it, not the map: it holds the map weakly.
+public struct SystemHandle: Sendable {
+    let wiring: Wiring
+
+    /// The map, while it exists.
+    public var map: SystemMap? { wiring.map }
 }

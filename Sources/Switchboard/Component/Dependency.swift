@@ -41,6 +41,17 @@ public enum DependencyError: Error, CustomStringConvertible {
 /// The current instance of every component by name, shared by the dependency references.
 public final class Wiring: Sendable {
     private let instances = Mutex<[String: any Component]>([:])
+    private let owner = Mutex<WeakMap>(WeakMap())
+
+    private struct WeakMap: @unchecked Sendable {
+        weak var map: SystemMap?
+    }
+
+    /// The map running these instances (set by the map; kept across reloads).
+    var map: SystemMap? {
+        get { owner.withLock { $0.map } }
+        set { owner.withLock { $0.map = newValue } }
+    }
 
     /// An empty table.
     public init() {}

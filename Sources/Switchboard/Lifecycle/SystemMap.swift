@@ -67,6 +67,7 @@ public actor SystemMap {
             system.wiring.set(component.name, instance)
         }
         for (name, runtime) in system.runtimes { watchFailures(of: name, runtime) }
+        system.wiring.map = self
     }
 
     nonisolated func watchFailures(of name: String, _ runtime: ComponentRuntime) {

@@ -95,6 +95,8 @@ public final class SSEEndpoint: Component {
     private let history: Mutex<HistoryRing>
     private let nextSubscriber = Atomic<UInt64>(0)
     private let served = Atomic<Int>(0)
+    /// What subscribers that have gone delivered and dropped, so the totals only grow.
+    private let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
 
     init(_ context: ComponentContext) {
         name = context.name
@@ -305,6 +307,7 @@ public final class SSEEndpoint: Component {
             defer {
                 unwatch()
                 r.subscribers.remove(subscriber)
+                self.retired.withLock { $0.delivered += subscriber.delivered; $0.dropped += subscriber.dropped }
             }
             var first = ByteBuffer(string: "retry: \(retry)\n\n")
             var replayed = Set<MessageID>()
@@ -362,8 +365,10 @@ public final class SSEEndpoint: Component {
                             "newest": r.history.newest.map { .string($0.description) } ?? .null]
             o["hub"] = r.hub?.json ?? "listener in the source's loop"
         }
-        o["delivered"] = .int(subs.map(\.delivered).reduce(0, +))
-        o["dropped"] = .int(subs.map(\.dropped).reduce(0, +))
+        // Since the endpoint was made: those connected now and those gone.
+        let gone = retired.withLock { $0 }
+        o["delivered"] = .int(gone.delivered + subs.map(\.delivered).reduce(0, +))
+        o["dropped"] = .int(gone.dropped + subs.map(\.dropped).reduce(0, +))
         let now = ContinuousClock.now
         let sample = subs.sorted { $0.id < $1.id }.prefix(20).map { s -> JSONValue in
             ["id": .int(Int(s.id)), "room": s.room.map(JSONValue.string) ?? .null, "connectedSeconds": .double((now - s.since).milliseconds / 1000),

@@ -1,0 +1,108 @@
+import Switchboard
+
+/// The components' figures (what `inspect` shows) as Prometheus metric families, read at
+/// scrape time: the console and `/metrics` read the same counters, so they never disagree, and
+/// nothing is added to the path of a message.
+enum FigureMetrics {
+    /// One metric family: `switchboard_<subsystem>_<name>_<unit>`.
+    struct Family: Hashable, Sendable {
+        let subsystem: String
+        let name: String
+        let unit: String
+        let help: String
+        let isCounter: Bool
+        /// Label names after `component`.
+        let labels: [String]
+    }
+
+    struct Sample {
+        let family: Family
+        let labels: [(String, String)]
+        let value: Double
+    }
+
+    private static func counter(_ subsystem: String, _ name: String, _ help: String, labels: [String] = []) -> Family {
+        Family(subsystem: subsystem, name: name, unit: "total", help: help, isCounter: true, labels: labels)
+    }
+
+    private static func gauge(_ subsystem: String, _ name: String, _ unit: String = "", _ help: String, labels: [String] = []) -> Family {
+        Family(subsystem: subsystem, name: name, unit: unit, help: help, isCounter: false, labels: labels)
+    }
+
+    static let state = gauge("component", "state", "", "1 for the state each component is in, 0 for the others", labels: ["type", "state"])
+    static let states = ["stopped", "starting", "running", "stopping", "failed"]
+
+    /// Per type: the figure (a path into `inspect`'s figures) and the family it feeds.
+    static let table: [String: [([String], Family)]] = [
+        "channel": [
+            (["puts"], counter("channel", "puts", "messages put on the channel")),
+            (["takes"], counter("channel", "takes", "messages taken from the channel")),
+            (["dropped"], counter("channel", "dropped", "messages its buffer policy dropped")),
+            (["count"], gauge("channel", "buffered", "messages", "messages in the buffer now")),
+            (["capacity"], gauge("channel", "capacity", "messages", "the buffer's size")),
+        ],
+        "mult": [
+            (["tapCount"], gauge("mult", "taps", "", "taps on the mult")),
+            (["listeners"], gauge("mult", "listeners", "", "listeners running in the mult's loop (SSE endpoints)")),
+        ],
+        "pub": [
+            (["unrouted"], counter("pub", "unrouted", "messages no subscriber's topic took")),
+        ],
+        "http-server": [
+            (["connections"], gauge("http", "connections", "", "open connections")),
+            (["connectionsAccepted"], counter("http", "connections_accepted", "connections accepted")),
+            (["connectionsShed"], counter("http", "connections_shed", "connections refused over maxConnections")),
+        ],
+        "sse": [
+            (["subscribers"], gauge("sse", "subscribers", "", "connected SSE subscribers")),
+            (["served"], counter("sse", "connections", "SSE streams opened")),
+            (["delivered"], counter("sse", "delivered", "events written to subscribers")),
+            (["dropped"], counter("sse", "dropped", "events subscribers lost to their policy")),
+        ],
+        "websocket": [
+            (["sessions"], gauge("websocket", "sessions", "", "open WebSocket sessions")),
+        ],
+        "webhook-out": [
+            (["delivered"], counter("webhook_out", "delivered", "webhooks delivered")),
+            (["failed"], counter("webhook_out", "failed", "webhooks that exhausted their retries")),
+            (["retrying"], gauge("webhook_out", "retrying", "", "deliveries waiting for a retry")),
+            (["deadLetters"], gauge("webhook_out", "dead_letters", "", "dead letters kept")),
+        ],
+        "store": [
+            (["written"], counter("store", "written", "messages committed")),
+            (["rows"], gauge("store", "rows", "", "messages stored")),
+            (["bytesOnDisk"], gauge("store", "size", "bytes", "the database's size on disk")),
+            (["lag"], gauge("store", "lag", "messages", "messages taken but not yet committed")),
+            (["averageBatch"], gauge("store", "batch_average", "messages", "messages per commit")),
+            (["commitSeconds"], gauge("store", "commit_average", "seconds", "time per commit")),
+            (["waitingAcks"], gauge("store", "acks_waiting", "", "stored acks waiting for a commit")),
+        ],
+    ]
+
+    /// Counts by outcome (`counts` objects) become one family with a `result` label.
+    static let outcomes: [String: Family] = [
+        "publish": counter("publish", "requests", "POST answers by outcome", labels: ["result"]),
+        "websocket": counter("websocket", "messages", "inbound WebSocket messages by outcome", labels: ["result"]),
+        "webhook-in": counter("webhook_in", "requests", "inbound webhooks by outcome", labels: ["result"]),
+    ]
+
+    static let responses = counter("http", "responses", "responses by status class", labels: ["class"])
+
+    /// The samples of one component, from its status row and figures.
+    static func samples(name: String, type: String, state: String, figures: JSONValue) -> [Sample] {
+        var out = states.map { Sample(family: Self.state, labels: [("component", name), ("type", type), ("state", $0)], value: $0 == state ? 1 : 0) }
+        for (path, family) in table[type] ?? [] {
+            guard let value = path.reduce(Optional(figures), { $0?[$1] })?.doubleValue else { continue }
+            out.append(Sample(family: family, labels: [("component", name)], value: value))
+        }
+        if let family = outcomes[type], case .object(let counts)? = figures["counts"] {
+            for (result, v) in counts { if let v = v.doubleValue { out.append(Sample(family: family, labels: [("component", name), ("result", result)], value: v)) } }
+        }
+        if type == "http-server", case .object(let requests)? = figures["requests"] {
+            for (cls, v) in requests where cls != "total" {
+                if let v = v.doubleValue { out.append(Sample(family: responses, labels: [("component", name), ("class", cls)], value: v)) }
+            }
+        }
+        return out
+    }
+}
