@@ -38,15 +38,16 @@ struct RunCommand: AsyncParsableCommand {
         guard let format = LogFormat(rawValue: logFormat) else {
             throw ValidationError("--log-format: \"\(logFormat)\" is not one of text, json")
         }
-        let system = try loadOrExit(file)
-        let adminConfig = AdminConfig.of(system.spec)
         // With --console the log moves to a file once the console is on the terminal (RunLog).
+        // Before loading: the components' loggers are made when the file is.
         let runLog = RunLog(level: level, format: format)
         if console {
             LoggingSystem.bootstrap { runLog.handler(label: $0) }
         } else {
             LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, logLevel: level) }
         }
+        let system = try loadOrExit(file)
+        let adminConfig = AdminConfig.of(system.spec)
         let logger = Logger(label: "switchboard")
         let map = SystemMap(system, logger: logger)
         var deadline = system.spec.shutdownTimeout

@@ -80,6 +80,35 @@ import Testing
         #expect(text.contains("system stopped cleanly"))
     }
 
+    @Test func jsonLogsAreOneObjectPerLineWithTheDocumentedKeys() async throws {
+        let (dir, _) = try write(#"""
+            {"name": "live", "components": {
+              "inbox": {"type": "channel"},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0}
+            }}
+            """#)
+        let p = try LiveProcess(switchboardBinary(), ["run", "--log-format", "json"], directory: dir)
+        defer { p.terminate() }
+        #expect(await p.waitFor(#""message":"system \"live\" running"#))
+        p.signal(SIGTERM)
+        #expect(await p.waitForExit() == 0)
+        let lines = p.text.split(separator: "\n")
+        #expect(lines.count > 8)
+        for line in lines {
+            let value = try JSONParser.parse(String(line)).value
+            for key in ["time", "level", "message", "logger", "source"] {
+                #expect(value[key]?.stringValue?.isEmpty == false, "\(key) in \(line)")
+            }
+        }
+        // A component's lines name it in their own key; the stop order is in the messages.
+        let messages = lines.compactMap { try? JSONParser.parse(String($0)).value }
+        #expect(messages.contains { $0["component"] == "http" && $0["message"]?.stringValue?.hasPrefix("listening on http://") == true })
+        #expect(messages.contains { $0["message"]?.stringValue?.hasPrefix("system stopped cleanly") == true })
+        let bad = try await run(["run", "--log-format", "xml"], in: dir)
+        #expect(bad.status != 0 && bad.text.contains("--log-format"))
+    }
+
     @Test func runRefusesAnInvalidFileWithTheProblemsAndExits1() async throws {
         let (dir, _) = try write(#"{"components": {"x": {"type": "nope"}}}"#)
         let (status, text) = try await run(["run"], in: dir)
