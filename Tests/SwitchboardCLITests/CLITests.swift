@@ -85,12 +85,20 @@ import Testing
             {"name": "live", "components": {
               "inbox": {"type": "channel"},
               "fanout": {"type": "mult", "using": {"source": "inbox"}},
-              "http": {"type": "http-server", "port": 0}
+              "http": {"type": "http-server", "port": 0, "accessLog": true},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}}
             }}
             """#)
         let p = try LiveProcess(switchboardBinary(), ["run", "--log-format", "json"], directory: dir)
         defer { p.terminate() }
         #expect(await p.waitFor(#""message":"system \"live\" running"#))
+        // Two requests for the access log: a 404 with a token in its query, and a publish.
+        let base = try #require(p.text.firstMatch(of: /listening on (http:\/\/[0-9.:]+)/)?.1)
+        for args in [["-s", "\(base)/nowhere?token=s3cret"], ["-s", "-d", "hi there", "-H", "Content-Type: text/plain", "\(base)/messages"]] {
+            let curl = try LiveProcess("/usr/bin/env", ["curl"] + args)
+            #expect(await curl.waitForExit() == 0)
+        }
+        #expect(await p.waitFor(#""message":"POST /messages 202""#))
         p.signal(SIGTERM)
         #expect(await p.waitForExit() == 0)
         let lines = p.text.split(separator: "\n")
@@ -105,6 +113,12 @@ import Testing
         let messages = lines.compactMap { try? JSONParser.parse(String($0)).value }
         #expect(messages.contains { $0["component"] == "http" && $0["message"]?.stringValue?.hasPrefix("listening on http://") == true })
         #expect(messages.contains { $0["message"]?.stringValue?.hasPrefix("system stopped cleanly") == true })
+        let notFound = try #require(messages.first { $0["message"] == "GET /nowhere 404" })
+        #expect(notFound["component"] == "http")
+        #expect(notFound["metadata"]?["path"] == "/nowhere" && notFound["metadata"]?["status"] == "404")
+        #expect(notFound["metadata"]?["bytes"]?.stringValue.flatMap(Int.init).map { $0 > 0 } == true)
+        #expect(notFound["metadata"]?["durationMs"] != nil)
+        #expect(!p.text.contains("s3cret"), "a query string (where tokens travel) is never logged")
         let bad = try await run(["run", "--log-format", "xml"], in: dir)
         #expect(bad.status != 0 && bad.text.contains("--log-format"))
     }

@@ -10,6 +10,13 @@ struct DynamicResponder: HTTPResponder {
     let server: HTTPServerComponent
 
     func respond(to request: Request, context: EdgeContext) async throws -> Response {
+        guard server.accessLog else { return try await respondUnlogged(to: request, context: context) }
+        let started = ContinuousClock.now
+        let response = try await respondUnlogged(to: request, context: context)
+        return AccessLog.wrap(response, request, since: started, logger: server.runtime.logger)
+    }
+
+    private func respondUnlogged(to request: Request, context: EdgeContext) async throws -> Response {
         let cors = server.corsPolicy
         let origin = request.headers[.origin]
         if let cors, let origin, request.method == .options, request.headers[.accessControlRequestMethod] != nil {

@@ -27,6 +27,7 @@ public final class HTTPServerComponent: HTTPServing {
         var headerTimeout: Duration
         var cors: CORSPolicy?
         var shutdownGrace: Duration
+        var accessLog: Bool
 
         init(_ c: ConfigReader) {
             host = c.string("host", default: "127.0.0.1")
@@ -38,6 +39,7 @@ public final class HTTPServerComponent: HTTPServing {
             maxWebSocketFrame = c.int("maxWebSocketFrame", default: 1 << 20, in: 125...(16 << 20))
             cors = CORSPolicy(c.object("cors"))
             shutdownGrace = c.duration("shutdownGrace", default: .seconds(5))
+            accessLog = c.bool("accessLog", default: false)
         }
     }
 
@@ -55,6 +57,8 @@ public final class HTTPServerComponent: HTTPServing {
     let stats = ResponseStats()
     private let config: Config
     private let cors: Mutex<CORSPolicy?>
+    /// Whether each request is logged (method, path, status, duration, bytes).
+    var accessLog: Bool { config.accessLog }
     private let running = Mutex<Running?>(nil)
 
     init(_ context: ComponentContext) {
