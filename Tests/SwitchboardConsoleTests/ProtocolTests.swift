@@ -205,6 +205,25 @@ import Testing
         }
     }
 
+    @Test func topShowsRatesScreenByScreen() async throws {
+        try await with { (h: ConsoleHarness) async throws in
+            // Messages put while the first screen is measured show as the channel's rate.
+            let top = Task { try await h.command(["top -n 2"]) }
+            for i in 0..<20 { _ = try await h.command("put! inbox rate \(i)") }
+            let (reply, events) = try await top.value
+            #expect(reply["ok"] == true)
+            #expect(reply["data"]?["screens"] == 2)
+            let screens = events.filter { $0["data"]?["inbox"] != nil }
+            #expect(screens.count == 2)
+            let first = try #require(screens.first)
+            #expect(first["text"]?.stringValue?.contains("IN/s") == true)
+            #expect(first["data"]?["inbox"]?["type"] == "channel")
+            let rates = screens.compactMap { $0["data"]?["inbox"]?["inPerSecond"]?.doubleValue }
+            #expect(rates.count == 2 && rates.reduce(0, +) > 0, "the puts show as a rate: \(rates)")
+            #expect(try await h.command("top -n x")["reason"] == "usage")
+        }
+    }
+
     @Test func tailWithACountEndsByItself() async throws {
         try await with { (h: ConsoleHarness) async throws in
             let tail = Task { try await h.command(["tail inbox -n 2"]) }

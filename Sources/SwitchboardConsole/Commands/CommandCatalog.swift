@@ -40,6 +40,7 @@ public struct CommandCatalog: Sendable {
         .init(name: "restart", aliases: [], usage: "restart [component]", summary: "stop and start the system, or one component and its dependents", words: [.component], flags: []),
         .init(name: "put!", aliases: ["put"], usage: "put! <channel> <text | json> [--wait 1s]   (or put! <channel> <<EOF … EOF)", summary: "put a message on a channel; says stored (when a store keeps the channel's messages), accepted, dropped, or would block", words: [.channel, .text], flags: ["--wait"]),
         .init(name: "tail", aliases: [], usage: "tail <channel|mult|pub> [-n N]", summary: "stream messages as they pass (drop-oldest tap; Ctrl-C ends)", words: [.tailable], flags: ["-n"]),
+        .init(name: "top", aliases: [], usage: "top [-n N]", summary: "every component's rates (in, out, drops per second), connections and lag, refreshed each second until Ctrl-C (-n N: N screens)", words: [], flags: ["-n"]),
         .init(name: "reload", aliases: [], usage: "reload [--dry-run]", summary: "re-read system.json and apply the changes without a restart", words: [], flags: ["--dry-run"]),
         .init(name: "config", aliases: [], usage: "config [component]", summary: "the configuration in force (secrets masked)", words: [.component], flags: []),
         .init(name: "log", aliases: [], usage: "log [-n N]", summary: "the lifecycle event log", words: [], flags: ["-n"]),

@@ -72,6 +72,7 @@ public final class ConsoleSession: @unchecked Sendable {
         case "start", "stop", "restart": return try await lifecycle(spec, rest)
         case "put!": return try await put(rest, spec)
         case "tail": return try await tail(rest, spec, emit: emit)
+        case "top": return try await top(rest, spec, emit: emit)
         case "reload":
             let words = try words(rest, spec, max: 1)
             guard words.isEmpty || words == ["--dry-run"] else { throw ConsoleError.usage(spec) }

@@ -82,6 +82,16 @@ try:
     console.expect(PROMPT)
     print("\n[check] history shows the stored message")
 
+    # top refreshes until Ctrl-C, then the prompt comes back.
+    console.sendline("top")
+    console.expect("refreshing every second")
+    console.expect("IN/s")
+    console.expect("inbox")
+    console.sendcontrol("c")
+    console.expect("stopped: \\d+ screen")
+    console.expect(PROMPT)
+    print("\n[check] top showed a screen of rates and Ctrl-C returned to the prompt")
+
     # tail streams until Ctrl-C, then the prompt comes back.
     console.sendline("tail fanout")
     console.expect("tailing fanout")
