@@ -22,6 +22,7 @@ struct Reloader: Sendable {
         } catch {
             // In the lifecycle log too, so a console's `log` shows why an edit did nothing.
             await map.note("reload (\(trigger)) refused, nothing changed: \(error.description)", level: .error)
+            if !dryRun { await map.countReload(.invalid) }
             let issues: [JSONValue] = error.issues.map { ["path": .string($0.path.description), "reason": .string($0.reason.rawValue), "message": .string($0.message)] }
             return .init(ok: false, text: "\(file) is not valid; nothing changed\n\(error.description)", data: ["issues": .array(issues)])
         }

@@ -77,11 +77,19 @@ import Testing
         #expect(s.value("switchboard_component_state", ["component": "fanout", "state": "running"]) == 1)
         #expect(s.value("switchboard_component_state", ["component": "fanout", "state": "stopped"]) == 0)
         #expect(s.value("switchboard_build_info", ["version": Switchboard.version]) == 1)
+        // Latency: a histogram (in seconds) counting at least these requests (the registry is
+        // per process, shared with other tests' publish endpoints of the same name).
+        #expect(s.families["switchboard_publish_duration_seconds"] == "histogram")
+        #expect((s.value("switchboard_publish_duration_seconds_count", ["component": "publish"]) ?? 0) >= Double(n + 1))
 
-        // Counters keep counting from scrape to scrape.
+        // Counters keep counting from scrape to scrape; reloads are counted by outcome.
         #expect(try await h.postJSON("/messages", #"{"text": "one more"}"#).status == 202)
+        let same = try SystemLoader(registry: WebHarness.registry, environment: [:], logger: .tests).load(text: Self.system, wiring: h.map.sharedWiring)
+        #expect(await h.map.reload(to: same).ok)
         let again = try await scrape(h)
         #expect(again.value("switchboard_publish_requests_total", ["result": "accepted"]) == Double(n + 1))
+        #expect(again.value("switchboard_system_reloads_total", ["outcome": "unchanged"]) == 1)
+        #expect(again.value("switchboard_system_reloads_total", ["outcome": "applied"]) == 0)
     }
 
     @Test func readinessFollowsTheComponentsAndTurnsFirstWhenDraining() async throws {

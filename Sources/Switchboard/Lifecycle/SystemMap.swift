@@ -39,6 +39,7 @@ public actor SystemMap {
     /// What suspended instances handed on, by name, until their replacement resumes from it.
     var carried: [String: (state: any Sendable, from: any Component)] = [:]
     private var busy = false
+    var reloads: [ReloadResult: Int] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     let clock = ContinuousClock()
 

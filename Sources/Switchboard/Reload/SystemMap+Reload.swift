@@ -34,6 +34,18 @@ extension SystemMap {
     /// and restarted ones start in dependency order. If anything fails, what the reload
     /// started is stopped, updates are reverted, the previous components and config come
     /// back and what was stopped is started again.
+    /// How reloads ended, for `/metrics`: `applied`, `unchanged`, `rolledBack`, and `invalid`
+    /// (a file that did not validate, counted by whoever read it).
+    public enum ReloadResult: String, Sendable, CaseIterable {
+        case applied, unchanged, rolledBack, invalid
+    }
+
+    /// Reloads so far, by how they ended.
+    public var reloadCounts: [ReloadResult: Int] { reloads }
+
+    /// Counts a reload that ended as `result`.
+    public func countReload(_ result: ReloadResult) { reloads[result, default: 0] += 1 }
+
     public func reload(to new: BuiltSystem, dryRun: Bool = false) async -> ReloadOutcome {
         await exclusively {
             let types = new.types
@@ -45,12 +57,14 @@ extension SystemMap {
                 spec = new.spec
                 refreshSpecs()
                 note("reload: nothing to do")
+                countReload(.unchanged)
                 return ReloadOutcome(plan: plan, dryRun: false, failure: nil)
             }
             note("reload: applying\n" + plan.text)
             let failure = await apply(plan, new)
             await releaseCarried()
             note(failure.map { "reload failed and was rolled back: \($0)" } ?? "reload applied")
+            countReload(failure == nil ? .applied : .rolledBack)
             return ReloadOutcome(plan: plan, dryRun: false, failure: failure)
         }
     }

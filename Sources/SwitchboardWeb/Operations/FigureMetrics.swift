@@ -87,6 +87,7 @@ enum FigureMetrics {
     ]
 
     static let responses = counter("http", "responses", "responses by status class", labels: ["class"])
+    static let reloads = counter("system", "reloads", "reloads of system.json by outcome", labels: ["outcome"])
 
     /// The samples of one component, from its status row and figures.
     static func samples(name: String, type: String, state: String, figures: JSONValue) -> [Sample] {

@@ -76,6 +76,10 @@ public final class MetricsEndpoint: Component {
             scrapes += 1
             var seen = Set<String>()
             if let map = system.map {
+                let reloads = await map.reloadCounts
+                for result in SystemMap.ReloadResult.allCases {
+                    seen.insert(record(FigureMetrics.Sample(family: FigureMetrics.reloads, labels: [("outcome", result.rawValue)], value: Double(reloads[result] ?? 0))))
+                }
                 for row in await map.status().arrayValue ?? [] {
                     guard let name = row["name"]?.stringValue, let type = row["type"]?.stringValue, let state = row["state"]?.stringValue else { continue }
                     let figures = (try? await map.inspect(name))?["figures"] ?? .null
@@ -91,7 +95,7 @@ public final class MetricsEndpoint: Component {
                 }
                 known[key] = nil
             }
-            return registry.emitToBuffer()
+            return registry.emitToBuffer() + HotPathMetrics.registry.emitToBuffer()
         }
 
         /// Sets the series of `sample`; returns its key.

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Prometheus
 import Switchboard
 import SwitchboardChannels
 import Synchronization
@@ -32,6 +33,7 @@ public final class PublishEndpoint: Component {
     private let channel: Dependency<any MessageSink>
     private let config: Config
     private let ack: Acknowledger
+    private let duration: DurationHistogram
     private let counts = Mutex<[String: Int]>([:])
 
     init(_ context: ComponentContext) {
@@ -39,6 +41,7 @@ public final class PublishEndpoint: Component {
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel messages are put on")
         config = Config(context)
         ack = Acknowledger(context)
+        duration = HotPathMetrics.publishDuration(component: context.name)
     }
 
     /// The component type.
@@ -51,7 +54,10 @@ public final class PublishEndpoint: Component {
         let server = try mount.server.get()
         let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
         try mount.mount([HTTPRoute(.post, config.path) { [self] request, _ in
-            await publish(request, to: sink, limit: limit)
+            let started = ContinuousClock.now
+            let response = await publish(request, to: sink, limit: limit)
+            duration.record(ContinuousClock.now - started)
+            return response
         }])
     }
 

@@ -76,7 +76,7 @@ struct Target: Sendable {
     }
 
     /// The release `switchboard` binary with a chat-like system: channel → mult → sse + publish.
-    static func switchboard(dir: String, port: Int = 18080) async throws -> Target {
+    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil) async throws -> Target {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
         let config = """
             {"name": "bench", "components": {
@@ -84,18 +84,23 @@ struct Target: Sendable {
               "fanout": {"type": "mult", "using": {"source": "inbox"}, "tapDefaults": {"policy": "block", "capacity": 4096}},
               "http": {"type": "http-server", "port": \(port), "maxConnections": 100000},
               "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
-              "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout"}}
+              "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout"}}\(metricsPort.map { """
+            ,
+              "ops": {"type": "http-server", "port": \($0)},
+              "metrics": {"type": "metrics", "using": {"server": "ops"}}
+            """ } ?? "")
             }}
             """
-        try config.write(toFile: dir + "/bench.json", atomically: true, encoding: .utf8)
+        let file = dir + "/bench-\(port).json"
+        try config.write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["run", dir + "/bench.json", "--log-level", "warning"]
+        p.arguments = ["run", file, "--log-level", "warning"]
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         try await waitForPort(port)
         let pid = p.processIdentifier
-        return Target(name: "switchboard", port: port, subscribePath: "/events", publishURL: "http://127.0.0.1:\(port)/messages?from=bench",
+        return Target(name: metricsPort == nil ? "switchboard" : "switchboard+metrics", port: port, subscribePath: "/events", publishURL: "http://127.0.0.1:\(port)/messages?from=bench",
                       process: p, pidsOf: { [pid] })
     }
 

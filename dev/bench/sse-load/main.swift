@@ -1,7 +1,8 @@
 // SSE fan-out load: Switchboard (release build) against nginx + nchan, in one run.
 //
 //   swift build -c release --product switchboard && swift build -c release --product sse-load
-//   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan]
+//   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan|metrics]
+//   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
 //
 // Scenarios, each run against both servers:
 //   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
@@ -37,7 +38,8 @@ struct SSELoad {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var targets: [Target] = []
         do {
-            if only == nil || only == "switchboard" { targets.append(try await Target.switchboard(dir: dir)) }
+            if only == nil || only == "switchboard" || only == "metrics" { targets.append(try await Target.switchboard(dir: dir)) }
+            if only == "metrics" { targets.append(try await Target.switchboard(dir: dir, port: 18081, metricsPort: 19090)) }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
         } catch {
             print("could not start the servers: \(error)")
@@ -49,7 +51,20 @@ struct SSELoad {
         var results: [String: [String: String]] = [:]
         var run = Int(getpid()) * 10
         let churn = option("--churn", 10_000)
-        for scenario in ["throughput", "latency", "idle", "churn"] {
+        // With --only metrics: the same system with and without a metrics endpoint that is
+        // scraped every second (Prometheus' usual interval is 15 s) through the run.
+        let scraper = only == "metrics" ? Task {
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            while !Task.isCancelled {
+                if let res = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:19090/metrics"), timeout: .seconds(10)) {
+                    _ = try? await res.body.collect(upTo: 16 << 20)
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+            try? await client.shutdown()
+        } : nil
+        defer { scraper?.cancel() }
+        for scenario in only == "metrics" ? ["throughput", "latency"] : ["throughput", "latency", "idle", "churn"] {
             for target in targets {
                 run += 1
                 let r: [String: String]
