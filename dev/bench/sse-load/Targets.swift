@@ -91,7 +91,10 @@ struct Target: Sendable {
             """ } ?? "")
             }}
             """
-        let file = dir + "/bench-\(port).json"
+        // A directory each: the console socket goes beside the system file.
+        let own = dir + "/switchboard-\(port)"
+        try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
+        let file = own + "/bench.json"
         try config.write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
