@@ -62,8 +62,13 @@ import Testing
         for _ in 0..<m { readers.append(try await SSEReader(try await h.url("/events"))) }
         let events = try await h.component("events", as: SSEEndpoint.self)
         while events.subscriberCount < m { await Task.yield() }
+        // A tap on the mult that leaves before the scrape: its deliveries still count.
+        let fanout = try await h.component("fanout", as: MultComponent.self)
+        let tail = try fanout.tail(capacity: 100)
         for i in 0..<n { #expect(try await h.postJSON("/messages", #"{"text": "m\#(i)"}"#).status == 202) }
         for r in readers { for _ in 0..<n { _ = try await r.next() } }
+        for _ in 0..<n { _ = await tail.chan.receive() }
+        tail.cancel()
         #expect(try await h.postJSON("/messages", #"{"text": 5}"#).status == 400)
 
         let s = try await scrape(h)
@@ -73,6 +78,8 @@ import Testing
         #expect(s.value("switchboard_channel_puts_total", ["component": "inbox"]) == Double(n))
         #expect(s.value("switchboard_sse_delivered_total", ["component": "events"]) == Double(n * m))
         #expect(s.value("switchboard_sse_subscribers", ["component": "events"]) == Double(m))
+        #expect(s.value("switchboard_mult_tap_delivered_total", ["component": "fanout"]) == Double(n))
+        #expect(s.value("switchboard_mult_taps", ["component": "fanout"]) == 0)
         #expect(s.value("switchboard_channel_capacity_messages", ["component": "inbox"]) == 64)
         #expect(s.value("switchboard_component_state", ["component": "fanout", "state": "running"]) == 1)
         #expect(s.value("switchboard_component_state", ["component": "fanout", "state": "stopped"]) == 0)

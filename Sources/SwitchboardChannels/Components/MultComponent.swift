@@ -110,6 +110,12 @@ public final class MultComponent: MessageListening, MessageTailable {
         o["tapCount"] = .int(taps.count)
         o["listeners"] = .int(running?.mult.listeners.withLock { $0.count } ?? 0)
         o["taps"] = .array(taps.map(\.json))
+        if let totals = running?.mult.tapTotals {
+            // Across every tap there has been, so they only grow (what `/metrics` counts).
+            o["delivered"] = .int(totals.delivered)
+            o["dropped"] = .int(totals.dropped)
+            o["buffered"] = .int(totals.buffered)
+        }
         return .object(o)
     }
 }

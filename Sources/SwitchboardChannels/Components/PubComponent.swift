@@ -106,6 +106,10 @@ public final class PubComponent: MessageFanout, MessageTailable {
         o["topic"] = .string(config.topic)
         if let r = running.withLock({ $0 }) {
             o["unrouted"] = .int(r.pub.unrouted)
+            let totals = r.pub.tapTotals
+            o["delivered"] = .int(totals.delivered)
+            o["dropped"] = .int(totals.dropped)
+            o["buffered"] = .int(totals.buffered)
             o["topics"] = .object(JSONObject(r.pub.subscriptions.sorted { $0.key < $1.key }.map {
                 ($0.key, .array($0.value.map(\.json)))
             }))

@@ -6,6 +6,8 @@ import Synchronization
 public final class Fanout<Element: Sendable>: Sendable {
     private let taps = Mutex<[Tap<Element>]>([])
     private let closed = Mutex(false)
+    /// What taps that are gone delivered and dropped, so the totals only grow.
+    private let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
 
     private let nextID = Atomic<UInt64>(0)
 
@@ -30,7 +32,30 @@ public final class Fanout<Element: Sendable>: Sendable {
     }
 
     func remove(id: UInt64) {
-        taps.withLock { $0.removeAll { $0.id == id } }
+        let gone = taps.withLock { t -> [Tap<Element>] in
+            let gone = t.filter { $0.id == id }
+            t.removeAll { $0.id == id }
+            return gone
+        }
+        retire(gone)
+    }
+
+    private func retire(_ gone: [Tap<Element>]) {
+        guard !gone.isEmpty else { return }
+        let counters = gone.map(\.counters)
+        retired.withLock { r in
+            r.delivered += counters.map(\.delivered).reduce(0, +)
+            r.dropped += counters.map(\.dropped).reduce(0, +)
+        }
+    }
+
+    /// Items delivered into and dropped by every tap there has been (those gone included),
+    /// and items buffered in the current ones: the figures behind a mult's metrics.
+    public var totals: (delivered: Int, dropped: Int, buffered: Int) {
+        let now = snapshot.map(\.counters)
+        let gone = retired.withLock { $0 }
+        return (gone.delivered + now.map(\.delivered).reduce(0, +), gone.dropped + now.map(\.dropped).reduce(0, +),
+                now.map(\.buffered).reduce(0, +))
     }
 
     /// The current taps.
@@ -42,7 +67,9 @@ public final class Fanout<Element: Sendable>: Sendable {
     /// Closes every tap (their consumers drain, then see the end) and refuses new ones.
     public func closeAll() {
         closed.withLock { $0 = true }
-        for tap in taps.withLock({ t in defer { t.removeAll() }; return t }) { tap.chan.close() }
+        let all = taps.withLock { t in defer { t.removeAll() }; return t }
+        retire(all)
+        for tap in all { tap.chan.close() }
     }
 
     /// Delivers `batch` to every tap under its policy. Non-waiting offers go first to all

@@ -62,6 +62,9 @@ public final class Mult<Element: Sendable>: Sendable {
     /// The current taps.
     public var currentTaps: [Tap<Element>] { taps.snapshot }
 
+    /// Delivered into and dropped by all taps there have been; buffered in the current ones.
+    public var tapTotals: (delivered: Int, dropped: Int, buffered: Int) { taps.totals }
+
     /// Moves items from the source to the taps until the source is closed and drained, or
     /// the task is cancelled; then closes the taps (see `keepTapsOpen`).
     @inlinable public func run() async {

@@ -65,6 +65,13 @@ public final class Pub<Element: Sendable>: Sendable {
         topics.withLock { $0 }.mapValues(\.snapshot).filter { !$0.value.isEmpty }
     }
 
+    /// Delivered into and dropped by all subscriptions there have been (every topic, and the
+    /// subscribers to everything); buffered in the current ones.
+    public var tapTotals: (delivered: Int, dropped: Int, buffered: Int) {
+        let all = topics.withLock { Array($0.values) } + [everything]
+        return all.map(\.totals).reduce((0, 0, 0)) { ($0.0 + $1.delivered, $0.1 + $1.dropped, $0.2 + $1.buffered) }
+    }
+
     /// Items discarded because no one subscribed to their topic.
     public var unrouted: Int { unroutedCount.load(ordering: .relaxed) }
 

@@ -44,9 +44,15 @@ enum FigureMetrics {
         "mult": [
             (["tapCount"], gauge("mult", "taps", "", "taps on the mult")),
             (["listeners"], gauge("mult", "listeners", "", "listeners running in the mult's loop (SSE endpoints)")),
+            (["delivered"], counter("mult", "tap_delivered", "messages delivered into taps (every tap there has been)")),
+            (["dropped"], counter("mult", "tap_dropped", "messages taps lost to their policy")),
+            (["buffered"], gauge("mult", "tap_buffered", "messages", "messages waiting in taps now")),
         ],
         "pub": [
             (["unrouted"], counter("pub", "unrouted", "messages no subscriber's topic took")),
+            (["delivered"], counter("pub", "tap_delivered", "messages delivered into subscriptions")),
+            (["dropped"], counter("pub", "tap_dropped", "messages subscriptions lost to their policy")),
+            (["buffered"], gauge("pub", "tap_buffered", "messages", "messages waiting in subscriptions now")),
         ],
         "http-server": [
             (["connections"], gauge("http", "connections", "", "open connections")),
