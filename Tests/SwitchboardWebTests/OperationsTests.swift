@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Switchboard
 import SwitchboardChannels
 import SwitchboardTesting
@@ -117,5 +119,45 @@ import Testing
         await health.drain(until: .now + .seconds(1))
         #expect(try await h.request(.GET, "/readyz", server: "ops").status == 503)
         #expect(try await h.request(.GET, "/healthz", server: "ops").status == 200)
+    }
+
+    @Test func readinessTurns503FirstWhenTheLiveBinaryGetsSIGTERM() async throws {
+        // A channel nobody takes from: its drain holds the stop for a while (shutdownTimeout/2),
+        // and meanwhile everything still runs — except that readiness says "stopping".
+        let dir = try temporaryDirectory()
+        try #"""
+            {"name": "probe", "shutdownTimeout": "4s", "components": {
+              "inbox": {"type": "channel", "buffer": {"size": 8}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+              "health": {"type": "health", "using": {"server": "http"}}
+            }}
+            """#.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
+        let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { p.terminate() }
+        let base = try #require(await p.listeningURL())
+        #expect(await p.waitFor(#"system "probe" running"#))
+        let get = { (path: String) async throws -> (Int, String) in
+            let res = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + path), timeout: .seconds(5))
+            return (Int(res.status.code), String(buffer: try await res.body.collect(upTo: 1 << 16)))
+        }
+        #expect(try await get("/readyz").0 == 200)
+        var req = HTTPClientRequest(url: base + "/messages")
+        req.method = .POST
+        req.body = .bytes(ByteBuffer(string: "left in the channel"))
+        #expect(try await HTTPClient.shared.execute(req, timeout: .seconds(5)).status.code == 202)
+        p.signal(SIGTERM)
+        var seen: [String] = []
+        while seen.last?.hasPrefix("503") != true {
+            do {
+                let (status, body) = try await get("/readyz")
+                seen.append("\(status) \(body)")
+            } catch {
+                seen.append("error: \(error)")
+                break
+            }
+        }
+        #expect(seen.last?.hasPrefix("503") == true && seen.last?.contains("stopping") == true, "\(seen.suffix(3))")
+        #expect(await p.waitForExit() != nil)
     }
 }

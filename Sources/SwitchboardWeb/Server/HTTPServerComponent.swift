@@ -136,7 +136,11 @@ public final class HTTPServerComponent: HTTPServing {
             logger: QuietUpgradeErrors.logger(runtime.logger))
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: runtime.logger))
         let runtime = self.runtime
-        let task = Task {
+        // Detached: a task would inherit the process's graceful-shutdown trigger (swift-service-
+        // lifecycle keeps it in a task local), and Hummingbird would stop taking connections at
+        // SIGTERM, before the drain — when readiness must still answer 503 and publish its
+        // Retry-After. The server stops when the map stops this component, in dependency order.
+        let task = Task.detached {
             do {
                 try await group.run()
                 if !ready.resolve(.failure(ServerStopped())) { return }
