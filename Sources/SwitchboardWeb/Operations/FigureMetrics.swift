@@ -92,6 +92,11 @@ enum FigureMetrics {
         "webhook-in": counter("webhook_in", "requests", "inbound webhooks by outcome", labels: ["result"]),
     ]
 
+    static let webSocketCounts: [String: Family] = [
+        "connected": counter("websocket", "connections", "WebSocket sessions opened"),
+        "errors": counter("websocket", "errors", "sessions ended by a protocol error (bad UTF-8, a frame too large, …)"),
+    ]
+
     static let responses = counter("http", "responses", "responses by status class", labels: ["class"])
     static let reloads = counter("system", "reloads", "reloads of system.json by outcome", labels: ["outcome"])
 
@@ -103,7 +108,15 @@ enum FigureMetrics {
             out.append(Sample(family: family, labels: [("component", name)], value: value))
         }
         if let family = outcomes[type], case .object(let counts)? = figures["counts"] {
-            for (result, v) in counts { if let v = v.doubleValue { out.append(Sample(family: family, labels: [("component", name), ("result", result)], value: v)) } }
+            for (result, v) in counts {
+                guard let v = v.doubleValue else { continue }
+                // A WebSocket endpoint also counts its sessions and the wire errors that ended them.
+                if type == "websocket", let own = webSocketCounts[result] {
+                    out.append(Sample(family: own, labels: [("component", name)], value: v))
+                    continue
+                }
+                out.append(Sample(family: family, labels: [("component", name), ("result", result)], value: v))
+            }
         }
         if type == "http-server", case .object(let requests)? = figures["requests"] {
             for (cls, v) in requests where cls != "total" {
