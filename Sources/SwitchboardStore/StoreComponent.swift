@@ -222,7 +222,9 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         if rest.first == name { rest = rest.dropFirst() }
         while let word = rest.popFirst() {
             switch word {
-            case "--room": room = rest.popFirst()
+            case "--room":
+                guard let r = rest.popFirst(), !r.hasPrefix("-") else { throw StoreUsage("--room takes a room name") }
+                room = r
             case "-n":
                 guard let n = rest.popFirst().flatMap({ Int($0) }), (1...500).contains(n) else {
                     throw StoreUsage("-n takes a number from 1 to 500")

@@ -9,6 +9,7 @@ import Testing
 /// a reload of a running system); nothing traps.
 @Suite struct ConfigFuzzTests {
     /// Every built-in type, with its nested objects present so their fields are read too.
+    static let storePath = NSTemporaryDirectory() + "switchboard-fuzz-\(getpid())/fuzz.sqlite"
     static let everyType = #"""
         {"name": "fuzz", "shutdownTimeout": "10s",
          "admin": {"socket": "/tmp/switchboard-fuzz-never-bound.sock", "idleTimeout": "30m"},
@@ -30,7 +31,12 @@ import Testing
                   "queueCapacity": 16, "deadLetters": 16,
                   "targets": [{"url": "http://127.0.0.1:9/hook", "timeout": "1s", "concurrency": 2}],
                   "retry": {"schedule": ["1s"], "jitter": 0.1}},
-          "page": {"type": "page", "using": {"server": "http"}}
+          "page": {"type": "page", "using": {"server": "http"}},
+          "archive": {"type": "store", "using": {"source": "fanout"}, "path": "\#(storePath)", "batch": 100, "capacity": 64,
+                      "commitTimeout": "2s", "lockTimeout": "1s", "pruneInterval": "10s", "retention": {"maxAge": "7d", "maxMessages": 1000}},
+          "history": {"type": "history", "using": {"server": "http", "store": "archive"}, "limit": 20, "maxLimit": 100},
+          "health": {"type": "health", "using": {"server": "http"}},
+          "metrics": {"type": "metrics", "using": {"server": "http"}}
         }}
         """#
 
