@@ -71,7 +71,9 @@ import Testing
             Issue.record("start should have failed")
         } catch {
             #expect(error.component == "api")
-            #expect(error.error.contains("start failed on purpose"))
+            // The component's own error, typed, not its text.
+            let fake = try #require(error.error as? FakeFailure)
+            #expect((fake.name, fake.what) == ("api", "start"))
             #expect(Set(error.rolledBack) == ["db", "cache", "worker"])
             #expect(error.neverStarted == ["web"])
         }

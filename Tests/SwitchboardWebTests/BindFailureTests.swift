@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Switchboard
 import SwitchboardTesting
@@ -15,7 +16,9 @@ import Testing
             Issue.record("a second server bound port \(port)")
         } catch let failure as StartFailure {
             #expect(failure.component == "web")
-            #expect(failure.error == "components.web.port: 127.0.0.1:\(port) is already in use (another process listens there: stop it, or choose another port)")
+            let bind = try #require(failure.error as? BindFailure)
+            #expect((bind.component, bind.port, bind.code) == ("web", port, EADDRINUSE))
+            #expect(bind.description == "components.web.port: 127.0.0.1:\(port) is already in use (another process listens there: stop it, or choose another port)")
         }
         await first.stop()
     }

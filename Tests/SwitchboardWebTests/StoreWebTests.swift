@@ -191,7 +191,9 @@ import Testing
         #expect(r.body["error"]?.stringValue?.contains("locked by another process") == true)
         while await h.map.state(of: "archive") == .running { await Task.yield() }
         guard case .failed(let why)? = await h.map.state(of: "archive") else { Issue.record("not failed"); return }
-        #expect(why.contains(path))
+        #expect(why.phase == .running)
+        let cause = try #require(why.error as? StoreFailure)
+        #expect(cause.reason == .locked && cause.location.hasSuffix(path))
         #expect(r.body["delivered"] == true)
         // Later publishes are refused at once, before they are put (a retry makes no duplicate).
         let refused = try await publish(h, "still failed")
@@ -211,7 +213,8 @@ import Testing
         let map = SystemMap(system, logger: .expectingFailures)
         let failure = await #expect(throws: StartFailure.self) { try await map.start() }
         #expect(failure?.component == "archive")
-        #expect(failure?.error.contains(dir + "/file/s.sqlite") == true)
+        let cause = try #require(failure?.error as? StoreFailure)
+        #expect(cause.reason == .unwritable && cause.location.hasSuffix(dir + "/file/s.sqlite"))
         #expect(failure?.rolledBack.contains("fanout") == true)
         for name in await map.names { #expect(await map.state(of: name) != .running, "\(name)") }
     }

@@ -3,8 +3,8 @@
 public struct StartFailure: Error, Sendable, CustomStringConvertible {
     /// The component whose `start()` threw.
     public let component: String
-    /// Its error, as text.
-    public let error: String
+    /// Its error, as it threw it (a `StoreFailure`, a `BindFailure`, …).
+    public let error: any Error
     /// Components that had started during the operation and were stopped again, in start order.
     public let rolledBack: [String]
     /// Components of the operation that never started.
@@ -25,7 +25,7 @@ public struct StartFailure: Error, Sendable, CustomStringConvertible {
     /// The report as JSON for the console.
     public var json: JSONValue {
         [
-            "failed": .string(component), "error": .string(error),
+            "failed": .string(component), "error": .string("\(error)"),
             "rolledBack": .array(rolledBack.map(JSONValue.string)),
             "neverStarted": .array(neverStarted.map(JSONValue.string)),
             "rollbackErrors": .object(JSONObject(rollbackErrors.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),

@@ -1,11 +1,11 @@
 /// Where a component is in its lifecycle: `stopped → starting → running → stopping →
-/// stopped`, or `failed` with the error's text.
+/// stopped`, or `failed` with the error and when it happened.
 public enum LifecycleState: Sendable, Equatable, CustomStringConvertible {
     case stopped
     case starting
     case running
     case stopping
-    case failed(String)
+    case failed(ComponentFailure)
 
     /// The state's name without the error: `stopped`, `starting`, …, `failed`.
     public var name: String {
@@ -25,6 +25,33 @@ public enum LifecycleState: Sendable, Equatable, CustomStringConvertible {
         if case .failed(let why) = self { return "failed: \(why)" }
         return name
     }
+}
+
+/// Why a component is `failed`: the error it raised (typed: a `StoreFailure`, a `BindFailure`,
+/// …), and in which part of its life.
+public struct ComponentFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// When the component failed.
+    public enum Phase: String, Sendable {
+        /// Its `start()` threw.
+        case start
+        /// It reported an error while running (`ComponentRuntime.fail`).
+        case running
+        /// Its `stop()` threw.
+        case stop
+    }
+
+    public let phase: Phase
+    /// The component's own error.
+    public let error: any Error
+
+    public init(_ phase: Phase, _ error: any Error) {
+        self.phase = phase
+        self.error = error
+    }
+
+    public var description: String { phase == .stop ? "stop failed: \(error)" : "\(error)" }
+
+    public static func == (a: Self, b: Self) -> Bool { a.phase == b.phase && a.description == b.description }
 }
 
 /// One summary word for a whole system, shown in the console prompt.

@@ -101,7 +101,7 @@ extension SystemMap {
         let report = await stopSet(Set(outcome.started), rollback: true)
         await nodes[failed]?.instance.stopQuietly()
         let failure = StartFailure(
-            component: failed, error: "\(error)",
+            component: failed, error: error,
             rolledBack: outcome.started,
             neverStarted: spec.graph.ordered(outcome.pending),
             rollbackErrors: report.errors)
@@ -147,7 +147,7 @@ extension SystemMap {
                     started.append(name)
                     transition(name, to: .running, duration: duration)
                 case .failure(let error):
-                    transition(name, to: .failed("\(error)"))
+                    transition(name, to: .failed(ComponentFailure(.start, error)))
                     if failure == nil { failure = (name, error) }
                 }
             }
@@ -194,7 +194,7 @@ extension SystemMap {
                 case .success(let duration): transition(name, to: .stopped, duration: duration)
                 case .failure(let error):
                     errors[name] = "\(error)"
-                    transition(name, to: .failed("stop failed: \(error)"))
+                    transition(name, to: .failed(ComponentFailure(.stop, error)))
                 }
             }
         }

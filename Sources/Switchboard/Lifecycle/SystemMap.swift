@@ -81,7 +81,7 @@ public actor SystemMap {
     /// Marks a running component failed after it reported an error; the rest keeps running.
     func componentFailed(_ name: String, runtime: ObjectIdentifier, _ error: any Error) {
         guard let node = nodes[name], ObjectIdentifier(node.runtime) == runtime, node.state == .running else { return }
-        transition(name, to: .failed("\(error)"))
+        transition(name, to: .failed(ComponentFailure(.running, error)))
     }
 
     // MARK: Queries
@@ -151,7 +151,7 @@ public actor SystemMap {
             node.runningSince = clock.now
             node.startDuration = duration
             node.cascaded = false
-        case .failed(let why): node.lastError = why
+        case .failed(let why): node.lastError = why.description
         default: break
         }
         nodes[name] = node
@@ -163,7 +163,7 @@ public actor SystemMap {
         case .failed: .failed
         }
         var message: String? = nil
-        if case .failed(let why) = state { message = why }
+        if case .failed(let why) = state { message = why.description }
         record(LifecycleEvent(time: Date(), component: name, kind: kind, duration: duration, message: message))
     }
 

@@ -237,11 +237,13 @@ final class ResponseStats: Sendable {
 }
 
 /// A listener that could not bind, said in terms of the configuration to change.
-struct BindFailure: Error, CustomStringConvertible {
-    let component: String
-    let host: String
-    let port: Int
-    let code: Int32
+public struct BindFailure: Error, CustomStringConvertible {
+    /// The http-server component.
+    public let component: String
+    public let host: String
+    public let port: Int
+    /// The errno of the bind (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, …).
+    public let code: Int32
 
     /// Nil when `error` is not a bind failure.
     init?(_ error: any Error, component: String, host: String, port: Int) {
@@ -252,7 +254,7 @@ struct BindFailure: Error, CustomStringConvertible {
         code = io.errnoCode
     }
 
-    var description: String {
+    public var description: String {
         let at = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
         switch code {
         case EADDRINUSE:
