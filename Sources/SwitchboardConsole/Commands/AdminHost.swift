@@ -40,11 +40,17 @@ public struct AdminHost: Sendable {
 
 /// A console command failed: the reason (for scripts) and the message (for people).
 struct ConsoleError: Error {
-    let reason: String
+    /// Why a command failed: the `reason` of its reply, for scripts to branch on.
+    enum Reason: String, Sendable {
+        case usage, badInput, unknownCommand, unknownComponent, unknownAlias, wrongKind
+        case notRunning, notStored, wouldBlock, reloadFailed, startFailed, forbidden, failed
+    }
+
+    let reason: Reason
     let message: String
 
     static func usage(_ spec: CommandSpec) -> ConsoleError {
-        ConsoleError(reason: "usage", message: "usage: \(spec.usage)")
+        ConsoleError(reason: .usage, message: "usage: \(spec.usage)")
     }
 }
 

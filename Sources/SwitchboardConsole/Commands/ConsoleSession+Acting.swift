@@ -32,8 +32,8 @@ extension ConsoleSession {
         if let r = payload.range(of: " --wait ", options: .backwards) {
             switch ConfigReader.parseDuration(text: String(payload[r.upperBound...])) {
             case .success(let d) where d <= .seconds(3600): wait = d
-            case .success: throw ConsoleError(reason: "badInput", message: "--wait is at most 1h\nusage: \(spec.usage)")
-            case .failure(let problem): throw ConsoleError(reason: "badInput", message: "--wait: \(problem)\nusage: \(spec.usage)")
+            case .success: throw ConsoleError(reason: .badInput, message: "--wait is at most 1h\nusage: \(spec.usage)")
+            case .failure(let problem): throw ConsoleError(reason: .badInput, message: "--wait: \(problem)\nusage: \(spec.usage)")
             }
             payload = String(payload[..<r.lowerBound])
         }
@@ -48,7 +48,7 @@ extension ConsoleSession {
         }
         let tickets = stores.map { ($0.0, $0.1.expectCommit(of: message.id)) }
         if let (name, refused) = tickets.first(where: { $0.1.refusal != nil }), let why = refused.refusal {
-            throw ConsoleError(reason: "notStored", message: "not put: the store \(name) cannot keep it (\(why))")
+            throw ConsoleError(reason: .notStored, message: "not put: the store \(name) cannot keep it (\(why))")
         }
         let outcome = await sink.put(message, timeout: wait)
         var data: JSONObject = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
@@ -62,14 +62,14 @@ extension ConsoleSession {
             data["stored"] = .array(tickets.map { .string($0.0) })
             guard failures.isEmpty else {
                 data["outcome"] = "notStored"
-                throw ConsoleErrorWithData(reason: "notStored", message: "accepted id=\(message.id) but not stored: " + failures.joined(separator: "; "), data: .object(data))
+                throw ConsoleErrorWithData(reason: .notStored, message: "accepted id=\(message.id) but not stored: " + failures.joined(separator: "; "), data: .object(data))
             }
             data["outcome"] = "stored"
             return ("stored id=\(message.id) (\(tickets.map(\.0).joined(separator: ", ")))", .object(data))
         case .accepted: return ("accepted id=\(message.id)", .object(data))
         case .dropped: return ("dropped by the buffer's policy id=\(message.id)", .object(data))
-        case .wouldBlock: throw ConsoleErrorWithData(reason: "wouldBlock", message: "would block: \(target) stayed full for \(wait.short); not put", data: .object(data))
-        case .closed: throw ConsoleErrorWithData(reason: "notRunning", message: "\(target) is not running; not put", data: .object(data))
+        case .wouldBlock: throw ConsoleErrorWithData(reason: .wouldBlock, message: "would block: \(target) stayed full for \(wait.short); not put", data: .object(data))
+        case .closed: throw ConsoleErrorWithData(reason: .notRunning, message: "\(target) is not running; not put", data: .object(data))
         }
     }
 
@@ -83,15 +83,15 @@ extension ConsoleSession {
         }
         let value: JSONValue
         do { value = try JSONParser.parse(trimmed).value } catch {
-            throw ConsoleError(reason: "badInput", message: "bad JSON: \(error.description)")
+            throw ConsoleError(reason: .badInput, message: "bad JSON: \(error.description)")
         }
-        guard case .object(let o) = value else { throw ConsoleError(reason: "badInput", message: "expected a JSON object") }
+        guard case .object(let o) = value else { throw ConsoleError(reason: .badInput, message: "expected a JSON object") }
         let known: Set<String> = ["text", "from", "room", "to", "data"]
         if let extra = o.keys.first(where: { !known.contains($0) }) {
-            throw ConsoleError(reason: "badInput", message: "unknown field \"\(extra)\"" + Suggestions.didYouMean(extra, in: known) + "; a message has text, from, room, to, data")
+            throw ConsoleError(reason: .badInput, message: "unknown field \"\(extra)\"" + Suggestions.didYouMean(extra, in: known) + "; a message has text, from, room, to, data")
         }
         guard let text = o["text"]?.stringValue ?? (o["data"] != nil ? "" : nil) else {
-            throw ConsoleError(reason: "badInput", message: "a message needs \"text\" (a string) or \"data\"")
+            throw ConsoleError(reason: .badInput, message: "a message needs \"text\" (a string) or \"data\"")
         }
         return Message(from: o["from"]?.stringValue ?? "console", text: text, room: o["room"]?.stringValue, to: o["to"]?.stringValue, data: o["data"])
     }
@@ -120,7 +120,7 @@ extension ConsoleSession {
     func componentCommands(_ spec: CommandSpec, _ rest: String) async throws -> (String, JSONValue) {
         let w = try words(rest, spec, min: spec.runsBare ? 0 : 1)
         let handlers = await host.map.components(answering: spec.name).compactMap { name, c in (c as? any ConsoleCommands).map { (name, $0) } }
-        guard !handlers.isEmpty else { throw ConsoleError(reason: "unknownComponent", message: "no component answers \(spec.name) commands in this system") }
+        guard !handlers.isEmpty else { throw ConsoleError(reason: .unknownComponent, message: "no component answers \(spec.name) commands in this system") }
         // A leading or trailing component name picks one; otherwise every one answers.
         var args = w
         var chosen = handlers

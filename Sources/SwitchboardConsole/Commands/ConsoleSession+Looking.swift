@@ -7,7 +7,7 @@ extension ConsoleSession {
         let w = (try? CommandLineParser.words(rest)) ?? []
         if let name = w.first {
             guard let spec = catalog.spec(name) else {
-                throw ConsoleError(reason: "unknownCommand", message: "no command \"\(name)\"" + Suggestions.didYouMean(name, in: catalog.names))
+                throw ConsoleError(reason: .unknownCommand, message: "no command \"\(name)\"" + Suggestions.didYouMean(name, in: catalog.names))
             }
             let aka = spec.aliases.isEmpty ? "" : "\n  also: " + spec.aliases.joined(separator: ", ")
             return ("\(spec.usage)\n  \(spec.summary)\(aka)", spec.json)

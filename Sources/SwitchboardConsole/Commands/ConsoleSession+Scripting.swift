@@ -16,7 +16,7 @@ extension ConsoleSession {
         let expansion = trimmed[trimmed.index(after: eq)...].trimmingSpaces()
         guard !name.isEmpty, !name.contains(where: \.isWhitespace), !expansion.isEmpty else { throw ConsoleError.usage(spec) }
         guard catalog.spec(name) == nil else {
-            throw ConsoleError(reason: "usage", message: "\(name) is a command; an alias cannot replace it")
+            throw ConsoleError(reason: .usage, message: "\(name) is a command; an alias cannot replace it")
         }
         aliases[name] = expansion
         return ("\(name) = \(expansion)", [.init(stringLiteral: name): .string(expansion)])
@@ -28,9 +28,9 @@ extension ConsoleSession {
         let (name, text) = CommandLineParser.head(rest)
         guard !name.isEmpty else { throw ConsoleError.usage(spec) }
         guard !text.isEmpty else {
-            throw ConsoleError(reason: "badInput", message: "source reads \(name) on the console's side, and this console sent no lines: use `switchboard console`, or send `source \(name) <<EOF`, the lines, then EOF")
+            throw ConsoleError(reason: .badInput, message: "source reads \(name) on the console's side, and this console sent no lines: use `switchboard console`, or send `source \(name) <<EOF`, the lines, then EOF")
         }
-        guard depth < 8 else { throw ConsoleError(reason: "usage", message: "source nests too deeply") }
+        guard depth < 8 else { throw ConsoleError(reason: .usage, message: "source nests too deeply") }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
         var ran = 0
         var failed = 0
@@ -43,7 +43,7 @@ extension ConsoleSession {
             await emit(.event(text: "> \(trimmed)\n" + (reply.payload["text"]?.stringValue ?? ""), data: reply.payload))
         }
         let summary = "\(name): \(ran) commands" + (failed > 0 ? ", \(failed) failed" : "")
-        if failed > 0 { throw ConsoleError(reason: "failed", message: summary) }
+        if failed > 0 { throw ConsoleError(reason: .failed, message: summary) }
         return (summary, ["ran": .int(ran), "failed": .int(failed)])
     }
 

@@ -38,28 +38,28 @@ public final class ConsoleSession: @unchecked Sendable {
         let (word, rest) = CommandLineParser.head(line)
         guard !word.isEmpty, !word.hasPrefix("#") else { return .reply(ok: true, command: "", text: "") }
         if let expansion = aliases[word] {
-            guard depth < 8 else { return .reply(ok: false, command: word, text: "alias \(word) expands too deeply", reason: "usage") }
+            guard depth < 8 else { return .reply(ok: false, command: word, text: "alias \(word) expands too deeply", reason: ConsoleError.Reason.usage.rawValue) }
             return await run(expansion + (rest.isEmpty ? "" : " " + rest), depth: depth + 1, emit: emit)
         }
         // Every command goes to the log; Tab completions (`complete`) only at debug.
         if depth == 0 { host.logger.log(level: word == "complete" ? .debug : .info, "console uid=\(peer): \(trimmed)") }
         guard let spec = catalog.spec(word) else {
             let hint = Suggestions.didYouMean(word, in: catalog.names + Array(aliases.keys))
-            return .reply(ok: false, command: word, text: "unknown command \"\(word)\"\(hint); type help for the list", reason: "unknownCommand")
+            return .reply(ok: false, command: word, text: "unknown command \"\(word)\"\(hint); type help for the list", reason: ConsoleError.Reason.unknownCommand.rawValue)
         }
         do {
             let (text, data) = try await execute(spec, rest: rest, depth: depth, emit: emit)
             return .reply(ok: true, command: spec.name, text: text, data: data)
         } catch let e as ConsoleError {
-            return .reply(ok: false, command: spec.name, text: e.message, reason: e.reason)
+            return .reply(ok: false, command: spec.name, text: e.message, reason: e.reason.rawValue)
         } catch let e as ConsoleErrorWithData {
-            return .reply(ok: false, command: spec.name, text: e.message, data: e.data, reason: e.reason)
+            return .reply(ok: false, command: spec.name, text: e.message, data: e.data, reason: e.reason.rawValue)
         } catch let e as UnknownComponent {
-            return .reply(ok: false, command: spec.name, text: e.description, reason: "unknownComponent")
+            return .reply(ok: false, command: spec.name, text: e.description, reason: ConsoleError.Reason.unknownComponent.rawValue)
         } catch let e as StartFailure {
-            return .reply(ok: false, command: spec.name, text: e.description, data: e.json, reason: "startFailed")
+            return .reply(ok: false, command: spec.name, text: e.description, data: e.json, reason: ConsoleError.Reason.startFailed.rawValue)
         } catch {
-            return .reply(ok: false, command: spec.name, text: "\(error)", reason: "failed")
+            return .reply(ok: false, command: spec.name, text: "\(error)", reason: ConsoleError.Reason.failed.rawValue)
         }
     }
 
@@ -77,14 +77,14 @@ public final class ConsoleSession: @unchecked Sendable {
             let words = try words(rest, spec, max: 1)
             guard words.isEmpty || words == ["--dry-run"] else { throw ConsoleError.usage(spec) }
             let answer = await host.reload(words == ["--dry-run"])
-            guard answer.ok else { throw ConsoleErrorWithData(reason: "reloadFailed", message: answer.text, data: answer.data) }
+            guard answer.ok else { throw ConsoleErrorWithData(reason: .reloadFailed, message: answer.text, data: answer.data) }
             return (answer.text, answer.data)
         case "config": return try await config(rest, spec)
         case "log": return try await log(rest, spec)
         case "alias": return try alias(rest, spec)
         case "unalias":
             let w = try words(rest, spec, min: 1, max: 1)
-            guard aliases.removeValue(forKey: w[0]) != nil else { throw ConsoleError(reason: "unknownAlias", message: "no alias named \(w[0])") }
+            guard aliases.removeValue(forKey: w[0]) != nil else { throw ConsoleError(reason: .unknownAlias, message: "no alias named \(w[0])") }
             return ("forgot \(w[0])", .null)
         case "source": return try await source(rest, spec, depth: depth, emit: emit)
         case "describe": return ("\(catalog.all.count) commands", .array(catalog.all.map(\.json)))
@@ -93,7 +93,7 @@ public final class ConsoleSession: @unchecked Sendable {
             return (candidates.joined(separator: " "), .array(candidates.map(JSONValue.string)))
         case "shutdown":
             guard try words(rest, spec, max: 1) == ["--confirm"] else {
-                throw ConsoleError(reason: "usage", message: "shutdown ends the process for everyone: type shutdown --confirm (quit or Ctrl-D only detach)\nusage: \(spec.usage)")
+                throw ConsoleError(reason: .usage, message: "shutdown ends the process for everyone: type shutdown --confirm (quit or Ctrl-D only detach)\nusage: \(spec.usage)")
             }
             let host = self.host
             Task { await host.shutdown() }
@@ -111,7 +111,7 @@ public final class ConsoleSession: @unchecked Sendable {
 
     func words(_ rest: String, _ spec: CommandSpec, min: Int = 0, max: Int = .max) throws -> [String] {
         let w: [String]
-        do { w = try CommandLineParser.words(rest) } catch { throw ConsoleError(reason: "usage", message: "\(error); usage: \(spec.usage)") }
+        do { w = try CommandLineParser.words(rest) } catch { throw ConsoleError(reason: .usage, message: "\(error); usage: \(spec.usage)") }
         guard w.count >= min, w.count <= max else { throw ConsoleError.usage(spec) }
         return w
     }
@@ -133,7 +133,7 @@ public final class ConsoleSession: @unchecked Sendable {
             var fitting: [String] = []
             for n in await map.names where await map.instance(named: n) is T { fitting.append(n) }
             let type = await map.spec.component(name)?.type ?? "?"
-            throw ConsoleError(reason: "wrongKind", message: "\"\(name)\" is a \(type); \(spec.name) needs a \(kind)" + (fitting.isEmpty ? "" : ": " + fitting.joined(separator: ", ")))
+            throw ConsoleError(reason: .wrongKind, message: "\"\(name)\" is a \(type); \(spec.name) needs a \(kind)" + (fitting.isEmpty ? "" : ": " + fitting.joined(separator: ", ")))
         }
         return typed
     }
@@ -141,7 +141,7 @@ public final class ConsoleSession: @unchecked Sendable {
 
 /// A failure that carries JSON (a reload's errors).
 struct ConsoleErrorWithData: Error {
-    let reason: String
+    let reason: ConsoleError.Reason
     let message: String
     let data: JSONValue
 }

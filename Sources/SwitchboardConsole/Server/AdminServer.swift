@@ -165,7 +165,7 @@ public final class AdminServer: Sendable {
         let out = FrameWriter(channel)
         guard allowed else {
             host.logger.warning("console refused: uid \(uid.map(String.init) ?? "unknown") is not allowed")
-            await out.send(.reply(ok: false, command: "", text: "permission denied: uid \(uid.map(String.init) ?? "?") may not attach", reason: "forbidden"))
+            await out.send(.reply(ok: false, command: "", text: "permission denied: uid \(uid.map(String.init) ?? "?") may not attach", reason: ConsoleError.Reason.forbidden.rawValue))
             return
         }
         consoles.add(1, ordering: .relaxed)
