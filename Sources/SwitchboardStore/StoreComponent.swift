@@ -223,14 +223,14 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         while let word = rest.popFirst() {
             switch word {
             case "--room":
-                guard let r = rest.popFirst(), !r.hasPrefix("-") else { throw StoreUsage("--room takes a room name") }
+                guard let r = rest.popFirst(), !r.hasPrefix("-") else { throw ConsoleCommandError(.usage, "--room takes a room name") }
                 room = r
             case "-n":
                 guard let n = rest.popFirst().flatMap({ Int($0) }), (1...500).contains(n) else {
-                    throw StoreUsage("-n takes a number from 1 to 500")
+                    throw ConsoleCommandError(.usage, "-n takes a number from 1 to 500")
                 }
                 count = n
-            default: throw StoreUsage("unexpected \"\(word)\"")
+            default: throw ConsoleCommandError(.usage, "unexpected \"\(word)\"")
             }
         }
         let page = try await history(HistoryQuery(room: room, cursor: .latest, limit: count))
@@ -273,12 +273,6 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
     public var lag: Int {
         meter.lag + (state.withLock { $0.running?.tap.counters.buffered } ?? 0)
     }
-}
-
-/// A console usage mistake in `history`.
-struct StoreUsage: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
 }
 
 /// Write figures: taken, committed, batches, rate over the last seconds.

@@ -28,3 +28,24 @@ public protocol ConsoleCommands: Component {
     /// Runs `words` (after the command's name); returns human text and JSON.
     func console(_ words: [String]) async throws -> (text: String, data: JSONValue)
 }
+
+/// What a component's console command throws when it cannot do what was asked: the console
+/// answers with the kind as its reason, and for `usage` the command's usage line too.
+public struct ConsoleCommandError: Error, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// Arguments the command does not take.
+        case usage
+        /// Arguments it takes, naming something that is not there.
+        case badInput
+        /// The component must be running for it.
+        case notRunning
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+}

@@ -56,6 +56,9 @@ public final class ConsoleSession: @unchecked Sendable {
             return .reply(ok: false, command: spec.name, text: e.message, data: e.data, reason: e.reason.rawValue)
         } catch let e as UnknownComponent {
             return .reply(ok: false, command: spec.name, text: e.description, reason: ConsoleError.Reason.unknownComponent.rawValue)
+        } catch let e as ConsoleCommandError {
+            let usage = e.kind == .usage ? (e.description.isEmpty ? "" : "\n") + "usage: \(spec.usage)" : ""
+            return .reply(ok: false, command: spec.name, text: e.description + usage, reason: e.kind.rawValue)
         } catch let e as StartFailure {
             return .reply(ok: false, command: spec.name, text: e.description, data: e.json, reason: ConsoleError.Reason.startFailed.rawValue)
         } catch {

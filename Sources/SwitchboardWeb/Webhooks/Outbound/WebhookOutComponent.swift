@@ -193,7 +193,6 @@ public final class WebhookOutComponent: ConsoleCommands {
     // MARK: Console
 
     /// The usage line, as the type declares it.
-    static var usage: String { "usage: " + (type.console?.usage ?? "") }
 
     public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
         switch words.first {
@@ -205,15 +204,15 @@ public final class WebhookOutComponent: ConsoleCommands {
             return ((lines.isEmpty ? "no dead letters" : lines.joined(separator: "\n")) + (dead.evicted > 0 ? "\n(\(dead.evicted) older ones evicted)" : ""),
                     .array(letters.map(\.delivery.json)))
         case "redeliver":
-            guard words.count == 2 else { throw ConsoleUsage(text: Self.usage) }
+            guard words.count == 2 else { throw ConsoleCommandError(.usage, "") }
             let id = words[1] == "all" ? nil : words[1]
-            guard state.withLock({ $0.running != nil }) else { throw ConsoleUsage(text: "\(name) is not running: start it first") }
+            guard state.withLock({ $0.running != nil }) else { throw ConsoleCommandError(.notRunning, "\(name) is not running: start it first") }
             let letters = dead.take(id)
-            if letters.isEmpty, let id { throw ConsoleUsage(text: "no dead letter with id \(id)") }
+            if letters.isEmpty, let id { throw ConsoleCommandError(.badInput, "no dead letter with id \(id)") }
             for d in letters { await redeliver(d) }
             return ("requeued \(letters.count) deliver\(letters.count == 1 ? "y" : "ies")", ["requeued": .int(letters.count)])
         default:
-            throw ConsoleUsage(text: Self.usage)
+            throw ConsoleCommandError(.usage, "")
         }
     }
 
@@ -233,10 +232,4 @@ public final class WebhookOutComponent: ConsoleCommands {
         f["failed"] = .int(totals.map(\.failed).reduce(0, +))
         return .object(f)
     }
-}
-
-/// A console command used wrongly; the text is the answer.
-struct ConsoleUsage: Error, CustomStringConvertible {
-    let text: String
-    var description: String { text }
 }
