@@ -192,8 +192,6 @@ public final class WebhookOutComponent: ConsoleCommands {
 
     // MARK: Console
 
-    /// The usage line, as the type declares it.
-
     public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
         switch words.first {
         case "dead":
