@@ -4,10 +4,15 @@ import Synchronization
 /// and `Pub`, usable on its own by a component that makes its own items (e.g. SSE events
 /// encoded once for every subscriber).
 public final class Fanout<Element: Sendable>: Sendable {
-    private let taps = Mutex<[Tap<Element>]>([])
-    private let closed = Mutex(false)
-    /// What taps that are gone delivered and dropped, so the totals only grow.
-    private let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
+    private struct State {
+        var taps: [Tap<Element>] = []
+        var closed = false
+        /// What taps that are gone delivered and dropped, so the totals only grow.
+        var retiredDelivered = 0
+        var retiredDropped = 0
+    }
+
+    private let state = Mutex(State())
 
     private let nextID = Atomic<UInt64>(0)
 
@@ -18,9 +23,9 @@ public final class Fanout<Element: Sendable>: Sendable {
     public func tap(name: String, policy: TapPolicy, capacity: Int) -> Tap<Element> {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let tap = Tap<Element>(id: id, name: name, policy: policy, capacity: capacity)
-        let added = closed.withLock { isClosed -> Bool in
-            guard !isClosed else { return false }
-            taps.withLock { $0.append(tap) }
+        let added = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.taps.append(tap)
             return true
         }
         if added {
@@ -32,43 +37,40 @@ public final class Fanout<Element: Sendable>: Sendable {
     }
 
     func remove(id: UInt64) {
-        let gone = taps.withLock { t -> [Tap<Element>] in
-            let gone = t.filter { $0.id == id }
-            t.removeAll { $0.id == id }
-            return gone
+        state.withLock { s in
+            guard let i = s.taps.firstIndex(where: { $0.id == id }) else { return }
+            Self.retire(s.taps.remove(at: i), into: &s)
         }
-        retire(gone)
     }
 
-    private func retire(_ gone: [Tap<Element>]) {
-        guard !gone.isEmpty else { return }
-        let counters = gone.map(\.counters)
-        retired.withLock { r in
-            r.delivered += counters.map(\.delivered).reduce(0, +)
-            r.dropped += counters.map(\.dropped).reduce(0, +)
-        }
+    private static func retire(_ tap: Tap<Element>, into s: inout State) {
+        let c = tap.counters
+        s.retiredDelivered += c.delivered
+        s.retiredDropped += c.dropped
     }
 
     /// Items delivered into and dropped by every tap there has been (those gone included),
     /// and items buffered in the current ones: the figures behind a mult's metrics.
     public var totals: (delivered: Int, dropped: Int, buffered: Int) {
-        let now = snapshot.map(\.counters)
-        let gone = retired.withLock { $0 }
-        return (gone.delivered + now.map(\.delivered).reduce(0, +), gone.dropped + now.map(\.dropped).reduce(0, +),
-                now.map(\.buffered).reduce(0, +))
+        let (taps, delivered, dropped) = state.withLock { ($0.taps, $0.retiredDelivered, $0.retiredDropped) }
+        let now = taps.map(\.counters)
+        return (delivered + now.map(\.delivered).reduce(0, +), dropped + now.map(\.dropped).reduce(0, +), now.map(\.buffered).reduce(0, +))
     }
 
     /// The current taps.
-    public var snapshot: [Tap<Element>] { taps.withLock { $0 } }
+    public var snapshot: [Tap<Element>] { state.withLock { $0.taps } }
 
     /// Whether there is no tap.
-    public var isEmpty: Bool { taps.withLock { $0.isEmpty } }
+    public var isEmpty: Bool { state.withLock { $0.taps.isEmpty } }
 
     /// Closes every tap (their consumers drain, then see the end) and refuses new ones.
     public func closeAll() {
-        closed.withLock { $0 = true }
-        let all = taps.withLock { t in defer { t.removeAll() }; return t }
-        retire(all)
+        let all = state.withLock { s in
+            s.closed = true
+            defer { s.taps.removeAll() }
+            for tap in s.taps { Self.retire(tap, into: &s) }
+            return s.taps
+        }
         for tap in all { tap.chan.close() }
     }
 

@@ -14,12 +14,13 @@ public final class Pub<Element: Sendable>: Sendable {
     /// The channel the pub takes from.
     public let source: Chan<Element>
     private let topicOf: @Sendable (Element) -> String?
-    private let topics = Mutex<[String: Fanout<Element>]>([:])
+    /// The subscriptions by topic, and whether the pub has ended (a subscription made after
+    /// comes back closed).
+    private let state = Mutex<(topics: [String: Fanout<Element>], closed: Bool)>(([:], false))
     /// Subscribers to every item, whatever its topic (a store, say).
     private let everything = Fanout<Element>()
     private let bufferFor: @Sendable (String) -> Int
     private let unroutedCount = Atomic<Int>(0)
-    private let closed = Mutex(false)
 
     /// A pub over `source`; `topic` names each item's topic; `bufferFor` sizes a topic's
     /// subscriber buffers.
@@ -32,43 +33,38 @@ public final class Pub<Element: Sendable>: Sendable {
 
     /// Subscribes to `topic` with a tap of the topic's buffer size and `policy`.
     public func subscribe(_ topic: String, name: String = "sub", policy: TapPolicy = .block, capacity: Int? = nil) -> Tap<Element> {
-        let set = closed.withLock { isClosed -> Fanout<Element> in
-            let set = topics.withLock { t in
-                if let s = t[topic] { return s }
-                let s = Fanout<Element>()
-                t[topic] = s
-                return s
-            }
-            if isClosed { set.closeAll() }
-            return set
+        let (set, isClosed) = state.withLock { s -> (Fanout<Element>, Bool) in
+            if let set = s.topics[topic] { return (set, s.closed) }
+            let set = Fanout<Element>()
+            s.topics[topic] = set
+            return (set, s.closed)
         }
+        // A fan-out that is closed hands out closed taps.
+        if isClosed { set.closeAll() }
         return set.tap(name: name, policy: policy, capacity: capacity ?? bufferFor(topic))
     }
 
     /// Subscribes to every item, whatever its topic, in the order the pub takes them.
     public func subscribeAll(name: String = "all", policy: TapPolicy = .block, capacity: Int = 256) -> Tap<Element> {
-        closed.withLock { isClosed in
-            let tap = everything.tap(name: name, policy: policy, capacity: capacity)
-            if isClosed { everything.closeAll() }
-            return tap
-        }
+        if state.withLock({ $0.closed }) { everything.closeAll() }
+        return everything.tap(name: name, policy: policy, capacity: capacity)
     }
 
     /// Removes every subscriber of `topic`.
     public func unsubscribeAll(_ topic: String) {
-        let set = topics.withLock { $0.removeValue(forKey: topic) }
+        let set = state.withLock { $0.topics.removeValue(forKey: topic) }
         set?.closeAll()
     }
 
     /// The topics with their subscribers.
     public var subscriptions: [String: [Tap<Element>]] {
-        topics.withLock { $0 }.mapValues(\.snapshot).filter { !$0.value.isEmpty }
+        state.withLock { $0.topics }.mapValues(\.snapshot).filter { !$0.value.isEmpty }
     }
 
     /// Delivered into and dropped by all subscriptions there have been (every topic, and the
     /// subscribers to everything); buffered in the current ones.
     public var tapTotals: (delivered: Int, dropped: Int, buffered: Int) {
-        let all = topics.withLock { Array($0.values) } + [everything]
+        let all = state.withLock { Array($0.topics.values) } + [everything]
         return all.map(\.totals).reduce((0, 0, 0)) { ($0.0 + $1.delivered, $0.1 + $1.dropped, $0.2 + $1.buffered) }
     }
 
@@ -88,15 +84,18 @@ public final class Pub<Element: Sendable>: Sendable {
                 if let i = groups.firstIndex(where: { $0.0 == topic }) { groups[i].1.append(item) } else { groups.append((topic, [item])) }
             }
             for (topic, items) in groups {
-                guard let set = topics.withLock({ $0[topic] }), !set.isEmpty else {
+                guard let set = state.withLock({ $0.topics[topic] }), !set.isEmpty else {
                     unroutedCount.add(items.count, ordering: .relaxed)
                     continue
                 }
                 if await !set.deliver(items) { break routing }
             }
         }
-        closed.withLock { $0 = true }
-        for set in topics.withLock({ Array($0.values) }) { set.closeAll() }
+        let sets = state.withLock { s in
+            s.closed = true
+            return Array(s.topics.values)
+        }
+        for set in sets { set.closeAll() }
         everything.closeAll()
     }
 }
