@@ -8,6 +8,36 @@ public final class LiveProcess: Sendable {
     private final class Shared: Sendable {
         let output = Mutex<(text: String, waiters: [(String, CheckedContinuation<Bool, Never>)])>(("", []))
         let exited = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+        /// The exit status once the process ended, and whether its output reached its end:
+        /// the exit is reported when both have happened, so `text` is complete by then (a
+        /// process's last lines can still be in the pipe when it is reaped).
+        let ending = Mutex<(status: Int32?, eof: Bool, done: Bool)>((nil, false, false))
+
+        func exitSeen(_ status: Int32) {
+            if ending.withLock({ $0.status = status; return $0.eof }) { finish() }
+        }
+
+        func eofSeen() {
+            if ending.withLock({ $0.eof = true; return $0.status != nil }) { finish() }
+        }
+
+        /// Reports the exit (once).
+        func finish() {
+            guard let status = ending.withLock({ e -> Int32? in
+                guard !e.done, let s = e.status else { return nil }
+                e.done = true
+                return s
+            }) else { return }
+            let waiters = exited.withLock { e in
+                e.status = status
+                defer { e.waiters.removeAll() }
+                return e.waiters
+            }
+            waiters.forEach { $0.resume(returning: status) }
+            // Nothing more will be printed: wake waiters for text that never came.
+            let stale = output.withLock { o in defer { o.waiters.removeAll() }; return o.waiters }
+            stale.forEach { $0.1.resume(returning: false) }
+        }
     }
 
     private let process: Process
@@ -26,7 +56,11 @@ public final class LiveProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         pipe.fileHandleForReading.readabilityHandler = { [shared] handle in
             let data = handle.availableData
-            guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                shared.eofSeen()
+                return
+            }
             let ready = shared.output.withLock { o -> [CheckedContinuation<Bool, Never>] in
                 o.text += String(decoding: data, as: UTF8.self)
                 let text = o.text
@@ -37,16 +71,9 @@ public final class LiveProcess: Sendable {
             ready.forEach { $0.resume(returning: true) }
         }
         process.terminationHandler = { [shared] p in
-            let status = p.terminationStatus
-            let waiters = shared.exited.withLock { e in
-                e.status = status
-                defer { e.waiters.removeAll() }
-                return e.waiters
-            }
-            waiters.forEach { $0.resume(returning: status) }
-            // Nothing more will be printed: wake waiters for text that never came.
-            let stale = shared.output.withLock { o in defer { o.waiters.removeAll() }; return o.waiters }
-            stale.forEach { $0.1.resume(returning: false) }
+            shared.exitSeen(p.terminationStatus)
+            // A child it left behind may hold the pipe open: report the exit after 2 s anyway.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { shared.finish() }
         }
         try process.run()
     }

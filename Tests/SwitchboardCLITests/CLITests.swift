@@ -181,8 +181,8 @@ import Testing
         let refused = try await run(["console", "--no-rc", "-c", "shutdown"], in: dir)
         #expect(refused.status == 1)
         let done = try await run(["console", "--no-rc", "-c", "shutdown --confirm"], in: dir)
-        #expect(done.status == 0)
-        #expect(await p.waitForExit() == 0)
+        #expect(done.status == 0, "\(done.text)")
+        #expect(await p.waitForExit() == 0, "\(p.text)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/.switchboard/admin.sock"))
     }
 

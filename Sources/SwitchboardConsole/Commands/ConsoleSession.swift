@@ -13,6 +13,7 @@ public final class ConsoleSession: @unchecked Sendable {
     let peer: String
     var aliases: [String: String] = [:]
     private(set) var detached = false
+    private(set) var shutdownRequested = false
     /// The commands of this system (built-ins and its component types' own), as of the
     /// command being run.
     var catalog = CommandCatalog(topics: [])
@@ -30,6 +31,9 @@ public final class ConsoleSession: @unchecked Sendable {
 
     /// Whether the last command asked to detach.
     public var wantsDetach: Bool { detached }
+
+    /// Whether a command asked to end the process (`shutdown --confirm`).
+    public var wantsShutdown: Bool { shutdownRequested }
 
     func run(_ line: String, depth: Int, emit: @escaping @Sendable (Frame) async -> Void) async -> Frame {
         catalog = CommandCatalog(topics: await host.map.consoleTopics)
@@ -98,8 +102,9 @@ public final class ConsoleSession: @unchecked Sendable {
             guard try words(rest, spec, max: 1) == ["--confirm"] else {
                 throw ConsoleError(reason: .usage, message: "shutdown ends the process for everyone: type shutdown --confirm (quit or Ctrl-D only detach)\nusage: \(spec.usage)")
             }
-            let host = self.host
-            Task { await host.shutdown() }
+            // Asked of the host once this reply is on its way (ConsoleConnection): the stop
+            // closes every console, this one included.
+            shutdownRequested = true
             return ("shutting down", .null)
         case "quit":
             detached = true

@@ -73,6 +73,8 @@ final class ConsoleConnection: Sendable {
                         reply = Frame(.reply, .object(o))
                     }
                     await out.send(reply)
+                    // The reply is written and flushed: now the process may end.
+                    if self.session.wantsShutdown { await self.session.host.shutdown() }
                     if self.session.wantsDetach { break }
                 }
                 self.out.finish()
