@@ -172,6 +172,23 @@ import Testing
         #expect(all.contains { $0["type"] == "message" && $0["from"] == "cy" && $0["room"] == "dev" })
     }
 
+    @Test func publishAndWebSocketRefuseTheSameMistakesWithTheSameReason() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let url = try await h.url("/ws?name=bob").replacingOccurrences(of: "http://", with: "ws://")
+        for (frame, reason) in [
+            (#"{"text": "hi", "romm": "dev"}"#, #"unknown field "romm" (did you mean "room"?)"#),
+            (#"{"text": "hi", "to": "ann"}"#, #""to" (a private message) needs identity"#),
+            (#"{"text": "hi", "room": 7}"#, #""room" must be a string, found an integer"#),
+        ] {
+            let posted = try await h.postJSON("/messages", frame)
+            #expect(posted.status == 400)
+            #expect(posted.body["error"]?.stringValue?.contains(reason) == true, "publish: \(posted.body)")
+            let frames = try await FrameLog.exchange(url, sending: [frame]) { $0["type"] == "error" || $0["type"] == "ack" }
+            #expect(frames.last?["error"]?.stringValue?.contains(reason) == true, "websocket: \(frames)")
+        }
+    }
+
     @Test func stoppingTheEndpointEndsItsStreamsButNotTheServer() async throws {
         let h = try await WebHarness.start(Self.system())
         defer { Task { await h.stop() } }

@@ -85,15 +85,14 @@ extension ConsoleSession {
         do { value = try JSONParser.parse(trimmed).value } catch {
             throw ConsoleError(reason: .badInput, message: "bad JSON: \(error.description)")
         }
-        guard case .object(let o) = value else { throw ConsoleError(reason: .badInput, message: "expected a JSON object") }
-        let known: Set<String> = ["text", "from", "room", "to", "data"]
-        if let extra = o.keys.first(where: { !known.contains($0) }) {
-            throw ConsoleError(reason: .badInput, message: "unknown field \"\(extra)\"" + Suggestions.didYouMean(extra, in: known) + "; a message has text, from, room, to, data")
-        }
-        guard let text = o["text"]?.stringValue ?? (o["data"] != nil ? "" : nil) else {
+        // The one message decoder; an operator may send private and data-only messages.
+        do {
+            return try MessageFields.decode(value, rules: .init(allowsTo: true, allowsDataOnly: true)).message(defaultFrom: "console")
+        } catch .missingText {
             throw ConsoleError(reason: .badInput, message: "a message needs \"text\" (a string) or \"data\"")
+        } catch {
+            throw ConsoleError(reason: .badInput, message: error.description)
         }
-        return Message(from: o["from"]?.stringValue ?? "console", text: text, room: o["room"]?.stringValue, to: o["to"]?.stringValue, data: o["data"])
     }
 
     func tail(_ rest: String, _ spec: CommandSpec, emit: @escaping @Sendable (Frame) async -> Void) async throws -> (String, JSONValue) {

@@ -7,12 +7,7 @@ import SwitchboardChannels
 /// Turns a request body (JSON, form or plain text) into the parts of a message, or a
 /// client error.
 enum MessageInput {
-    struct Parts {
-        var from: String?
-        var text: String
-        var room: String?
-        var data: JSONValue?
-    }
+    typealias Parts = MessageFields
 
     enum Problem: Error {
         case badJSON(String)
@@ -22,7 +17,7 @@ enum MessageInput {
         case textTooLong(Int, limit: Int)
     }
 
-    static let maxNameLength = 100
+    static let maxNameLength = MessageFields.maxNameLength
 
     /// The default longest message text, in UTF-8 bytes (a long chat message or a pasted
     /// stack trace; transforms on much more would hold up everyone else's messages).
@@ -51,37 +46,29 @@ enum MessageInput {
         case "application/json":
             let value: JSONValue
             do { value = try JSONParser.parse(bytes).value } catch { throw .badJSON(error.description) }
-            guard case .object(let o) = value else { throw .badJSON("expected a JSON object, found \(value.kindName)") }
-            return try check(from: o["from"], text: o["text"], room: o["room"], data: o["data"])
+            guard case .object = value else { throw .badJSON("expected a JSON object, found \(value.kindName)") }
+            return try fields(value, strict: true)
         case "application/x-www-form-urlencoded":
-            let fields = formFields(String(decoding: bytes, as: UTF8.self))
-            return try check(from: fields["from"].map(JSONValue.string), text: fields["text"].map(JSONValue.string),
-                             room: fields["room"].map(JSONValue.string), data: nil)
+            let form = formFields(String(decoding: bytes, as: UTF8.self))
+            return try fields(.object(JSONObject(["from", "text", "room"].compactMap { k in form[k].map { (k, JSONValue.string($0)) } })), strict: false)
         case "text/plain", "":
             guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalid("the body is not UTF-8 text") }
-            return try check(from: query("from").map(JSONValue.string), text: .string(text), room: query("room").map(JSONValue.string), data: nil)
+            var o: JSONObject = ["text": .string(text)]
+            for k in ["from", "room"] { if let v = query(k) { o[k] = .string(v) } }
+            return try fields(.object(o), strict: false)
         case let other:
             throw .unsupportedType(other)
         }
     }
 
-    private static func check(from: JSONValue?, text: JSONValue?, room: JSONValue?, data: JSONValue?) throws(Problem) -> Parts {
-        guard let text else { throw .missingText }
-        guard case .string(let t) = text else { throw .invalid("\"text\" must be a string") }
-        guard !t.trimmingSpaces().isEmpty else { throw .missingText }
-        let name = try optionalString(from, "from")
-        let roomName = try optionalString(room, "room")
-        return Parts(from: name, text: t, room: roomName, data: data)
-    }
-
-    private static func optionalString(_ value: JSONValue?, _ field: String) throws(Problem) -> String? {
-        switch value {
-        case nil, .null?: return nil
-        case .string(let s)?:
-            let trimmed = s.trimmingSpaces()
-            guard trimmed.count <= maxNameLength else { throw .invalid("\"\(field)\" is longer than \(maxNameLength) characters") }
-            return trimmed.isEmpty ? nil : trimmed
-        case let other?: throw .invalid("\"\(field)\" must be a string, found \(other.kindName)")
+    /// The one message decoder's rules for `POST /messages`: no private messages yet.
+    private static func fields(_ value: JSONValue, strict: Bool) throws(Problem) -> Parts {
+        do {
+            return try MessageFields.decode(value, rules: .init(refusesUnknownKeys: strict))
+        } catch .missingText {
+            throw .missingText
+        } catch {
+            throw .invalid(error.description)
         }
     }
 

@@ -110,7 +110,7 @@ public final class PublishEndpoint: Component {
                               ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]])
             }
         }
-        let message = Message(from: parts.from ?? config.defaultFrom, text: parts.text, room: parts.room, data: parts.data)
+        let message = parts.message(defaultFrom: config.defaultFrom)
         switch await ack.put(message, on: sink, timeout: config.wait) {
         case .stored:
             count("stored")

@@ -242,11 +242,15 @@ public final class WebSocketEndpoint: Component {
             name = s.trimmingSpaces()
             if o["text"] == nil { return ["type": "hello", "name": .string(s.trimmingSpaces())] }
         }
-        guard case .string(let body)? = o["text"], !body.trimmingSpaces().isEmpty else {
+        // The one message decoder: the sender is the session's name, no private messages yet.
+        let fields: MessageFields
+        do {
+            fields = try MessageFields.decode(value, rules: .init(allowsFrom: false, controlKeys: ["name"]))
+        } catch {
             count("rejected")
-            return ["type": "error", "error": "missing text"]
+            return ["type": "error", "error": .string(error.description)]
         }
-        if case .textTooLong(let n, let limit)? = MessageInput.checkLength(body, limit: config.maxTextLength) {
+        if case .textTooLong(let n, let limit)? = MessageInput.checkLength(fields.text, limit: config.maxTextLength) {
             count("rejected")
             return ["type": "error", "error": .string("the text is \(n) bytes; the limit is \(limit) (maxTextLength)")]
         }
@@ -256,12 +260,7 @@ public final class WebSocketEndpoint: Component {
         guard let from = name else {
             return ["type": "error", "error": "say who you are first: {\"name\": \"…\"} or ?name= in the URL"]
         }
-        var room: String?
-        if let r = o["room"] {
-            guard case .string(let s) = r else { return ["type": "error", "error": "\"room\" must be a string"] }
-            room = s
-        }
-        let m = Message(from: from, text: body, room: room)
+        let m = fields.message(defaultFrom: from)
         let outcome = await ack.put(m, on: sink, timeout: config.wait)
         count(outcome.status)
         switch outcome {
