@@ -112,45 +112,27 @@ extension SystemMap {
     /// Starts the components of `set` as soon as everything each uses is running, several
     /// at a time. After a failure nothing new is launched; what is in flight finishes.
     func startSet(_ set: Set<String>) async -> (started: [String], failure: (String, any Error)?, pending: Set<String>) {
-        var pending = set
         var started: [String] = []
         var failure: (String, any Error)?
-        await withTaskGroup(of: (String, Result<Duration, any Error>).self) { group in
-            var inFlight = 0
-            while true {
-                if failure == nil {
-                    let ready = spec.graph.ordered(pending).filter { n in
-                        spec.graph.dependencies(of: n).allSatisfy { !pending.contains($0) && nodes[$0]?.state == .running }
-                    }
-                    for name in ready {
-                        guard let component = nodes[name]?.instance else { continue }
-                        pending.remove(name)
-                        transition(name, to: .starting)
-                        inFlight += 1
-                        let clock = self.clock
-                        let state = carried.removeValue(forKey: name)?.state
-                        group.addTask {
-                            let t0 = clock.now
-                            do {
-                                if let state { try await component.resume(from: state) } else { try await component.start() }
-                                return (name, .success(clock.now - t0))
-                            } catch {
-                                return (name, .failure(error))
-                            }
-                        }
-                    }
-                }
-                guard inFlight > 0, let (name, result) = await group.next() else { break }
-                inFlight -= 1
-                switch result {
-                case .success(let duration):
-                    started.append(name)
-                    transition(name, to: .running, duration: duration)
-                case .failure(let error):
-                    transition(name, to: .failed(ComponentFailure(.start, error)))
-                    if failure == nil { failure = (name, error) }
-                }
+        let pending = await schedule(set, inStartOrder: true) { name, pending in
+            spec.graph.dependencies(of: name).allSatisfy { !pending.contains($0) && nodes[$0]?.state == .running }
+        } launch: { name, component in
+            transition(name, to: .starting)
+            let state = carried.removeValue(forKey: name)?.state
+            return {
+                if let state { try await component.resume(from: state) } else { try await component.start() }
+                return nil
             }
+        } land: { name, result, _ in
+            switch result {
+            case .success(let duration):
+                started.append(name)
+                transition(name, to: .running, duration: duration)
+            case .failure(let error):
+                transition(name, to: .failed(ComponentFailure(.start, error)))
+                if failure == nil { failure = (name, error) }
+            }
+            return failure == nil
         }
         return (started, failure, pending)
     }
@@ -160,45 +142,73 @@ extension SystemMap {
     /// instead, and what they hand on waits in `carried` for their replacement.
     @discardableResult
     func stopSet(_ set: Set<String>, rollback: Bool = false, suspending: Set<String> = []) async -> StopReport {
-        var pending = set
         var stopped: [String] = []
         var errors: [String: String] = [:]
+        await schedule(set, inStartOrder: false) { name, pending in
+            spec.graph.dependents(of: name).allSatisfy { !pending.contains($0) && nodes[$0]?.state != .stopping }
+        } launch: { name, component in
+            transition(name, to: .stopping)
+            let suspend = suspending.contains(name)
+            return {
+                if suspend { return try await component.suspend() }
+                try await component.stop()
+                return nil
+            }
+        } land: { name, result, state in
+            stopped.append(name)
+            if let state, let instance = nodes[name]?.instance { carried[name] = (state, instance) }
+            switch result {
+            case .success(let duration): transition(name, to: .stopped, duration: duration)
+            case .failure(let error):
+                errors[name] = "\(error)"
+                transition(name, to: .failed(ComponentFailure(.stop, error)))
+            }
+            return true
+        }
+        return StopReport(stopped: stopped, errors: errors)
+    }
+
+    /// The one scheduler of starts and stops: runs each component of `set` as soon as
+    /// `isReady` says so (given what is still pending), several at a time, in start order or
+    /// its reverse. `launch` marks the component and returns its work; `land` records the
+    /// outcome (timed) and says whether to launch more. Returns what was never launched.
+    @discardableResult
+    private func schedule(
+        _ set: Set<String>, inStartOrder: Bool,
+        isReady: (String, Set<String>) -> Bool,
+        launch: (String, any Component) -> @Sendable () async throws -> (any Sendable)?,
+        land: (String, Result<Duration, any Error>, (any Sendable)?) -> Bool
+    ) async -> Set<String> {
+        var pending = set
+        var launching = true
         await withTaskGroup(of: (String, Result<Duration, any Error>, (any Sendable)?).self) { group in
             var inFlight = 0
             while true {
-                let ready = spec.graph.ordered(pending).reversed().filter { n in
-                    spec.graph.dependents(of: n).allSatisfy { !pending.contains($0) && nodes[$0]?.state != .stopping }
-                }
-                for name in ready {
-                    guard let component = nodes[name]?.instance else { continue }
-                    pending.remove(name)
-                    transition(name, to: .stopping)
-                    inFlight += 1
-                    let clock = self.clock
-                    let suspend = suspending.contains(name)
-                    group.addTask {
-                        let t0 = clock.now
-                        do {
-                            let state = suspend ? try await component.suspend() : try await { try await component.stop(); return nil }()
-                            return (name, .success(clock.now - t0), state)
-                        } catch {
-                            return (name, .failure(error), nil)
+                if launching {
+                    let ordered = spec.graph.ordered(pending)
+                    for name in (inStartOrder ? ordered : ordered.reversed()).filter({ isReady($0, pending) }) {
+                        guard let component = nodes[name]?.instance else { continue }
+                        pending.remove(name)
+                        inFlight += 1
+                        let work = launch(name, component)
+                        let clock = self.clock
+                        group.addTask {
+                            let t0 = clock.now
+                            do {
+                                let kept = try await work()
+                                return (name, .success(clock.now - t0), kept)
+                            } catch {
+                                return (name, .failure(error), nil)
+                            }
                         }
                     }
                 }
-                guard inFlight > 0, let (name, result, state) = await group.next() else { break }
+                guard inFlight > 0, let (name, result, kept) = await group.next() else { break }
                 inFlight -= 1
-                stopped.append(name)
-                if let state, let instance = nodes[name]?.instance { carried[name] = (state, instance) }
-                switch result {
-                case .success(let duration): transition(name, to: .stopped, duration: duration)
-                case .failure(let error):
-                    errors[name] = "\(error)"
-                    transition(name, to: .failed(ComponentFailure(.stop, error)))
-                }
+                launching = land(name, result, kept) && launching
             }
         }
-        return StopReport(stopped: stopped, errors: errors)
+        return pending
     }
 }
 
