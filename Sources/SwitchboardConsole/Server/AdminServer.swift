@@ -42,12 +42,16 @@ public final class AdminServer: Sendable {
 
     let config: AdminConfig
     let host: AdminHost
-    private let listener = Mutex<(any Channel)?>(nil)
-    private let sessions = Mutex<[ObjectIdentifier: Task<Void, Never>]>([:])
+    private struct State {
+        var listener: (any Channel)?
+        /// The inode of the socket this server bound (only that file is removed on stop).
+        var boundInode: UInt?
+        /// Every console connected now: its connection, and the task serving it.
+        var open: [ObjectIdentifier: (channel: any Channel, task: Task<Void, Never>?)] = [:]
+    }
+
+    private let state = Mutex(State())
     private let consoles = Atomic<Int>(0)
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
-    /// The inode of the socket this server bound (only that file is removed on stop).
-    private let boundInode = Mutex<UInt?>(nil)
 
     /// A server for `host` configured by `config`.
     public init(config: AdminConfig, host: AdminHost) {
@@ -88,25 +92,33 @@ public final class AdminServer: Sendable {
             unlink(path)
             throw error
         }
-        boundInode.withLock { $0 = SocketPlacement.inode(of: path) }
-        listener.withLock { $0 = channel }
+        let inode = SocketPlacement.inode(of: path)
+        state.withLock { s in
+            s.boundInode = inode
+            s.listener = channel
+        }
         host.logger.info("console socket at \(path) (attach with: \(Self.attachCommand(path)))")
     }
 
     /// Stops listening, detaches every console and removes the socket file.
     public func stop() async {
-        guard let channel = listener.take() else { return }
+        guard let (channel, inode) = state.withLock({ s -> ((any Channel), UInt?)? in
+            guard let l = s.listener else { return nil }
+            defer { s.listener = nil; s.boundInode = nil }
+            return (l, s.boundInode)
+        }) else { return }
         // Close the listener, then every console, then wait for their sessions to end.
         try? await channel.close()
-        for child in open.withLock({ Array($0.values) }) { try? await child.close() }
-        for task in sessions.withLock({ Array($0.values) }) {
+        let open = state.withLock { Array($0.open.values) }
+        for console in open { try? await console.channel.close() }
+        for task in open.compactMap(\.task) {
             if await withDeadline(.seconds(5), { await task.value }) == nil {
                 task.cancel()
                 host.logger.warning("a console session did not end in time")
             }
         }
         // Only the socket this server made: another server may have taken the path since.
-        if let inode = boundInode.take(), SocketPlacement.inode(of: config.socketPath) == inode {
+        if let inode, SocketPlacement.inode(of: config.socketPath) == inode {
             unlink(config.socketPath)
         }
     }
@@ -114,14 +126,14 @@ public final class AdminServer: Sendable {
     /// A connection arrived: serve it on a task of its own (called on its event loop).
     func accepted(_ channel: any Channel, inbound: AsyncStream<ByteBuffer>) {
         let key = ObjectIdentifier(channel)
-        open.withLock { $0[key] = channel }
+        state.withLock { $0.open[key] = (channel, nil) }
         let task = Task {
             await self.serve(channel, inbound: inbound)
             try? await channel.close()
-            self.open.withLock { $0[key] = nil }
-            self.sessions.withLock { $0[key] = nil }
+            _ = self.state.withLock { $0.open.removeValue(forKey: key) }
         }
-        sessions.withLock { $0[key] = task }
+        // Unless it has already ended.
+        state.withLock { s in if s.open[key] != nil { s.open[key]?.task = task } }
     }
 
     /// Whether something accepts connections on `path`.

@@ -89,10 +89,15 @@ public final class SSEEndpoint: Component {
     /// The store a client resumes from when its id is older than the in-memory history.
     private let store: Dependency<any MessageStore>?
     private let config: Config
-    private let heartbeat: Mutex<Duration>
-    private let running = Mutex<Running?>(nil)
-    /// The recent events; outlives a stop, and is handed on to a replacement in a reload.
-    private let history: Mutex<HistoryRing>
+    /// What changes while the endpoint lives: its heartbeat (updatable), the history (outlives a
+    /// stop, handed on to a replacement in a reload), and the running part.
+    private struct State {
+        var heartbeat: Duration
+        var history: HistoryRing
+        var running: Running?
+    }
+
+    private let state: Mutex<State>
     private let nextSubscriber = Atomic<UInt64>(0)
     private let served = Atomic<Int>(0)
     /// What subscribers that have gone delivered and dropped, so the totals only grow.
@@ -104,8 +109,7 @@ public final class SSEEndpoint: Component {
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are streamed")
         store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from after a restart")
         config = Config(context)
-        heartbeat = Mutex(config.heartbeat)
-        history = Mutex(HistoryRing(capacity: config.history, maxBytes: config.historyBytes))
+        state = Mutex(State(heartbeat: config.heartbeat, history: HistoryRing(capacity: config.history, maxBytes: config.historyBytes)))
     }
 
     /// The component type.
@@ -128,9 +132,9 @@ public final class SSEEndpoint: Component {
     /// mounts the route.
     private func start(taking carried: Suspended?) async throws {
         let fanout = try source.get()
-        let ring = carried?.history ?? history.withLock { $0 }
+        let ring = carried?.history ?? state.withLock { $0.history }
         if carried != nil { ring.resize(config.history, maxBytes: config.historyBytes) }
-        history.withLock { $0 = ring }
+        state.withLock { $0.history = ring }
         let r: Running
         if let listening = fanout as? any MessageListening {
             // Inside the mult's own loop: one task hand-over less per message.
@@ -154,7 +158,7 @@ public final class SSEEndpoint: Component {
             r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity)), relay: nil, history: ring)
             r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
         }
-        running.withLock { $0 = r }
+        state.withLock { $0.running = r }
         r.tasks.withLock { $0.append(Task { await self.beat(r) }) }
         do {
             try mount.mount([HTTPRoute(.get, config.path) { [self] request, context in subscribe(request, context) }])
@@ -175,7 +179,7 @@ public final class SSEEndpoint: Component {
     public func suspend() async throws -> (any Sendable)? {
         mount.suspend()
         let r = await halt()
-        return Suspended(history: history.withLock { $0 }, relay: r?.relay)
+        return Suspended(history: state.withLock { $0.history }, relay: r?.relay)
     }
 
     public func release(_ state: any Sendable) async {
@@ -185,7 +189,7 @@ public final class SSEEndpoint: Component {
 
     /// Ends the streams and the tasks; the relay, if any, switches to keeping.
     private func halt() async -> Running? {
-        guard let r = running.take() else { return nil }
+        guard let r = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return nil }
         r.closed.store(true, ordering: .sequentiallyConsistent)
         r.relay?.keep()
         r.hub?.cancel()
@@ -204,8 +208,11 @@ public final class SSEEndpoint: Component {
     public func update(_ config: ConfigReader) async throws {
         let (beat, history, historyBytes) = Config.updatable(config)
         try config.throwIssues()
-        heartbeat.withLock { $0 = beat }
-        self.history.withLock { $0 }.resize(history, maxBytes: historyBytes)
+        let ring = state.withLock { s in
+            s.heartbeat = beat
+            return s.history
+        }
+        ring.resize(history, maxBytes: historyBytes)
     }
 
     // MARK: Moving events
@@ -258,7 +265,7 @@ public final class SSEEndpoint: Component {
 
     /// Sends a heartbeat comment to every subscriber each interval (a busy one skips it).
     private func beat(_ r: Running) async {
-        while (try? await Task.sleep(for: heartbeat.withLock { $0 })) != nil {
+        while (try? await Task.sleep(for: state.withLock { $0.heartbeat })) != nil {
             await r.subscribers.onEachLoop { $0.heartbeat(); return nil }
         }
     }
@@ -266,7 +273,7 @@ public final class SSEEndpoint: Component {
     // MARK: Subscribers
 
     private func subscribe(_ request: Request, _ context: EdgeContext) -> Response {
-        guard let r = running.withLock({ $0 }) else {
+        guard let r = state.withLock({ $0.running }) else {
             return .error(.serviceUnavailable, "the event stream is not running")
         }
         // HEAD asks what a GET would get, without a stream (and without a subscriber).
@@ -345,10 +352,10 @@ public final class SSEEndpoint: Component {
     // MARK: Figures
 
     /// Subscribers connected now.
-    public var subscriberCount: Int { running.withLock { $0 }?.subscribers.count ?? 0 }
+    public var subscriberCount: Int { state.withLock { $0.running }?.subscribers.count ?? 0 }
 
     public func inspect() async -> JSONValue {
-        let r = running.withLock { $0 }
+        let (r, beat) = state.withLock { ($0.running, $0.heartbeat) }
         let subs = r?.subscribers.all ?? []
         var o = JSONObject()
         o["path"] = .string(config.path)
@@ -356,7 +363,7 @@ public final class SSEEndpoint: Component {
         if let store { o["historyStore"] = .string(store.target) }
         o["subscribers"] = .int(subs.count)
         o["served"] = .int(served.load(ordering: .relaxed))
-        o["heartbeat"] = .string(heartbeat.withLock { $0 }.short)
+        o["heartbeat"] = .string(beat.short)
         o["policy"] = .string(config.policy.rawValue)
         o["bufferBytes"] = .int(config.bufferBytes)
         if let r {
