@@ -16,9 +16,9 @@ struct Reloader: Sendable {
     /// their problems, with JSON paths, are the answer and go to the log.
     func reload(dryRun: Bool, trigger: String) async -> AdminHost.ReloadAnswer {
         logger.info("reload (\(trigger))\(dryRun ? ", dry run" : ""): reading \(file)")
-        let built: BuiltSystem
+        let outcome: ReloadOutcome
         do {
-            built = try SystemLoader(registry: registry, logger: logger).load(file: file, wiring: map.sharedWiring)
+            outcome = try await map.reload(file: file, loader: SystemLoader(registry: registry, logger: logger), dryRun: dryRun)
         } catch {
             // In the lifecycle log too, so a console's `log` shows why an edit did nothing.
             await map.note("reload (\(trigger)) refused, nothing changed: \(error.description)", level: .error)
@@ -26,7 +26,6 @@ struct Reloader: Sendable {
             let issues: [JSONValue] = error.issues.map { ["path": .string($0.path.description), "reason": .string($0.reason.rawValue), "message": .string($0.message)] }
             return .init(ok: false, text: "\(file) is not valid; nothing changed\n\(error.description)", data: ["issues": .array(issues)])
         }
-        let outcome = await map.reload(to: built, dryRun: dryRun)
         if outcome.ok {
             logger.info("\(outcome.text)")
         } else {

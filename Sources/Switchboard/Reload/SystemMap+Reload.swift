@@ -24,8 +24,19 @@ public struct ReloadOutcome: Sendable {
 
 /// Applying a new `system.json` to a running map.
 extension SystemMap {
+    /// Reads the system file at `path` with `loader` and applies it (or, with `dryRun`, only
+    /// plans it). An invalid file changes nothing: its problems are thrown, each with its path.
+    public func reload(file path: String, loader: SystemLoader, dryRun: Bool = false) async throws(ConfigErrors) -> ReloadOutcome {
+        await reload(to: try loader.load(file: path, wiring: wiring), dryRun: dryRun)
+    }
+
+    /// Like `reload(file:loader:dryRun:)`, for a document given as text.
+    public func reload(text: String, source: String? = nil, loader: SystemLoader, dryRun: Bool = false) async throws(ConfigErrors) -> ReloadOutcome {
+        await reload(to: try loader.load(text: text, source: source, wiring: wiring), dryRun: dryRun)
+    }
+
     /// The map's name table, for building a new system whose instances resolve here.
-    public nonisolated var sharedWiring: Wiring { wiring }
+    package nonisolated var sharedWiring: Wiring { wiring }
 
     /// Plans, and unless `dryRun` applies, `new` (built with `sharedWiring`).
     ///
@@ -46,7 +57,7 @@ extension SystemMap {
     /// Counts a reload that ended as `result`.
     public func countReload(_ result: ReloadResult) { reloads[result, default: 0] += 1 }
 
-    public func reload(to new: BuiltSystem, dryRun: Bool = false) async -> ReloadOutcome {
+    package func reload(to new: BuiltSystem, dryRun: Bool = false) async -> ReloadOutcome {
         await exclusively {
             let types = new.types
             let plan = ReloadPlan(from: spec, to: new.spec) { typeName in

@@ -30,8 +30,7 @@ struct ReloadBench {
             var samples: [Double] = []
             for _ in 0..<iterations {
                 let t0 = clock.now
-                let built = try loader.load(file: file, wiring: map.sharedWiring)
-                let outcome = await map.reload(to: built)
+                let outcome = try await map.reload(file: file, loader: loader)
                 samples.append((clock.now - t0).milliseconds)
                 precondition(outcome.ok && outcome.plan.isEmpty)
             }
