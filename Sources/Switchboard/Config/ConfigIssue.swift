@@ -57,7 +57,7 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects issues from every part of a configuration so they can be reported at once.
-public final class IssueCollector {
+package final class IssueCollector {
     /// The issues collected so far.
     public private(set) var issues: [ConfigIssue] = []
 

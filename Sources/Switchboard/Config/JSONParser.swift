@@ -1,6 +1,6 @@
 /// A strict JSON parser that keeps key order, reports duplicate keys by path, and says
 /// where (line and column) the text stops being JSON.
-public struct JSONParser {
+package struct JSONParser {
     /// The text is not JSON.
     public struct SyntaxError: Error, Sendable, CustomStringConvertible {
         /// What was expected or found.

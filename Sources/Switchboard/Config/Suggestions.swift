@@ -1,5 +1,5 @@
 /// "Did you mean …" for names typed in config files and at the console.
-public enum Suggestions {
+package enum Suggestions {
     /// The candidates closest to `word`, best first; empty when none is close.
     ///
     /// A candidate is close when its edit distance is at most a third of the longer word

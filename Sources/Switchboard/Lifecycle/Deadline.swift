@@ -4,7 +4,7 @@ import Synchronization
 ///
 /// Unlike a task group, this returns at the deadline even if `operation` ignores
 /// cancellation; the operation is cancelled and left to finish on its own.
-public func withDeadline<T: Sendable>(_ deadline: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+package func withDeadline<T: Sendable>(_ deadline: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
     let race = DeadlineRace<T>()
     return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
         race.begin(continuation, deadline: deadline, operation)
@@ -49,7 +49,7 @@ private final class DeadlineRace<T: Sendable>: Sendable {
 
 /// Waits until `condition` holds or `deadline` passes, looking every millisecond (for drains
 /// at shutdown, where a condition variable per buffer would cost every message).
-public func waitUntil(_ deadline: ContinuousClock.Instant, _ condition: @Sendable () -> Bool) async {
+package func waitUntil(_ deadline: ContinuousClock.Instant, _ condition: @Sendable () -> Bool) async {
     while !condition(), ContinuousClock.now < deadline {
         try? await Task.sleep(for: .milliseconds(1))
     }

@@ -2,7 +2,7 @@ import Synchronization
 
 /// A value that arrives once: `resolve` sets it, every `wait` returns it (or its error).
 /// Components use it for readiness (a server is listening) in `start()`.
-public final class Latch<Value: Sendable>: Sendable {
+package final class Latch<Value: Sendable>: Sendable {
     private let state = Mutex<(result: Result<Value, any Error>?, waiters: [CheckedContinuation<Value, any Error>])>((nil, []))
 
     /// An unresolved latch.
