@@ -41,13 +41,17 @@ enum LogFormat: String, CaseIterable, Sendable {
     }
 }
 
-/// Writes each line whole to standard output.
+/// Writes each event as one line of `format`, whole, through `write` (standard output unless
+/// told otherwise; `RunLog` passes its own, which also writes to a file).
 struct LineLogHandler: LogHandler {
     static let output = Mutex(())
     let label: String
     let format: LogFormat
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
+    var write: @Sendable (Logger.Level, String) -> Void = { _, line in
+        LineLogHandler.output.withLock { _ in FileHandle.standardOutput.write(Data(line.utf8)) }
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -55,7 +59,6 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let line = format.line(label: label, event: event, metadata: metadata)
-        Self.output.withLock { _ in FileHandle.standardOutput.write(Data(line.utf8)) }
+        write(event.level, format.line(label: label, event: event, metadata: metadata))
     }
 }

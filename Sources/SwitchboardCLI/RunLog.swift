@@ -46,22 +46,7 @@ final class RunLog: Sendable {
         }
     }
 
-    func handler(label: String) -> Handler { Handler(label: label, log: self, logLevel: level) }
-
-    /// One line per event, in the chosen format.
-    struct Handler: LogHandler {
-        let label: String
-        let log: RunLog
-        var logLevel: Logger.Level
-        var metadata: Logger.Metadata = [:]
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            log.write(event.level, log.format.line(label: label, event: event, metadata: metadata))
-        }
+    func handler(label: String) -> LineLogHandler {
+        LineLogHandler(label: label, format: format, logLevel: level) { [self] level, line in write(level, line) }
     }
 }

@@ -1,0 +1,39 @@
+import Switchboard
+import SwitchboardChannels
+
+/// What `inspect` (and so `/metrics`) shows of an SSE endpoint.
+extension SSEEndpoint {
+    /// Subscribers connected now.
+    public var subscriberCount: Int { state.withLock { $0.running }?.subscribers.count ?? 0 }
+
+    public func inspect() async -> JSONValue {
+        let (r, beat) = state.withLock { ($0.running, $0.heartbeat) }
+        let subs = r?.subscribers.all ?? []
+        var o = JSONObject()
+        o["path"] = .string(config.path)
+        o["source"] = .string(source.target)
+        if let store { o["historyStore"] = .string(store.target) }
+        o["subscribers"] = .int(subs.count)
+        o["served"] = .int(served.load(ordering: .relaxed))
+        o["heartbeat"] = .string(beat.short)
+        o["policy"] = .string(config.policy.rawValue)
+        o["bufferBytes"] = .int(config.bufferBytes)
+        if let r {
+            o["history"] = ["count": .int(r.history.count), "capacity": .int(r.history.capacity),
+                            "bytes": .int(r.history.bytes), "maxBytes": .int(r.history.maxBytes),
+                            "newest": r.history.newest.map { .string($0.description) } ?? .null]
+            o["hub"] = r.hub?.json ?? "listener in the source's loop"
+        }
+        // Since the endpoint was made: those connected now and those gone.
+        let gone = retired.withLock { $0 }
+        o["delivered"] = .int(gone.delivered + subs.map(\.delivered).reduce(0, +))
+        o["dropped"] = .int(gone.dropped + subs.map(\.dropped).reduce(0, +))
+        let now = ContinuousClock.now
+        let sample = subs.sorted { $0.id < $1.id }.prefix(20).map { s -> JSONValue in
+            ["id": .int(Int(s.id)), "room": s.room.map(JSONValue.string) ?? .null, "connectedSeconds": .double((now - s.since).milliseconds / 1000),
+             "delivered": .int(s.delivered), "dropped": .int(s.dropped), "policy": .string(s.policy.rawValue)]
+        }
+        o["subscriberSample"] = .array(Array(sample))
+        return .object(o)
+    }
+}
