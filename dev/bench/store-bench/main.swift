@@ -159,7 +159,7 @@ if sections.contains("publish") {
     let s = results["stored"]!, a = results["accepted"]!
     let (sp50, sp99) = s.log.percentiles(), (ap50, ap99) = a.log.percentiles()
     print("publish (\(clients) clients, \(total) requests each way): ack stored \(Int(s.rate)) req/s p50 \(fmt(sp50)) ms p99 \(fmt(sp99)) ms | ack accepted \(Int(a.rate)) req/s p50 \(fmt(ap50)) ms p99 \(fmt(ap99)) ms | stored/accepted throughput \(fmt(s.rate / a.rate)), p50 added \(fmt(sp50 - ap50)) ms")
-    try await client.shutdown()
+    client.shutdown { _ in }
     await map.stop()
 }
 
