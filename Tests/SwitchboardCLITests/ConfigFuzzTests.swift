@@ -83,7 +83,7 @@ import Testing
                     let built = try loader.load(text: document.jsonText, wiring: map.sharedWiring)
                     // Accepted by check: it must start (here: be applied to the running system).
                     let outcome = await map.reload(to: built)
-                    #expect(outcome.ok, "\(path) = \(value.jsonText) passed check but did not start: \(outcome.failure ?? "")")
+                    #expect(outcome.ok, "\(path) = \(value.jsonText) passed check but did not start: \(outcome.failure.map { "\($0)" } ?? "")")
                     accepted += 1
                 } catch {
                     // At the field, or at a sibling it conflicts with (same object).

@@ -105,7 +105,8 @@ import Testing
         let cacheBefore = try #require(await map.instance(named: "cache") as? FakeComponent)
         let outcome = await map.reload(to: try TestSystems.load(broken, registry: registry))
         #expect(!outcome.ok)
-        #expect(outcome.failure?.contains("fresh") == true)
+        guard case .start(let failure)? = outcome.failure else { Issue.record("not a start failure: \(String(describing: outcome.failure))"); return }
+        #expect(failure.component == "fresh" && failure.error is FakeFailure)
         #expect(outcome.text.contains("rolled back"))
         // The old components and config are back, running.
         #expect(await map.names.contains("old"))

@@ -88,7 +88,8 @@ import Testing
         let taken = Self.system(extraEndpoint: true, oldEndpoint: false, sideBuffer: 8, heartbeat: "15s", extraServerPort: port)
         let outcome = try await reload(h, taken, logger: .expectingFailures)
         #expect(!outcome.ok)
-        #expect(outcome.failure?.contains("http2") == true)
+        guard case .start(let failure)? = outcome.failure else { Issue.record("not a start failure"); return }
+        #expect(failure.component == "http2" && failure.error is BindFailure)
         #expect(await h.map.names.contains("http2") == false)
         #expect(await h.map.spec.component("side")?.config["buffer"] == 4)
         #expect(await h.map.systemState == .running)

@@ -108,7 +108,7 @@ import Testing
             let before = statuses.all.count
             while statuses.all.count < before + 40 { await Task.yield() }
             let outcome = try await reload(h, plan)
-            #expect(outcome.ok, "\(outcome.failure ?? "")")
+            #expect(outcome.ok, "\(outcome.failure.map { "\($0)" } ?? "")")
             #expect(outcome.plan.entries.contains { $0.action == .restart })
             await Task.yield()
         }

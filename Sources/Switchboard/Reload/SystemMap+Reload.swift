@@ -7,7 +7,7 @@ public struct ReloadOutcome: Sendable {
     /// Whether only the plan was computed.
     public let dryRun: Bool
     /// Why the apply failed and was undone (`nil` on success).
-    public let failure: String?
+    public let failure: ReloadFailure?
 
     /// Whether the new configuration is in force (or, for a dry run, could be).
     public var ok: Bool { failure == nil }
@@ -18,7 +18,21 @@ public struct ReloadOutcome: Sendable {
     }
 
     public var json: JSONValue {
-        ["ok": .bool(ok), "dryRun": .bool(dryRun), "plan": plan.json, "failure": failure.map(JSONValue.string) ?? .null]
+        ["ok": .bool(ok), "dryRun": .bool(dryRun), "plan": plan.json, "failure": failure.map { .string($0.description) } ?? .null]
+    }
+}
+
+/// Why a reload was rolled back: a component refused its new configuration in place, or the
+/// components it started (or restarted) failed to start.
+public enum ReloadFailure: Error, Sendable, CustomStringConvertible {
+    case update(component: String, error: any Error)
+    case start(StartFailure)
+
+    public var description: String {
+        switch self {
+        case .update(let name, let error): "\"\(name)\" could not be updated in place: \(error)"
+        case .start(let failure): failure.description
+        }
     }
 }
 
@@ -81,7 +95,7 @@ extension SystemMap {
     }
 
     /// Applies `plan`; returns why it failed (after undoing it), or nil.
-    private func apply(_ plan: ReloadPlan, _ new: BuiltSystem) async -> String? {
+    private func apply(_ plan: ReloadPlan, _ new: BuiltSystem) async -> ReloadFailure? {
         let oldSpec = spec
         let oldNodes = nodes
         let leaving = Set(plan.names(.remove) + plan.names(.restart))
@@ -91,7 +105,7 @@ extension SystemMap {
         await stopSet(leaving.filter { nodes[$0]?.state != .stopped }, suspending: suspending)
 
         var updated: [String] = []
-        var failure: String?
+        var failure: ReloadFailure?
         for name in plan.names(.update) {
             guard let instance = nodes[name]?.instance, let c = new.spec.component(name) else { continue }
             do {
@@ -99,7 +113,7 @@ extension SystemMap {
                 updated.append(name)
                 record(LifecycleEvent(time: Date(), component: name, kind: .note, duration: nil, message: "updated in place"))
             } catch {
-                failure = "\"\(name)\" could not be updated in place: \(error)"
+                failure = .update(component: name, error: error)
                 break
             }
         }
@@ -110,7 +124,7 @@ extension SystemMap {
                 try await startAndRollBack(starting)
                 return nil
             } catch {
-                failure = error.description
+                failure = .start(error)
             }
         }
         // Undo: the new components stop (startAndRollBack already stopped what it started),
