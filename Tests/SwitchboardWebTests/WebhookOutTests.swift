@@ -139,6 +139,9 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         #expect(back.all.first?.id == id)
         try await waitUntil("the delivered count") { try await figures(h)["delivered"] == 1 }
         #expect(try await figures(h)["deadLetters"] == 0)
+        // Three failed attempts, then the one that got through; none under way now.
+        #expect(try await figures(h)["attempts"] == 4)
+        #expect(try await figures(h)["inFlight"] == 0)
         await h.stop()
         await back.stop()
     }

@@ -72,6 +72,9 @@ enum FigureMetrics {
             (["delivered"], counter("webhook_out", "delivered", "webhooks delivered")),
             (["failed"], counter("webhook_out", "failed", "webhooks that exhausted their retries")),
             (["retrying"], gauge("webhook_out", "retrying", "", "deliveries waiting for a retry")),
+            (["inFlight"], gauge("webhook_out", "in_flight", "", "requests to targets under way")),
+            (["queued"], gauge("webhook_out", "queued", "", "deliveries waiting for a target")),
+            (["attempts"], counter("webhook_out", "attempts", "requests made to targets, retries included")),
             (["deadLetters"], gauge("webhook_out", "dead_letters", "", "dead letters kept")),
         ],
         "store": [

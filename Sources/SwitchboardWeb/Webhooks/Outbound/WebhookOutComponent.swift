@@ -228,6 +228,9 @@ public final class WebhookOutComponent: ConsoleCommands {
         f["delivered"] = .int(totals.map(\.delivered).reduce(0, +))
         f["retrying"] = .int(totals.map(\.retrying).reduce(0, +))
         f["failed"] = .int(totals.map(\.failed).reduce(0, +))
+        f["inFlight"] = .int(totals.map(\.inFlight).reduce(0, +))
+        f["attempts"] = .int(totals.map(\.attempts).reduce(0, +))
+        f["queued"] = .int(all.map(\.queue.stats.count).reduce(0, +))
         return .object(f)
     }
 }
