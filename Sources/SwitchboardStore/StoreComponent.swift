@@ -44,7 +44,10 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
 
     private struct Running {
         let tap: Tap<Message>
-        var tasks: [Task<Void, Never>]
+        /// Commits what the tap hands over.
+        let writer: Task<Void, Never>
+        /// Times out late tickets and prunes.
+        let upkeep: Task<Void, Never>
     }
 
     private struct State {
@@ -100,7 +103,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         let writer = Task { await self.write(from: tap) }
         let upkeep = Task { await self.upkeep() }
         state.withLock { s in
-            s.running = Running(tap: tap, tasks: [writer, upkeep])
+            s.running = Running(tap: tap, writer: writer, upkeep: upkeep)
             s.failure = nil
         }
     }
@@ -109,9 +112,9 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         guard let r = state.withLock({ s -> Running? in defer { s.running = nil }; return s.running }) else { return }
         // What the tap holds is still written: the writer ends when the closed tap is empty.
         r.tap.cancel()
-        await r.tasks[0].value
-        r.tasks.dropFirst().forEach { $0.cancel() }
-        for t in r.tasks.dropFirst() { await t.value }
+        await r.writer.value
+        r.upkeep.cancel()
+        await r.upkeep.value
         board.failAll(.notRunning(name))
         await engine.close()
     }
@@ -262,7 +265,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         o["averageBatch"] = .double(m.averageBatch)
         o["commitSeconds"] = .double(m.averageCommit)
         o["written"] = .int(m.committed)
-        o["lag"] = .int(m.lag + (s.running?.tap.counters.buffered ?? 0))
+        o["lag"] = .int(lag)
         o["waitingAcks"] = .int(board.waiting)
         o["lastError"] = s.lastError.map(JSONValue.string) ?? .null
         if let tap = s.running?.tap { o["tap"] = tap.json }

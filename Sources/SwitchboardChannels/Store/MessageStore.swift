@@ -76,3 +76,33 @@ public enum CommitFailure: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// What became of a put that waits for stores to commit the message.
+public enum StoredPutOutcome: Sendable {
+    /// The store at this index cannot keep it (failed or not running): it was not put.
+    case refused(store: Int, CommitFailure)
+    /// The put's outcome; when `accepted`, each store's commit, in the order given.
+    case put(PutOutcome, commits: [Result<Void, CommitFailure>])
+}
+
+extension MessageSink {
+    /// Puts `message` and, once it is accepted, waits until every store in `stores` has
+    /// committed it. The commits are expected before the put (a commit can come before the put
+    /// returns), and a store that cannot keep the message refuses it before it is put, so a
+    /// retry makes no duplicate. What an `"ack": "stored"` endpoint and the console's `put!` do.
+    public func put(_ message: Message, timeout: Duration, committedBy stores: [any MessageStore]) async -> StoredPutOutcome {
+        let tickets = stores.map { $0.expectCommit(of: message.id) }
+        if let i = tickets.firstIndex(where: { $0.refusal != nil }), let why = tickets[i].refusal {
+            tickets.forEach { $0.cancel() }
+            return .refused(store: i, why)
+        }
+        let outcome = await put(message, timeout: timeout)
+        guard outcome == .accepted else {
+            tickets.forEach { $0.cancel() }
+            return .put(outcome, commits: [])
+        }
+        var commits: [Result<Void, CommitFailure>] = []
+        for ticket in tickets { commits.append(await ticket.wait()) }
+        return .put(.accepted, commits: commits)
+    }
+}

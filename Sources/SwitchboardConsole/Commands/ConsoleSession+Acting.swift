@@ -46,26 +46,27 @@ extension ConsoleSession {
         for name in await map.spec.graph.transitiveDependents(of: target).sorted() {
             if let store = await map.instance(named: name) as? any MessageStore, await map.state(of: name) == .running { stores.append((name, store)) }
         }
-        let tickets = stores.map { ($0.0, $0.1.expectCommit(of: message.id)) }
-        if let (name, refused) = tickets.first(where: { $0.1.refusal != nil }), let why = refused.refusal {
-            throw ConsoleError(reason: .notStored, message: "not put: the store \(name) cannot keep it (\(why))")
-        }
-        let outcome = await sink.put(message, timeout: wait)
-        var data: JSONObject = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
-        if outcome != .accepted { tickets.forEach { $0.1.cancel() } }
-        switch outcome {
-        case .accepted where !tickets.isEmpty:
-            var failures: [String] = []
-            for (name, ticket) in tickets {
-                if case .failure(let why) = await ticket.wait() { failures.append("\(name): \(why)") }
+        let outcome: PutOutcome
+        var failures: [String] = []
+        switch await sink.put(message, timeout: wait, committedBy: stores.map(\.1)) {
+        case .refused(let i, let why):
+            throw ConsoleError(reason: .notStored, message: "not put: the store \(stores[i].0) cannot keep it (\(why))")
+        case .put(let o, let commits):
+            outcome = o
+            for (i, commit) in commits.enumerated() {
+                if case .failure(let why) = commit { failures.append("\(stores[i].0): \(why)") }
             }
-            data["stored"] = .array(tickets.map { .string($0.0) })
+        }
+        var data: JSONObject = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
+        switch outcome {
+        case .accepted where !stores.isEmpty:
+            data["stored"] = .array(stores.map { .string($0.0) })
             guard failures.isEmpty else {
                 data["outcome"] = "notStored"
                 throw ConsoleErrorWithData(reason: .notStored, message: "accepted id=\(message.id) but not stored: " + failures.joined(separator: "; "), data: .object(data))
             }
             data["outcome"] = "stored"
-            return ("stored id=\(message.id) (\(tickets.map(\.0).joined(separator: ", ")))", .object(data))
+            return ("stored id=\(message.id) (\(stores.map(\.0).joined(separator: ", ")))", .object(data))
         case .accepted: return ("accepted id=\(message.id)", .object(data))
         case .dropped: return ("dropped by the buffer's policy id=\(message.id)", .object(data))
         case .wouldBlock: throw ConsoleErrorWithData(reason: .wouldBlock, message: "would block: \(target) stayed full for \(wait.short); not put", data: .object(data))

@@ -44,18 +44,12 @@ struct Acknowledger {
             if mode == .stored { return .notStored(.notRunning(store?.target ?? "store"), delivered: false) }
             return .put(await sink.put(message, timeout: timeout))
         }
-        let ticket = store.expectCommit(of: message.id)
-        // A store that is failed or stopped cannot keep it: refuse before it is put, so a retry
-        // makes no duplicate.
-        if let refusal = ticket.refusal { return .notStored(refusal, delivered: false) }
-        let outcome = await sink.put(message, timeout: timeout)
-        guard outcome == .accepted else {
-            ticket.cancel()
-            return .put(outcome)
-        }
-        switch await ticket.wait() {
-        case .success: return .stored
-        case .failure(let why): return .notStored(why, delivered: true)
+        switch await sink.put(message, timeout: timeout, committedBy: [store]) {
+        case .refused(_, let why): return .notStored(why, delivered: false)
+        case .put(.accepted, let commits):
+            if case .failure(let why)? = commits.first { return .notStored(why, delivered: true) }
+            return .stored
+        case .put(let outcome, _): return .put(outcome)
         }
     }
 
