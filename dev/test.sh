@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds (dev/build.sh, the build dev/switchboard shares) and
 # runs every test. Arguments go to the test runner (e.g. dev/test.sh --filter StreamingTests).
+# A private PostgreSQL server (dev/postgres.sh) runs for the tests that need one and is stopped
+# afterwards; `--no-postgres` (first argument) leaves it out for a quick local run, and the
+# tests that need it then fail. CI never passes it.
 #
 # The tests run from the built test binary, as `swift test` would run them, but without
 # SwiftPM: `swift test` re-plans in the caller's environment, and a changed environment makes
@@ -15,4 +18,12 @@ set -e
 [ "$status" = 0 ] || { echo "dev/test.sh: the build failed (above)" >&2; exit 1; }
 # Plain symbols when the output is a log rather than a terminal.
 [ -t 1 ] || export NO_COLOR=1
-exec .build/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@"
+if [ "${1:-}" = "--no-postgres" ]; then
+  shift
+else
+  pg=$(mktemp -d /tmp/switchboard-test-pg.XXXXXX)
+  trap 'dev/postgres.sh stop "$pg"; rm -rf "$pg"' EXIT
+  SWITCHBOARD_TEST_POSTGRES_URL=$(SWITCHBOARD_PG_FAST=1 dev/postgres.sh start "$pg")
+  export SWITCHBOARD_TEST_POSTGRES_URL
+fi
+.build/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@"

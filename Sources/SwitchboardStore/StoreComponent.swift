@@ -19,6 +19,7 @@ import Synchronization
 public final class StoreComponent: MessageStore, ConsoleCommands {
     struct Config {
         var engine: String
+        /// The SQLite file, or the PostgreSQL table.
         var path: String
         var retention: Retention
         var pruneInterval: Duration
@@ -27,9 +28,15 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         var commitTimeout: Duration
         var lockTimeout: Duration
 
-        init(_ c: ConfigReader) {
-            engine = c.oneOf("engine", ["sqlite"], default: "sqlite")
-            path = c.resolvedPath(c.string("path", default: "data/\(c.systemName).sqlite"))
+        init(_ c: ConfigReader, name: String, hasDatabase: Bool) {
+            engine = c.oneOf("engine", ["sqlite", "postgres"], default: hasDatabase ? "postgres" : "sqlite")
+            if engine == "postgres" {
+                path = c.string("table", default: "store_\(name)")
+                if !hasDatabase { c.issue(.missingField, "using", "\"engine\": \"postgres\" needs a database: add \"database\" (a postgres component) to \"using\"") }
+            } else {
+                path = c.resolvedPath(c.string("path", default: "data/\(c.systemName).sqlite"))
+                if hasDatabase { c.issue(.invalidValue, "engine", "a \"database\" slot needs \"engine\": \"postgres\"") }
+            }
             (retention, pruneInterval) = Self.updatable(c)
             batch = c.int("batch", default: 500, in: 1...10_000)
             capacity = c.int("capacity", default: 4096, in: 1...10_000_000)
@@ -71,16 +78,21 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
     init(_ context: ComponentContext) {
         name = context.name
         source = context.dependency("source", as: (any MessageFanout).self, "the mult or pub whose messages are stored")
-        config = Config(context.config)
+        let database = context.optionalDependency("database", as: PostgresComponent.self, "the PostgreSQL database of \"engine\": \"postgres\"")
+        config = Config(context.config, name: context.name, hasDatabase: database != nil)
         runtime = context.runtime
-        engine = SQLiteEngine(path: config.path, lockTimeout: config.lockTimeout, logger: context.logger)
+        if let database {
+            engine = PostgresEngine(table: config.path, database: database)
+        } else {
+            engine = SQLiteEngine(path: config.path, lockTimeout: config.lockTimeout, logger: context.logger)
+        }
         board = CommitBoard(timeout: config.commitTimeout)
         state = Mutex(State(retention: config.retention, pruneInterval: config.pruneInterval))
     }
 
     /// The component type.
     public static let type = ComponentType(
-        "store", summary: "Keeps every message on disk (SQLite): stored acks, history, resume across restarts.",
+        "store", summary: "Keeps every message on disk (SQLite, or PostgreSQL): stored acks, history, resume across restarts.",
         updatableFields: ["retention", "pruneInterval"],
         console: ConsoleTopic("history", usage: "history [store] [--room R] [-n N]", summary: "the most recent stored messages, oldest first", runsBare: true)
     ) { StoreComponent($0) }
@@ -155,13 +167,13 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
                     s.lastError = why
                 }
                 tap.cancel()
-                board.settle(batch.lazy.map(\.id), .failure(.writeFailed(why)))
+                board.failed(batch.lazy.map(\.id), .writeFailed(why))
                 board.failAll(.writeFailed(why))
                 runtime.fail(error)
                 return
             }
             meter.committed(batch.count, failed: false, in: .now - started)
-            board.settle(batch.lazy.map(\.id), .success(()))
+            board.committed(batch.lazy.map(\.id))
         }
     }
 
@@ -251,7 +263,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         let s = state.withLock { $0 }
         var o = JSONObject()
         o["engine"] = .string(config.engine)
-        o["path"] = .string(config.path)
+        o[config.engine == "postgres" ? "table" : "path"] = .string(config.path)
         o["source"] = .string(source.target)
         o["retention"] = s.retention.json
         if s.running != nil, let f = try? await engine.figures() {
@@ -330,5 +342,5 @@ final class WriteMeter: Sendable {
 /// The component types of durable storage.
 public enum StoreComponents {
     /// `store`.
-    public static var types: [ComponentType] { [StoreComponent.type] }
+    public static var types: [ComponentType] { [StoreComponent.type, PostgresComponent.type, BusComponent.type] }
 }

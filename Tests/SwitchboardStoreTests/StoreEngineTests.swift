@@ -6,18 +6,39 @@ import SwitchboardStore
 import SwitchboardTesting
 import Testing
 
-/// The engines every engine-independent test runs against (PostgreSQL joins with its engine).
+/// The engines every engine-independent test runs against.
 enum EngineKind: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
+    case postgres
 
     var description: String { rawValue }
 
-    /// A fresh, empty engine in its own place.
-    func make(_ dir: String) -> any StoreEngine {
+    /// A fresh, empty engine in its own place (`dir` names it: the same `dir` is the same store).
+    func make(_ dir: String) async throws -> any StoreEngine {
         switch self {
         case .sqlite: SQLiteEngine(path: dir + "/store.sqlite", lockTimeout: .milliseconds(200), logger: .tests)
+        case .postgres:
+            PostgresEngine(table: "t_" + URL(fileURLWithPath: dir).lastPathComponent.filter { $0.isLetter || $0.isNumber }.lowercased(),
+                           database: try await TestDatabase.shared())
         }
     }
+}
+
+/// One `postgres` component on the test run's server, started on first use.
+enum TestDatabase {
+    private static let started = Task { () throws -> (SystemMap, PostgresComponent) in
+        var registry = ComponentRegistry()
+        registry.register(StoreComponents.types)
+        let url = try TestPostgres.url()
+        let system = try SystemLoader(registry: registry, environment: ["DATABASE_URL": url], logger: .tests)
+            .load(text: #"{"components": {"db": {"type": "postgres", "url": {"$env": "DATABASE_URL"}, "poolSize": 8}}}"#)
+        let map = SystemMap(system, logger: .tests)
+        try await map.start()
+        let db = try #require(await map.instance(named: "db") as? PostgresComponent)
+        return (map, db)
+    }
+
+    static func shared() async throws -> PostgresComponent { try await started.value.1 }
 }
 
 /// `n` messages with growing ids, alternating rooms a/b (every third in no room).
@@ -31,7 +52,7 @@ func messages(_ n: Int, start: UInt64 = 1_000_000, time: Date = Date()) -> [Mess
 @Suite struct StoreEngineTests {
     @Test(arguments: EngineKind.allCases)
     func appendsAndPagesBothWays(_ kind: EngineKind) async throws {
-        let engine = kind.make(try temporaryDirectory())
+        let engine = try await kind.make(try temporaryDirectory())
         try await engine.open()
         let all = messages(120)
         try await engine.append(Array(all[..<70]))
@@ -67,7 +88,7 @@ func messages(_ n: Int, start: UInt64 = 1_000_000, time: Date = Date()) -> [Mess
     @Test(arguments: EngineKind.allCases)
     func keepsEveryFieldAndSurvivesReopening(_ kind: EngineKind) async throws {
         let dir = try temporaryDirectory()
-        let engine = kind.make(dir)
+        let engine = try await kind.make(dir)
         try await engine.open()
         let m = Message(from: "ann", text: "see `x` — ünïcödé 🎉", room: "dev", to: "bob", data: ["k": [1, 2]],
                         id: MessageID(rawValue: 42), time: Date(timeIntervalSince1970: 1_700_000_000.123456),
@@ -75,7 +96,7 @@ func messages(_ n: Int, start: UInt64 = 1_000_000, time: Date = Date()) -> [Mess
         try await engine.append([m, m])  // a repeat of an id is ignored, not an error
         await engine.close()
 
-        let again = kind.make(dir)
+        let again = try await kind.make(dir)
         try await again.open()
         let page = try await again.page(HistoryQuery(room: nil, cursor: .latest, limit: 10))
         #expect(page.messages.count == 1)
@@ -88,7 +109,7 @@ func messages(_ n: Int, start: UInt64 = 1_000_000, time: Date = Date()) -> [Mess
 
     @Test(arguments: EngineKind.allCases)
     func retentionByCount(_ kind: EngineKind) async throws {
-        let engine = kind.make(try temporaryDirectory())
+        let engine = try await kind.make(try temporaryDirectory())
         try await engine.open()
         let all = messages(2500)
         try await engine.append(all)
@@ -110,7 +131,7 @@ func messages(_ n: Int, start: UInt64 = 1_000_000, time: Date = Date()) -> [Mess
 
     @Test(arguments: EngineKind.allCases)
     func retentionByAge(_ kind: EngineKind) async throws {
-        let engine = kind.make(try temporaryDirectory())
+        let engine = try await kind.make(try temporaryDirectory())
         try await engine.open()
         let now = Date()
         let old = messages(30, start: 1_000, time: now.addingTimeInterval(-3 * 86_400))

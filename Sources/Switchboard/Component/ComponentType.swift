@@ -119,4 +119,7 @@ public struct SystemHandle: Sendable {
 
     /// The map, while it exists.
     public var map: SystemMap? { wiring.map }
+
+    /// Every component of the system now, by name (without waiting for the map).
+    public var components: [String: any Component] { wiring.all }
 }

@@ -61,8 +61,21 @@ public final class Wiring: Sendable {
         instances.withLock { $0[name] }
     }
 
+    /// Every instance, by name.
+    var all: [String: any Component] { instances.withLock { $0 } }
+
     /// Sets or removes (with `nil`) the instance named `name`.
     func set(_ name: String, _ instance: (any Component)?) {
         instances.withLock { $0[name] = instance }
+    }
+}
+
+extension Dependency {
+    /// A reference to `instance` outside any system map (tools and tests that use one
+    /// component on its own).
+    package static func constant(_ instance: any Component, named name: String) -> Dependency<T> {
+        let wiring = Wiring()
+        wiring.set(name, instance)
+        return Dependency(slot: name, target: name, wiring: wiring)
     }
 }

@@ -59,6 +59,10 @@ public final class ConfigReader {
     /// The system's name (the document's top-level `name`).
     public var systemName: String { context.systemName }
 
+    /// This process's name among the instances of the system (the document's top-level
+    /// `instance`; by default the host name and the first http-server's port).
+    public var instanceName: String { context.instanceName }
+
     /// `path` made absolute against the system file's directory (the working directory for a
     /// document given as text); an absolute path is returned as it is.
     public func resolvedPath(_ path: String) -> String {
@@ -310,6 +314,8 @@ final class ConfigContext {
     var numericFields: [ConfigPath: NumericField] = [:]
     /// The system's `name`.
     var systemName = "switchboard"
+    /// This process's `instance` name.
+    var instanceName = ""
     /// Where relative paths in the document are from: the system file's directory.
     var baseDirectory = FileManager.default.currentDirectoryPath
 

@@ -76,6 +76,8 @@ public struct SystemLoader: Sendable {
         let root = ConfigReader(document, at: ConfigPath(), context: context)
         let name = root.string("name", default: "switchboard")
         context.systemName = name
+        let instance = root.string("instance", default: Self.defaultInstance(document))
+        context.instanceName = instance
         if let source { context.baseDirectory = URL(fileURLWithPath: source).deletingLastPathComponent().path }
         let shutdownTimeout = root.duration("shutdownTimeout", default: .seconds(10))
         root.markKnown("$schema", "description")
@@ -94,12 +96,24 @@ public struct SystemLoader: Sendable {
         root.finish()
         if !context.issues.issues.isEmpty { throw ConfigErrors(context.issues.issues) }
         var spec = SystemSpec(
-            name: name, document: document, components: specs, graph: graph,
+            name: name, instance: instance, document: document, components: specs, graph: graph,
             shutdownTimeout: shutdownTimeout, secretPaths: context.secretPaths, source: source)
         spec.numericFields = context.numericFields
         return BuiltSystem(
             spec: spec, instances: built.instances, runtimes: built.runtimes,
             types: specs.reduce(into: [:]) { $0[$1.name] = registry.type(named: $1.type) }, wiring: wiring)
+    }
+
+    /// The host name and the lowest port an `http-server` names (`web-1:8081`), or
+    /// the host name and the process id.
+    static func defaultInstance(_ document: JSONObject) -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+        let ports = (document["components"]?.objectValue ?? JSONObject()).compactMap { _, v -> Int? in
+            guard v["type"]?.stringValue == "http-server" else { return nil }
+            return v["port"]?.intValue
+        }
+        if let port = ports.min(), port != 0 { return "\(host):\(port)" }
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// Reads the `components` object: names, types and `using` edges, each checked.

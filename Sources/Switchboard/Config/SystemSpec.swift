@@ -25,6 +25,9 @@ public struct ComponentSpec: Sendable, Equatable {
 public struct SystemSpec: Sendable {
     /// The system's name, shown in the console prompt and logs.
     public let name: String
+    /// This process's name among the instances of the system (top-level `instance`), in the
+    /// logs, the console prompt and a bus's list of instances.
+    public let instance: String
     /// The whole document as written.
     public let document: JSONObject
     /// The components in file order.

@@ -60,6 +60,13 @@ public protocol MessageListening: MessageFanout {
     func listen(_ deliver: @escaping @Sendable ([Message]) async -> Void, end: @escaping @Sendable () -> Void) throws -> @Sendable () -> Void
 }
 
+/// A component that clients stay connected to (an SSE or WebSocket endpoint): a bus reports
+/// the sum in its instance's heartbeat.
+public protocol ClientCounting: Component {
+    /// Clients connected now.
+    var connectedClients: Int { get }
+}
+
 /// A component whose messages can be watched without slowing it (the console's `tail`).
 public protocol MessageTailable: Component {
     /// A drop-oldest tap on everything passing through; cancel it to stop watching.

@@ -4,8 +4,8 @@ import Synchronization
 /// A wait for one message's commit, handed out by `MessageStore.expectCommit(of:)`.
 public final class CommitTicket: Sendable {
     private enum State {
-        case waiting(CheckedContinuation<Result<Void, CommitFailure>, Never>?)
-        case done(Result<Void, CommitFailure>)
+        case waiting(CheckedContinuation<Result<MessageID, CommitFailure>, Never>?)
+        case done(Result<MessageID, CommitFailure>)
     }
 
     /// The message waited for.
@@ -21,7 +21,7 @@ public final class CommitTicket: Sendable {
     }
 
     /// A ticket that is already settled (the store is not running, say).
-    package static func settled(_ id: MessageID, _ result: Result<Void, CommitFailure>) -> CommitTicket {
+    package static func settled(_ id: MessageID, _ result: Result<MessageID, CommitFailure>) -> CommitTicket {
         let t = CommitTicket(id: id, deadline: .now, onCancel: { _ in })
         t.settle(result)
         return t
@@ -36,10 +36,12 @@ public final class CommitTicket: Sendable {
         }
     }
 
-    /// Waits until the message is committed (or cannot be).
-    public func wait() async -> Result<Void, CommitFailure> {
+    /// Waits until the message is committed (or cannot be). The success value is the id it was
+    /// stored as: its own, except on a bus, which may give it a later one so that ids follow
+    /// the shared log's order.
+    public func wait() async -> Result<MessageID, CommitFailure> {
         await withCheckedContinuation { c in
-            let now = state.withLock { s -> Result<Void, CommitFailure>? in
+            let now = state.withLock { s -> Result<MessageID, CommitFailure>? in
                 switch s {
                 case .done(let r): return r
                 case .waiting: s = .waiting(c); return nil
@@ -56,8 +58,8 @@ public final class CommitTicket: Sendable {
     }
 
     /// Settles the ticket once; later calls are ignored.
-    func settle(_ result: Result<Void, CommitFailure>) {
-        let waiter = state.withLock { s -> CheckedContinuation<Result<Void, CommitFailure>, Never>?? in
+    func settle(_ result: Result<MessageID, CommitFailure>) {
+        let waiter = state.withLock { s -> CheckedContinuation<Result<MessageID, CommitFailure>, Never>?? in
             guard case .waiting(let c) = s else { return nil }
             s = .done(result)
             return .some(c)
@@ -88,12 +90,25 @@ package final class CommitBoard: Sendable {
     /// Tickets waiting now.
     package var waiting: Int { tickets.withLock { $0.count } }
 
-    /// Settles the tickets of `ids` with `result`.
-    package func settle(_ ids: some Sequence<MessageID>, _ result: Result<Void, CommitFailure>) {
+    /// Settles the tickets of `ids` as committed under their own ids.
+    package func committed(_ ids: some Sequence<MessageID>) {
+        committed(ids.lazy.map { ($0, $0) })
+    }
+
+    /// Settles the tickets of the first ids of `pairs` as committed under the second.
+    package func committed(_ pairs: some Sequence<(MessageID, MessageID)>) {
+        let found = tickets.withLock { t in
+            t.isEmpty ? [] : pairs.compactMap { pair in t.removeValue(forKey: pair.0).map { ($0, pair.1) } }
+        }
+        for (ticket, id) in found { ticket.settle(.success(id)) }
+    }
+
+    /// Settles the tickets of `ids` with `failure`.
+    package func failed(_ ids: some Sequence<MessageID>, _ failure: CommitFailure) {
         let found = tickets.withLock { t in
             t.isEmpty ? [] : ids.compactMap { t.removeValue(forKey: $0) }
         }
-        for ticket in found { ticket.settle(result) }
+        for ticket in found { ticket.settle(.failure(failure)) }
     }
 
     /// Settles every ticket with `failure`.

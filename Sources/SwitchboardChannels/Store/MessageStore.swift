@@ -12,6 +12,13 @@ public protocol MessageStore: Component {
     /// The newest id retention removed (nil when none was): a client resuming from an older
     /// id missed messages nobody has any more.
     func prunedThrough() async throws -> MessageID?
+    /// Whether the store gives messages new ids as it commits them (a bus, whose ids follow
+    /// the shared log's order): stores downstream of it see those ids, not the ones put.
+    var assignsIDs: Bool { get }
+}
+
+extension MessageStore {
+    public var assignsIDs: Bool { false }
 }
 
 /// Which stored messages a history request wants.
@@ -82,7 +89,7 @@ public enum StoredPutOutcome: Sendable {
     /// The store at this index cannot keep it (failed or not running): it was not put.
     case refused(store: Int, CommitFailure)
     /// The put's outcome; when `accepted`, each store's commit, in the order given.
-    case put(PutOutcome, commits: [Result<Void, CommitFailure>])
+    case put(PutOutcome, commits: [Result<MessageID, CommitFailure>])
 }
 
 extension MessageSink {
@@ -101,7 +108,7 @@ extension MessageSink {
             tickets.forEach { $0.cancel() }
             return .put(outcome, commits: [])
         }
-        var commits: [Result<Void, CommitFailure>] = []
+        var commits: [Result<MessageID, CommitFailure>] = []
         for ticket in tickets { commits.append(await ticket.wait()) }
         return .put(.accepted, commits: commits)
     }

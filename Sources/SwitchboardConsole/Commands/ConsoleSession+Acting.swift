@@ -41,20 +41,27 @@ extension ConsoleSession {
         let message = try Self.message(from: payload)
         // The stores the channel's messages reach: `put!` waits for their commit, as an
         // endpoint with `"ack": "stored"` does.
+        // A bus (itself the target or on the way) gives messages their final ids, so the
+        // stores past it cannot be waited for by this id: its commit is the one that counts.
         var stores: [(String, any MessageStore)] = []
         let map = host.map
-        for name in await map.spec.graph.transitiveDependents(of: target).sorted() {
+        for name in [target] + (await map.spec.graph.transitiveDependents(of: target).sorted()) {
             if let store = await map.instance(named: name) as? any MessageStore, await map.state(of: name) == .running { stores.append((name, store)) }
         }
+        if let bus = stores.first(where: { $0.1.assignsIDs }) { stores = [bus] }
         let outcome: PutOutcome
         var failures: [String] = []
+        var storedAs = message.id
         switch await sink.put(message, timeout: wait, committedBy: stores.map(\.1)) {
         case .refused(let i, let why):
             throw ConsoleError(reason: .notStored, message: "not put: the store \(stores[i].0) cannot keep it (\(why))")
         case .put(let o, let commits):
             outcome = o
             for (i, commit) in commits.enumerated() {
-                if case .failure(let why) = commit { failures.append("\(stores[i].0): \(why)") }
+                switch commit {
+                case .failure(let why): failures.append("\(stores[i].0): \(why)")
+                case .success(let id): storedAs = id
+                }
             }
         }
         var data: JSONObject = ["id": .string(message.id.description), "outcome": .string(outcome.rawValue), "channel": .string(target)]
@@ -66,7 +73,8 @@ extension ConsoleSession {
                 throw ConsoleErrorWithData(reason: .notStored, message: "accepted id=\(message.id) but not stored: " + failures.joined(separator: "; "), data: .object(data))
             }
             data["outcome"] = "stored"
-            return ("stored id=\(message.id) (\(stores.map(\.0).joined(separator: ", ")))", .object(data))
+            data["id"] = .string(storedAs.description)
+            return ("stored id=\(storedAs) (\(stores.map(\.0).joined(separator: ", ")))", .object(data))
         case .accepted: return ("accepted id=\(message.id)", .object(data))
         case .dropped: return ("dropped by the buffer's policy id=\(message.id)", .object(data))
         case .wouldBlock: throw ConsoleErrorWithData(reason: .wouldBlock, message: "would block: \(target) stayed full for \(wait.short); not put", data: .object(data))

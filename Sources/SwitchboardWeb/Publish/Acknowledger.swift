@@ -11,9 +11,16 @@ struct Acknowledger {
     /// What became of a message put through the acknowledger.
     enum Outcome: Equatable {
         case put(PutOutcome)
-        case stored
+        /// Committed, as this id (a bus may give a message a later id than it was put with).
+        case stored(MessageID)
         /// Not on disk; `delivered` when it is on the channel all the same (its commit failed).
         case notStored(CommitFailure, delivered: Bool)
+
+        /// The id to report for `message`: the one it was stored as, when stored.
+        func id(of message: Message) -> MessageID {
+            if case .stored(let id) = self { return id }
+            return message.id
+        }
 
         /// The word sent back in an ack.
         var status: String {
@@ -47,8 +54,11 @@ struct Acknowledger {
         switch await sink.put(message, timeout: timeout, committedBy: [store]) {
         case .refused(_, let why): return .notStored(why, delivered: false)
         case .put(.accepted, let commits):
-            if case .failure(let why)? = commits.first { return .notStored(why, delivered: true) }
-            return .stored
+            switch commits.first {
+            case .failure(let why)?: return .notStored(why, delivered: true)
+            case .success(let id)?: return .stored(id)
+            case nil: return .stored(message.id)
+            }
         case .put(let outcome, _): return .put(outcome)
         }
     }

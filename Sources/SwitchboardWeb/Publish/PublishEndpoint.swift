@@ -112,9 +112,9 @@ public final class PublishEndpoint: Component {
         }
         let message = parts.message(defaultFrom: config.defaultFrom)
         switch await ack.put(message, on: sink, timeout: config.wait) {
-        case .stored:
+        case .stored(let id):
             count("stored")
-            return .json(.accepted, ["id": .string(message.id.description), "status": "stored"])
+            return .json(.accepted, ["id": .string(id.description), "status": "stored"])
         case .notStored(let why, let delivered):
             count("notStored")
             var h = HTTPFields()

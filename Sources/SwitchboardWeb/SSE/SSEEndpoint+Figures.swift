@@ -2,9 +2,11 @@ import Switchboard
 import SwitchboardChannels
 
 /// What `inspect` (and so `/metrics`) shows of an SSE endpoint.
-extension SSEEndpoint {
+extension SSEEndpoint: ClientCounting {
     /// Subscribers connected now.
     public var subscriberCount: Int { state.withLock { $0.running }?.subscribers.count ?? 0 }
+
+    public var connectedClients: Int { subscriberCount }
 
     public func inspect() async -> JSONValue {
         let (r, beat) = state.withLock { ($0.running, $0.heartbeat) }

@@ -17,7 +17,7 @@ import Synchronization
 /// With a store in the `store` slot, acks mean "stored" (see `ack`); with one in the `history`
 /// slot, a client that connects with `?lastEventId=<id>` (or sends `{"resume": "<id>"}`) first
 /// gets the messages after that id from the store, then `{"type": "resumed", …}`.
-public final class WebSocketEndpoint: Component {
+public final class WebSocketEndpoint: ClientCounting {
     struct Config {
         var path: String
         var wait: Duration
@@ -58,6 +58,9 @@ public final class WebSocketEndpoint: Component {
     private let ack: Acknowledger
     private let store: Dependency<any MessageStore>?
     private let sessions = Mutex<[UInt64: Session]>([:])
+
+    /// Sessions connected now.
+    public var connectedClients: Int { sessions.withLock { $0.count } }
     private let nextSession = Atomic<UInt64>(0)
     private let counts = Mutex<[String: Int]>([:])
     private let draining = Atomic<Bool>(false)
@@ -264,7 +267,7 @@ public final class WebSocketEndpoint: Component {
         let outcome = await ack.put(m, on: sink, timeout: config.wait)
         count(outcome.status)
         switch outcome {
-        case .stored, .put(.accepted), .put(.dropped): return ["type": "ack", "id": .string(m.id.description), "status": .string(outcome.status)]
+        case .stored, .put(.accepted), .put(.dropped): return ["type": "ack", "id": .string(outcome.id(of: m).description), "status": .string(outcome.status)]
         case .put(.wouldBlock): return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
         case .put(.closed): return ["type": "error", "id": .string(m.id.description), "error": "the channel is not running"]
         case .notStored(let why, let delivered):

@@ -244,8 +244,9 @@ public final class WebhookInEndpoint: Component {
         let outcome = await ack.put(message, on: sink, timeout: config.wait)
         switch outcome {
         case .stored, .put(.accepted), .put(.dropped):
-            count(outcome == .stored ? "stored" : "accepted")
-            return .json(.accepted, ["id": .string(message.id.description), "status": .string(outcome == .stored ? "stored" : "accepted")])
+            let stored = outcome.status == "stored"
+            count(stored ? "stored" : "accepted")
+            return .json(.accepted, ["id": .string(outcome.id(of: message).description), "status": .string(stored ? "stored" : "accepted")])
         case .notStored(let why, _):
             // The sender retries (with the same webhook-id, which is not remembered): at least once.
             var headers = HTTPFields()

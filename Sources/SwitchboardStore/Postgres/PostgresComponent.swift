@@ -1,0 +1,264 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Switchboard
+import Synchronization
+
+/// The `postgres` component: a pool of connections to one PostgreSQL database, shared by the
+/// stores and buses that name it in their `database` slot.
+///
+/// ```json
+/// "db": { "type": "postgres", "url": { "$env": "DATABASE_URL" }, "poolSize": 10,
+///         "connectTimeout": "5s", "tls": "prefer" }
+/// ```
+///
+/// Start fails with the reason (unreachable, login refused, no such database). A connection
+/// lost while running is not a failure of the component: the pool reconnects with backoff and
+/// the component shows `degraded` (with the last error) until a query succeeds again.
+public final class PostgresComponent: Component {
+    struct Config {
+        var url: PostgresURL?
+        var poolSize: Int
+        var connectTimeout: Duration
+        var queryTimeout: Duration
+        var tls: PostgresURL.TLSMode
+
+        init(_ c: ConfigReader) {
+            if let text = c.secret("url") {
+                do {
+                    url = try PostgresURL(text)
+                } catch {
+                    c.issue(.invalidValue, "url", "not a PostgreSQL URL: \(error)")
+                }
+            } else if !c.has("url") {
+                c.issue(.missingField, "url", "missing required field \"url\" (postgres://user:password@host:port/database, or {\"$env\": \"DATABASE_URL\"})")
+            }
+            poolSize = c.int("poolSize", default: 10, in: 2...1000)
+            connectTimeout = c.duration("connectTimeout", default: .seconds(5), in: .milliseconds(10)...(.seconds(600)))
+            queryTimeout = c.duration("queryTimeout", default: .seconds(5), in: .milliseconds(10)...(.seconds(3600)))
+            let mode = c.oneOf("tls", PostgresURL.TLSMode.allCases.map(\.rawValue), default: (url?.tls ?? .prefer).rawValue)
+            tls = PostgresURL.TLSMode(rawValue: mode) ?? .prefer
+        }
+    }
+
+    /// Whether queries go through, and since when they do not.
+    enum Health: Equatable {
+        case stopped
+        case healthy
+        case degraded(String)
+    }
+
+    private struct State {
+        var client: PostgresClient?
+        var runner: Task<Void, Never>?
+        var watcher: Task<Void, Never>?
+        var health = Health.stopped
+        var reconnects = 0
+        var lastError: String?
+        var queries = 0
+        var failures = 0
+        var inUse = 0
+    }
+
+    private let name: String
+    private let config: Config
+    private let runtime: ComponentRuntime
+    private let state = Mutex(State())
+    private let connectionIDs = Atomic<Int>(1_000_000)
+
+    init(_ context: ComponentContext) {
+        name = context.name
+        config = Config(context.config)
+        runtime = context.runtime
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "postgres", summary: "A pool of connections to a PostgreSQL database, for stores and buses."
+    ) { PostgresComponent($0) }
+
+    /// `postgres user@host:port/database`, for logs and errors (never the password).
+    public var location: String { "postgres \(config.url?.display ?? "(no url)")" }
+
+    // MARK: Lifecycle
+
+    public func start() async throws {
+        guard let url = config.url else { throw PostgresFailure(.other, location: location, detail: "no url") }
+        if state.withLock({ $0.client != nil }) { return }
+        var options = PostgresClient.Configuration.Options()
+        options.maximumConnections = config.poolSize
+        options.connectTimeout = config.connectTimeout
+        var configuration = url.configuration(tls: config.tls)
+        configuration.options = options
+        var background = runtime.logger
+        background.logLevel = max(background.logLevel, .error)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let runner = Task { await client.run() }
+        // One connection made in front of the caller: a wrong URL fails the start, with why.
+        do {
+            let conn = try await connect()
+            try? await conn.close()
+        } catch {
+            runner.cancel()
+            await runner.value
+            throw error
+        }
+        let watcher = Task { await self.watch() }
+        state.withLock { s in
+            s.client = client
+            s.runner = runner
+            s.watcher = watcher
+            s.health = .healthy
+        }
+        runtime.logger.info("connected to \(location)")
+    }
+
+    public func stop() async throws {
+        let (runner, watcher) = state.withLock { s in
+            defer { s.client = nil; s.runner = nil; s.watcher = nil; s.health = .stopped }
+            return (s.runner, s.watcher)
+        }
+        watcher?.cancel()
+        await watcher?.value
+        runner?.cancel()
+        await runner?.value
+    }
+
+    /// Checks the database every second while it is degraded (every 5 s otherwise), so the
+    /// component comes back to healthy on its own.
+    private func watch() async {
+        while !Task.isCancelled {
+            let degraded = state.withLock { if case .degraded = $0.health { true } else { false } }
+            guard (try? await Task.sleep(for: degraded ? .seconds(1) : .seconds(5))) != nil else { return }
+            _ = try? await query("SELECT 1")
+        }
+    }
+
+    // MARK: Using the database
+
+    /// Runs `query` on a pooled connection and returns its rows, within the query timeout.
+    /// Throws a `PostgresFailure`; a failure marks the component degraded until a query succeeds.
+    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await using { client in
+            var rows: [PostgresRow] = []
+            for try await row in try await client.query(query) { rows.append(row) }
+            return rows
+        }
+    }
+
+    /// Runs `body` in a transaction on a pooled connection, within the query timeout.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await using { [runtime] client in
+            try await client.withTransaction(logger: runtime.logger) { conn in try await body(conn) }
+        }
+    }
+
+    /// A connection of its own, outside the pool (for LISTEN, or a writer that must not wait
+    /// for a lease): the caller closes it.
+    public func connect() async throws -> PostgresConnection {
+        guard let url = config.url else { throw PostgresFailure(.other, location: location, detail: "no url") }
+        let id = connectionIDs.add(1, ordering: .relaxed).newValue
+        var quiet = runtime.logger
+        quiet.logLevel = max(quiet.logLevel, .error)
+        let logger = quiet
+        do {
+            let configuration = try url.connectionConfiguration(tls: config.tls)
+            let result = await withDeadline(config.connectTimeout) { () -> Result<PostgresConnection, any Error> in
+                do { return .success(try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)) } catch { return .failure(error) }
+            }
+            guard let result else { throw PostgresFailure(.timedOut, location: location, detail: "no connection within \(config.connectTimeout.short)") }
+            let conn = try result.get()
+            noteSuccess()
+            return conn
+        } catch {
+            throw note(error)
+        }
+    }
+
+    /// Runs `body` with the pool's client within the query timeout, keeping the figures.
+    private func using<T: Sendable>(_ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        guard let client = state.withLock({ s -> PostgresClient? in
+            if s.client != nil { s.queries += 1; s.inUse += 1 }
+            return s.client
+        }) else { throw NotRunningDatabase(name: name) }
+        defer { state.withLock { $0.inUse -= 1 } }
+        let result = await withDeadline(config.queryTimeout) { () -> Result<T, any Error> in
+            do { return .success(try await body(client)) } catch { return .failure(error) }
+        }
+        do {
+            guard let result else { throw PostgresFailure(.timedOut, location: location, detail: "no answer within \(config.queryTimeout.short)") }
+            let value = try result.get()
+            noteSuccess()
+            return value
+        } catch {
+            throw note(error)
+        }
+    }
+
+    /// Records a failure: connection trouble makes the component degraded. Returns the error in
+    /// our words.
+    @discardableResult
+    public func note(_ error: any Error) -> PostgresFailure {
+        let failure = PostgresFailure.from(error, location: location)
+        let lostConnection = [.unreachable, .timedOut, .connectionLost, .authFailed, .databaseMissing, .tls].contains(failure.reason)
+        let became = state.withLock { s -> Bool in
+            s.failures += 1
+            s.lastError = failure.description
+            guard lostConnection, s.health == .healthy else { return false }
+            s.health = .degraded(failure.description)
+            return true
+        }
+        if became { runtime.logger.warning("degraded: \(failure)") }
+        return failure
+    }
+
+    /// Records that the database answered: a degraded component is healthy again.
+    public func noteSuccess() {
+        let recovered = state.withLock { s -> Bool in
+            guard case .degraded = s.health else { return false }
+            s.health = .healthy
+            s.reconnects += 1
+            return true
+        }
+        if recovered { runtime.logger.notice("reconnected to \(location)") }
+    }
+
+    /// Logs that `table`'s schema was brought to `version`.
+    func noteMigrated(table: String, to version: Int) {
+        runtime.logger.info("table \(table) schema at version \(version)")
+    }
+
+    /// Whether the last use of the database failed for want of a connection.
+    public var isDegraded: Bool {
+        state.withLock { if case .degraded = $0.health { true } else { false } }
+    }
+
+    // MARK: Figures
+
+    public func inspect() async -> JSONValue {
+        let s = state.withLock { $0 }
+        var o = JSONObject()
+        o["url"] = .string(config.url?.display ?? "")
+        o["tls"] = .string(config.tls.rawValue)
+        switch s.health {
+        case .stopped: o["health"] = "stopped"
+        case .healthy: o["health"] = "healthy"
+        case .degraded(let why):
+            o["health"] = "degraded"
+            o["degraded"] = .string(why)
+        }
+        o["poolSize"] = .int(config.poolSize)
+        o["inUse"] = .int(s.inUse)
+        o["queries"] = .int(s.queries)
+        o["failures"] = .int(s.failures)
+        o["reconnects"] = .int(s.reconnects)
+        o["lastError"] = s.lastError.map(JSONValue.string) ?? .null
+        return .object(o)
+    }
+}
+
+/// The `postgres` component is not running.
+struct NotRunningDatabase: Error, CustomStringConvertible {
+    let name: String
+    var description: String { "the database \"\(name)\" is not running" }
+}
