@@ -1,0 +1,197 @@
+import AsyncHTTPClient
+import Foundation
+import Switchboard
+import SwitchboardChannels
+import SwitchboardStore
+import SwitchboardTesting
+import SwitchboardWeb
+import Testing
+
+/// Several instances on one PostgreSQL database through a `bus`: real servers, real SSE
+/// clients, the test run's PostgreSQL (or one of the test's own, for the outage).
+@Suite struct ClusterTests {
+    static func system(url: String, bus: String, instance: String, ack: String = "stored") -> String {
+        #"""
+        {"name": "chat", "instance": "\#(instance)", "components": {
+          "db": {"type": "postgres", "url": "\#(url)", "poolSize": 4, "connectTimeout": "2s", "queryTimeout": "2s", "tls": "off"},
+          "inbox": {"type": "channel", "buffer": 4096},
+          "bus": {"type": "bus", "table": "\#(bus)", "pollInterval": "200ms", "heartbeat": "200ms", "commitTimeout": "2s",
+                  "using": {"source": "inbox", "database": "db"}},
+          "fanout": {"type": "mult", "using": {"source": "bus"}, "tapDefaults": {"policy": "block", "capacity": 4096}},
+          "http": {"type": "http-server", "port": 0},
+          "events": {"type": "sse", "history": 50, "policy": "block", "using": {"server": "http", "source": "fanout", "history": "bus"}},
+          "publish": {"type": "publish", "ack": "\#(ack)", "using": {"server": "http", "channel": "inbox", "store": "bus"}}
+        }}
+        """#
+    }
+
+    static func instances(_ n: Int, url: String, bus: String = TestPostgres.uniqueName("bus")) async throws -> [WebHarness] {
+        var all: [WebHarness] = []
+        for i in 1...n { all.append(try await WebHarness.start(system(url: url, bus: bus, instance: "node-\(i)"))) }
+        return all
+    }
+
+    /// Reads `count` message events (with an id) from `reader`.
+    static func read(_ count: Int, from reader: SSEReader) async throws -> [SSEReader.Event] {
+        var events: [SSEReader.Event] = []
+        while events.count < count, let e = try await reader.next() {
+            if e.id != nil, e.event == nil || e.event == "message" { events.append(e) }
+        }
+        return events
+    }
+
+    @Test func threeInstancesDeliverTheSameMessagesInTheSameOrderWithTheSameIDs() async throws {
+        let nodes = try await Self.instances(3, url: try TestPostgres.url())
+        defer { Task { for n in nodes { await n.stop() } } }
+        var readers: [SSEReader] = []
+        for n in nodes { readers.append(try await SSEReader(try await n.url("/events"))) }
+
+        // 500 messages, round-robin over the instances, three publishers at once.
+        let acked = try await withThrowingTaskGroup(of: [String].self) { group in
+            for (i, node) in nodes.enumerated() {
+                group.addTask {
+                    var ids: [String] = []
+                    for k in stride(from: i, to: 500, by: 3) {
+                        let r = try await node.postJSON("/messages", #"{"from": "p\#(i)", "text": "m\#(k)"}"#)
+                        #expect(r.status == 202)
+                        #expect(r.body["status"] == "stored")
+                        ids.append(try #require(r.body["id"]?.stringValue))
+                    }
+                    return ids
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(acked.count == 500)
+
+        var streams: [[String]] = []
+        for r in readers {
+            let events = try await Self.read(500, from: r)
+            streams.append(events.compactMap(\.id))
+        }
+        for s in streams {
+            #expect(s.count == 500)
+            #expect(Set(s).count == 500, "no message twice")
+            #expect(Set(s) == Set(acked), "every acked id, and only those")
+            #expect(s == streams[0], "the same order everywhere")
+            #expect(s.map { UInt64($0)! } == s.map { UInt64($0)! }.sorted(), "ids grow in log order")
+        }
+    }
+
+    @Test func aClientResumesOnAnotherInstanceWithItsLastEventID() async throws {
+        let nodes = try await Self.instances(2, url: try TestPostgres.url())
+        defer { Task { for n in nodes { await n.stop() } } }
+        let first = try await SSEReader(try await nodes[0].url("/events"))
+        var ids: [String] = []
+        for k in 0..<10 {
+            let r = try await nodes[k % 2].postJSON("/messages", #"{"from": "ann", "text": "m\#(k)"}"#)
+            ids.append(try #require(r.body["id"]?.stringValue))
+        }
+        let seen = try await Self.read(4, from: first)
+        #expect(seen.compactMap(\.id) == Array(ids[..<4]))
+        // The client goes away after the 4th and comes back through the other instance.
+        let again = try await SSEReader(try await nodes[1].url("/events"), headers: [("Last-Event-ID", ids[3])])
+        let missed = try await Self.read(6, from: again)
+        #expect(missed.compactMap(\.id) == Array(ids[4...]))
+        #expect(missed.map(\.data).allSatisfy { $0.contains("\"text\":\"m") })
+    }
+
+    @Test func theConsoleClusterCommandListsEveryLiveInstance() async throws {
+        let nodes = try await Self.instances(3, url: try TestPostgres.url())
+        defer { Task { for n in nodes { await n.stop() } } }
+        let bus = try await nodes[0].component("bus", as: BusComponent.self)
+        // Heartbeats come every 200 ms: wait until all three have written theirs.
+        var names: [String] = []
+        for _ in 0..<100 {
+            let (_, data) = try await bus.console([])
+            names = data["instances"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            if names.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(names.sorted() == ["node-1", "node-2", "node-3"])
+        let (text, _) = try await bus.console([])
+        #expect(text.contains("node-1 (this one)"))
+    }
+
+    @Test func aPutOntoTheBusReachesTheSubscribersOfEveryInstance() async throws {
+        let nodes = try await Self.instances(2, url: try TestPostgres.url())
+        defer { Task { for n in nodes { await n.stop() } } }
+        let readers = [try await SSEReader(try await nodes[0].url("/events")), try await SSEReader(try await nodes[1].url("/events"))]
+        let bus = try await nodes[1].component("bus", as: BusComponent.self)
+        let message = Message(from: "console", text: "hello from node-2")
+        let outcome = await bus.put(message, timeout: .seconds(1), committedBy: [bus])
+        guard case .put(.accepted, let commits) = outcome, case .success(let id)? = commits.first else {
+            Issue.record("not stored: \(outcome)")
+            return
+        }
+        for r in readers {
+            let e = try #require(try await Self.read(1, from: r).first)
+            #expect(e.id == id.description)
+            #expect(e.data.contains("hello from node-2"))
+        }
+    }
+
+    @Test func aMissingDatabaseURLIsAConfigErrorNamingIt() throws {
+        let registry = WebHarness.registry
+        let text = (try String(contentsOfFile: Self.clusterFile, encoding: .utf8))
+        let issues: [ConfigIssue]
+        do {
+            _ = try SystemLoader(registry: registry, environment: [:], logger: .expectingFailures).load(text: text)
+            issues = []
+        } catch {
+            issues = error.issues
+        }
+        let issue = try #require(issues.first { $0.path.description.contains("url") })
+        #expect(issue.path.description.hasPrefix("components.db.url"))
+        #expect(issue.message.contains("DATABASE_URL"))
+    }
+
+    static var clusterFile: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("dev/systems/cluster.json").path
+    }
+}
+
+/// Start failures of the `postgres` component, each by its reason.
+@Suite struct PostgresStartTests {
+    func startFailure(_ url: String) async throws -> PostgresFailure {
+        let json = #"{"components": {"db": {"type": "postgres", "url": "\#(url)", "connectTimeout": "2s", "tls": "off"}}}"#
+        do {
+            let h = try await WebHarness.start(json, logger: .expectingFailures)
+            await h.stop()
+        } catch let failure as StartFailure {
+            #expect(failure.component == "db")
+            return try #require(failure.error as? PostgresFailure)
+        }
+        Issue.record("the system started")
+        throw CancellationError()
+    }
+
+    @Test func nothingListeningIsUnreachable() async throws {
+        let f = try await startFailure("postgres://postgres:x@127.0.0.1:1/postgres")
+        #expect(f.reason == .unreachable)
+        #expect(!f.description.contains(":x@"), "the password is never printed")
+    }
+
+    @Test func aWrongPasswordIsRefusedLogin() async throws {
+        let url = try TestPostgres.url().replacingOccurrences(of: ":switchboard@", with: ":wrong@")
+        let f = try await startFailure(url)
+        #expect(f.reason == .authFailed)
+        #expect(!f.description.contains("wrong"))
+    }
+
+    @Test func aMissingDatabaseIsNamed() async throws {
+        let base = try TestPostgres.url()
+        let url = base[..<base.lastIndex(of: "/")!] + "/no_such_db"
+        let f = try await startFailure(String(url))
+        #expect(f.reason == .databaseMissing)
+    }
+
+    @Test func aBadURLIsAConfigErrorAtItsPath() throws {
+        let registry = WebHarness.registry
+        for bad in ["mysql://x@y/z", "not a url", "postgres://u@h:99999/d"] {
+            let issues = TestSystems.issues(#"{"components": {"db": {"type": "postgres", "url": "\#(bad)"}}}"#, registry: registry)
+            #expect(issues.first?.path.description == "components.db.url", "\(bad)")
+        }
+    }
+}
