@@ -27,6 +27,9 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# pg_ctl start, with nothing of ours open but /dev/null.
+as_pg_ctl() { as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "$opts" -w -t 60 start </dev/null >/dev/null 2>&1; }
+
 url() { echo "postgres://postgres:switchboard@127.0.0.1:$(cat "$dir/port")/postgres"; }
 
 case "$cmd" in
@@ -42,7 +45,19 @@ start)
   echo "$port" >"$dir/port"
   opts="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=400"
   [ "${SWITCHBOARD_PG_FAST:-0}" = 1 ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "$opts" -w -t 60 start >/dev/null
+  # The server must hold none of our caller's descriptors: a caller that waits for their end
+  # (a pipe, or Foundation's Process watching for its child's exit) would wait for the server.
+  if ! (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then eval "exec $fd>&-"; fi
+    done
+    as_pg_ctl
+  ) 2>/dev/null; then
+    echo "dev/postgres.sh: the server did not start; its log:" >&2
+    tail -20 "$dir/server.log" >&2
+    exit 1
+  fi
   url
   ;;
 stop)

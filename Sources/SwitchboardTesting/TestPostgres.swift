@@ -30,3 +30,66 @@ public enum TestPostgres {
             .appendingPathComponent("dev/postgres.sh").path
     }
 }
+
+/// A PostgreSQL server of one test's own (for a test that stops and starts it), through
+/// `dev/postgres.sh`: a data directory under /tmp, a free port, fsync off.
+public final class PrivatePostgres: Sendable {
+    /// The data directory.
+    public let directory: String
+    /// The server's URL.
+    public let url: String
+
+    /// Makes and starts a server.
+    public static func start() async throws -> PrivatePostgres {
+        let dir = "/tmp/switchboard-pg-" + UUID().uuidString.prefix(8).lowercased()
+        let url = try await run("start", dir)
+        return PrivatePostgres(directory: dir, url: url)
+    }
+
+    private init(directory: String, url: String) {
+        self.directory = directory
+        self.url = url
+    }
+
+    /// Stops the server (`-m fast`: open connections are cut).
+    public func stop() async throws { _ = try await Self.run("stop", directory) }
+
+    /// Starts it again on the same port.
+    public func restart() async throws { _ = try await Self.run("start", directory) }
+
+    /// Stops the server and removes its directory.
+    public func remove() async {
+        try? await stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs the script with its output in a file: the server it starts keeps inherited pipes
+    /// open, so a pipe would not see its end.
+    private static func run(_ command: String, _ dir: String) async throws -> String {
+        let out = NSTemporaryDirectory() + "switchboard-pg-out-" + UUID().uuidString
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestPostgres.script)
+        p.arguments = [command, dir]
+        p.environment = ProcessInfo.processInfo.environment.merging(["SWITCHBOARD_PG_FAST": "1"]) { $1 }
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        let status = await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+            do { try p.run() } catch { p.terminationHandler = nil; c.resume(returning: -1) }
+        }
+        try? handle.close()
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw ScriptFailed(command: command, output: text) }
+        return text.split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    struct ScriptFailed: Error, CustomStringConvertible {
+        let command: String
+        let output: String
+        var description: String { "dev/postgres.sh \(command) failed: \(output)" }
+    }
+}

@@ -5,6 +5,7 @@ import SwitchboardChannels
 import SwitchboardStore
 import SwitchboardTesting
 import SwitchboardWeb
+import Synchronization
 import Testing
 
 /// Several instances on one PostgreSQL database through a `bus`: real servers, real SSE
@@ -13,7 +14,7 @@ import Testing
     static func system(url: String, bus: String, instance: String, ack: String = "stored") -> String {
         #"""
         {"name": "chat", "instance": "\#(instance)", "components": {
-          "db": {"type": "postgres", "url": "\#(url)", "poolSize": 4, "connectTimeout": "2s", "queryTimeout": "2s", "tls": "off"},
+          "db": {"type": "postgres", "url": "\#(url)", "poolSize": 4, "connectTimeout": "5s", "queryTimeout": "10s", "tls": "off"},
           "inbox": {"type": "channel", "buffer": 4096},
           "bus": {"type": "bus", "table": "\#(bus)", "pollInterval": "200ms", "heartbeat": "200ms", "commitTimeout": "2s",
                   "using": {"source": "inbox", "database": "db"}},
@@ -193,5 +194,102 @@ import Testing
             let issues = TestSystems.issues(#"{"components": {"db": {"type": "postgres", "url": "\#(bad)"}}}"#, registry: registry)
             #expect(issues.first?.path.description == "components.db.url", "\(bad)")
         }
+    }
+}
+
+/// PostgreSQL going away under a flow of messages, on a server of the test's own.
+@Suite struct ClusterOutageTests {
+    /// What one publish got back.
+    struct Sent: Sendable {
+        let text: String
+        let status: Int
+        let id: String?
+    }
+
+    final class Count: Sendable {
+        let value = Mutex(0)
+    }
+
+    /// A reader handed to the one task that reads it.
+    struct Unchecked<T>: @unchecked Sendable {
+        let value: T
+    }
+
+    /// Publishes to `node` until `stop` says so, one message at a time.
+    static func publish(_ node: WebHarness, as who: String, until stop: Latch<Void>, seen: Count) async -> [Sent] {
+        var sent: [Sent] = []
+        var k = 0
+        while !stop.isResolved {
+            let text = "\(who)-\(k)"
+            k += 1
+            let r = try? await node.postJSON("/messages", #"{"from": "\#(who)", "text": "\#(text)"}"#)
+            sent.append(Sent(text: text, status: r?.status ?? 0, id: r?.body["id"]?.stringValue))
+            if r?.status == 202 { seen.value.withLock { $0 += 1 } }
+        }
+        return sent
+    }
+
+    @Test func aDatabaseRestartLosesNoCommittedMessageAndDuplicatesNone() async throws {
+        let pg = try await PrivatePostgres.start()
+        defer { Task { await pg.remove() } }
+        let bus = TestPostgres.uniqueName("bus")
+        let nodes = [
+            try await WebHarness.start(ClusterTests.system(url: pg.url, bus: bus, instance: "node-1"), logger: .expectingFailures),
+            try await WebHarness.start(ClusterTests.system(url: pg.url, bus: bus, instance: "node-2"), logger: .expectingFailures),
+        ]
+        defer { Task { for n in nodes { await n.stop() } } }
+        let readers = [try await SSEReader(try await nodes[0].url("/events")), try await SSEReader(try await nodes[1].url("/events"))]
+
+        let stop = Latch<Void>()
+        let stored = Count()
+        let publishers = nodes.enumerated().map { i, node in Task { await Self.publish(node, as: "p\(i)", until: stop, seen: stored) } }
+        await waitUntil(.now + .seconds(30)) { stored.value.withLock { $0 } >= 100 }
+        try await pg.stop()
+        // The outage itself is the scenario: 3 s without a database.
+        try await Task.sleep(for: .seconds(3))
+        let beforeRestart = stored.value.withLock { $0 }
+        try await pg.restart()
+        await waitUntil(.now + .seconds(60)) { stored.value.withLock { $0 } >= beforeRestart + 100 }
+        stop.resolve(.success(()))
+        var sent: [Sent] = []
+        for p in publishers { sent += await p.value }
+
+        let acked = sent.filter { $0.status == 202 }
+        let refused = sent.filter { $0.status == 503 }
+        #expect(acked.count >= 200)
+        #expect(!refused.isEmpty, "the outage was seen by the publishers")
+        #expect(acked.count + refused.count == sent.count, "every publish was a 202 or a 503: \(Set(sent.map(\.status)))")
+        let ackedTexts = Set(acked.map(\.text))
+        let refusedTexts = Set(refused.map(\.text))
+
+        var streams: [[(id: String, text: String)]] = []
+        for reader in readers {
+            // Read until every acked message has come (or a minute has passed).
+            let box = Unchecked(value: reader)
+            let events = await withDeadline(.seconds(60)) { () -> [(id: String, text: String)] in
+                let r = box.value
+                var events: [(id: String, text: String)] = []
+                var missing = ackedTexts
+                while !missing.isEmpty, let e = try? await r.next() {
+                    guard let id = e.id, case .object(let o)? = try? JSONParser.parse(e.data).value, let text = o["text"]?.stringValue else { continue }
+                    events.append((id, text))
+                    missing.remove(text)
+                }
+                return events
+            } ?? []
+            streams.append(events)
+        }
+        for events in streams {
+            let texts = events.map(\.text)
+            #expect(ackedTexts.isSubset(of: Set(texts)), "no acked message lost: \(ackedTexts.subtracting(texts).count) missing")
+            #expect(Set(events.map(\.id)).count == events.count, "no message twice")
+            // What else came is a message answered 503 whose commit's answer was lost with the
+            // connection, never an unknown one.
+            #expect(texts.allSatisfy { ackedTexts.contains($0) || refusedTexts.contains($0) })
+            #expect(events.map(\.id) == streams[0].map(\.id), "the same order on both instances")
+        }
+        let figures = try await nodes[0].map.inspect("bus")["figures"]
+        #expect((figures?["catchUps"]?.intValue ?? 0) > 0)
+        #expect(try await nodes[0].map.inspect("db")["figures"]?["reconnects"]?.intValue ?? 0 >= 1)
     }
 }

@@ -106,7 +106,6 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         guard state.withLock({ $0.running == nil }) else { return }
         let db = try database.get()
         try await log.engine.open()
-        try await log.createInstances(db: db)
         if let newest = try await log.engine.newestID() { MessageID.advance(past: newest) }
         let head = try await log.head(db: db)
         let inbox = try source.get().currentChan()

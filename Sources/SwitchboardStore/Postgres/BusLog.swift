@@ -77,14 +77,13 @@ struct BusLog: Sendable {
         }
     }
 
-    func createInstances(db: PostgresComponent) async throws {
-        _ = try await db.query("""
-            CREATE TABLE IF NOT EXISTS switchboard_instances (
-                bus text NOT NULL, name text NOT NULL, pid int NOT NULL, started timestamptz NOT NULL,
-                last_seen timestamptz NOT NULL, subscribers int NOT NULL, state text NOT NULL,
-                PRIMARY KEY (bus, name))
-            """)
-    }
+    /// The heartbeat table (made when an engine opens).
+    static let instancesTable = """
+        CREATE TABLE IF NOT EXISTS switchboard_instances (
+            bus text NOT NULL, name text NOT NULL, pid int NOT NULL, started timestamptz NOT NULL,
+            last_seen timestamptz NOT NULL, subscribers int NOT NULL, state text NOT NULL,
+            PRIMARY KEY (bus, name))
+        """
 
     func heartbeat(_ name: String, started: Date, subscribers: Int, state: String, db: PostgresComponent) async throws {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)

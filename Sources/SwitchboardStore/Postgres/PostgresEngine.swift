@@ -64,12 +64,10 @@ public final class PostgresEngine: StoreEngine {
     public func open() async throws {
         let db = try db()
         let table = table, quoted = quoted, location = location
+        try await createSharedTables(db)
+        // One table's migration at a time (instances starting together), other tables' freely.
         let version = try await db.transaction { conn in
-            try await conn.query("SELECT pg_advisory_xact_lock(hashtext('switchboard_schema'))", logger: conn.logger)
-            try await conn.query("CREATE TABLE IF NOT EXISTS switchboard_schema (name text PRIMARY KEY, version int NOT NULL)", logger: conn.logger)
-            try await conn.query(
-                "CREATE TABLE IF NOT EXISTS switchboard_meta (scope text NOT NULL, key text NOT NULL, value bigint NOT NULL, PRIMARY KEY (scope, key))",
-                logger: conn.logger)
+            try await conn.query("SELECT pg_advisory_xact_lock(hashtext('switchboard_schema:' || \(table)))", logger: conn.logger)
             var version = 0
             for try await v in try await conn.query("SELECT version FROM switchboard_schema WHERE name = \(table)", logger: conn.logger).decode(Int.self) {
                 version = v
@@ -77,6 +75,7 @@ public final class PostgresEngine: StoreEngine {
             guard version <= Self.migrations.count else {
                 throw StoreFailure(.newerSchema, location: location, detail: "schema version \(version); this build knows up to \(Self.migrations.count)")
             }
+            guard version < Self.migrations.count else { return version }
             for step in version..<Self.migrations.count {
                 for sql in Self.migrations[step] {
                     let text = sql.replacingOccurrences(of: "{t}", with: quoted).replacingOccurrences(of: "{n}", with: table.replacingOccurrences(of: "\"", with: "\"\""))
@@ -90,6 +89,24 @@ public final class PostgresEngine: StoreEngine {
         }
         if version < Self.migrations.count {
             db.noteMigrated(table: table, to: Self.migrations.count)
+        }
+    }
+
+    /// The tables every store and bus of the database shares, when missing: made under one
+    /// lock, since two CREATE TABLE IF NOT EXISTS at once can fail on PostgreSQL's catalog.
+    private func createSharedTables(_ db: PostgresComponent) async throws {
+        let present = try await db.query("""
+            SELECT to_regclass('switchboard_schema') IS NOT NULL AND to_regclass('switchboard_meta') IS NOT NULL
+               AND to_regclass('switchboard_instances') IS NOT NULL
+            """).first?.decode(Bool.self) ?? false
+        guard !present else { return }
+        _ = try await db.transaction { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(hashtext('switchboard_schema'))", logger: conn.logger)
+            try await conn.query("CREATE TABLE IF NOT EXISTS switchboard_schema (name text PRIMARY KEY, version int NOT NULL)", logger: conn.logger)
+            try await conn.query(
+                "CREATE TABLE IF NOT EXISTS switchboard_meta (scope text NOT NULL, key text NOT NULL, value bigint NOT NULL, PRIMARY KEY (scope, key))",
+                logger: conn.logger)
+            try await conn.query(PostgresQuery(unsafeSQL: BusLog.instancesTable), logger: conn.logger)
         }
     }
 
