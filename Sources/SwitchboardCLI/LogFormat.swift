@@ -8,23 +8,29 @@ import Synchronization
 enum LogFormat: String, CaseIterable, Sendable {
     case text, json
 
+    /// This process's instance name (the system's `instance`), on every line once the system
+    /// is loaded.
+    static let instance = Mutex<String?>(nil)
+
     /// One line (with its newline) for `event`.
     func line(label: String, event: LogEvent, metadata: Logger.Metadata) -> String {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
+        let instance = Self.instance.withLock { $0 }
         switch self {
         case .text:
             let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            return "\(Date().formatted(.iso8601)) \(event.level) \(label):\(meta) [\(event.source)] \(event.message)\n"
+            return "\(Date().formatted(.iso8601)) \(event.level) \(label)\(instance.map { "@\($0)" } ?? ""):\(meta) [\(event.source)] \(event.message)\n"
         case .json:
             // Keys: time, level, message, component (when the line is a component's), logger,
-            // source, metadata (the rest).
+            // instance, source, metadata (the rest).
             var o = JSONObject()
             o["time"] = .string(LifecycleEvent.timestamp(Date()))
             o["level"] = .string(event.level.rawValue)
             o["message"] = .string(event.message.description)
             if let component = all.removeValue(forKey: "component") { o["component"] = .string(component.description) }
             o["logger"] = .string(label)
+            if let instance { o["instance"] = .string(instance) }
             o["source"] = .string(event.source)
             if !all.isEmpty { o["metadata"] = .object(JSONObject(all.sorted { $0.key < $1.key }.map { ($0.key, Self.json($0.value)) })) }
             return JSONValue.object(o).jsonText + "\n"

@@ -47,6 +47,7 @@ struct RunCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, logLevel: level) }
         }
         let system = try loadOrExit(file)
+        LogFormat.instance.withLock { $0 = system.spec.instance }
         let adminConfig = AdminConfig.of(system.spec)
         let logger = Logger(label: "switchboard")
         let map = SystemMap(system, logger: logger)

@@ -106,7 +106,8 @@ public struct ConsoleApp {
             FileHandle.standardError.write(Data("cannot start the line editor\n".utf8))
             return 2
         }
-        let name = client.hello["system"]?.stringValue ?? "switchboard"
+        // `chat@web-1:8081`: which instance of the system this console is attached to.
+        let name = (client.hello["system"]?.stringValue ?? "switchboard") + (client.hello["instance"]?.stringValue.map { "@\($0)" } ?? "")
         var state = client.hello["state"]?.stringValue ?? "?"
         editor.complete = { line in
             if let files = SourceFile.complete(line) { return files }

@@ -40,6 +40,8 @@ extension ConsoleSession {
             let uptime = o["uptimeSeconds"]?.doubleValue.map(Self.uptime) ?? "-"
             var state = o["state"]?.stringValue ?? "?"
             if state == "failed", let e = o["lastError"]?.stringValue { state += " (\(e.prefix(40)))" }
+            // Running, but without what it needs (a database that went away): it says why.
+            if state == "running", let why = figures["degraded"]?.stringValue { state = "degraded (\(why.prefix(60)))" }
             table.append([name, o["type"]?.stringValue ?? "", state, uptime, uses.isEmpty ? "-" : uses, key])
         }
         let header = "system \(await map.spec.name): \(await map.systemState.rawValue)\n"
@@ -60,6 +62,11 @@ extension ConsoleSession {
             parts.append("rows \(rows) lag \(lag)")
         }
         if let s = f["subscribers"]?.intValue { parts.append("subscribers \(s)") }
+        if let w = f["written"]?.intValue, let r = f["read"]?.intValue, f["lastSeq"] != nil {
+            // A bus: what this instance wrote to the shared log and what it read back.
+            parts.append("wrote \(w) read \(r)" + ((f["notStored"]?.intValue ?? 0) > 0 ? " notStored \(f["notStored"]!.intValue!)" : ""))
+        }
+        if let size = f["poolSize"]?.intValue, let used = f["inUse"]?.intValue { parts.append("pool \(used)/\(size) reconnects \(f["reconnects"]?.intValue ?? 0)") }
         if let s = f["sessions"]?.intValue { parts.append("sessions \(s)") }
         if let p = f["port"]?.intValue, let c = f["connections"]?.intValue { parts.append("port \(p) conns \(c)") }
         if let a = f["counts"]?["accepted"]?.intValue { parts.append("accepted \(a)") }

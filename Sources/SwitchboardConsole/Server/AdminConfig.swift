@@ -65,7 +65,7 @@ public struct AdminConfig: Sendable {
 
     /// The config in force for `spec`, with the socket path made absolute.
     public static func of(_ spec: SystemSpec) -> AdminConfig {
-        var config = AdminConfig(spec.section("admin").map { ConfigReader($0) })
+        var config = AdminConfig(spec.section("admin").map { ConfigReader($0, environment: ProcessInfo.processInfo.environment) })
         config.socketPath = resolve(config.socketPath, relativeTo: spec.source)
         return config
     }

@@ -78,13 +78,19 @@ public final class AdminServer: Sendable {
         case .other(let what)?:
             throw UnsafePath(description: "admin.socket: \(path) is \(what), not a socket; it is left as it is (choose another path)")
         }
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { [self] child in
-                child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(AdminConnectionHandler(server: self))
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { [self] child in
+                    child.eventLoop.makeCompletedFuture {
+                        try child.pipeline.syncOperations.addHandler(AdminConnectionHandler(server: self))
+                    }
                 }
-            }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+        } catch {
+            // Two instances of one system file starting together race for the same socket.
+            throw UnsafePath(description: "admin.socket: cannot listen on \(path) (\(error)); another process may be using it: give each instance its own admin.socket")
+        }
         do {
             try SocketPlacement.applyAccess(path, mode: config.socketMode, group: config.group)
         } catch {
@@ -185,7 +191,7 @@ public final class AdminServer: Sendable {
         let peer = uid.map(String.init) ?? "?"
         host.logger.info("console attached (uid \(peer))")
         await out.send(Frame(.hello, [
-            "system": .string(await host.map.spec.name), "state": .string(await host.map.systemState.rawValue),
+            "system": .string(await host.map.spec.name), "instance": .string(await host.map.spec.instance), "state": .string(await host.map.systemState.rawValue),
             "protocol": 1, "commands": .array(CommandCatalog(topics: await host.map.consoleTopics).names.map(JSONValue.string)),
         ]))
         let connection = ConsoleConnection(session: ConsoleSession(host: host, peer: peer), out: out, idleTimeout: config.idleTimeout)
