@@ -6,21 +6,41 @@ import NIOCore
 struct Target: Sendable {
     let name: String
     let host = "127.0.0.1"
-    let port: Int
+    /// Where subscribers connect: one port, or one per instance (spread evenly).
+    let ports: [Int]
     let subscribePath: String
-    let publishURL: String
-    let process: Process
+    /// The first (or only) port.
+    var port: Int { ports[0] }
+    /// Where messages are published: round-robin by sequence number.
+    let publishURLs: [String]
+    let processes: [Process]
     let pidsOf: @Sendable () -> [Int32]
+    /// Run when the target stops (the cluster's PostgreSQL).
+    var cleanup: @Sendable () -> Void = {}
+
+    init(name: String, ports: [Int], subscribePath: String, publishURLs: [String], processes: [Process], pidsOf: @escaping @Sendable () -> [Int32]) {
+        self.name = name
+        self.ports = ports
+        self.subscribePath = subscribePath
+        self.publishURLs = publishURLs
+        self.processes = processes
+        self.pidsOf = pidsOf
+    }
+
+    init(name: String, port: Int, subscribePath: String, publishURL: String, process: Process, pidsOf: @escaping @Sendable () -> [Int32]) {
+        self.init(name: name, ports: [port], subscribePath: subscribePath, publishURLs: [publishURL], processes: [process], pidsOf: pidsOf)
+    }
 
     func stop() {
-        if process.isRunning {
+        for process in processes where process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
+        cleanup()
     }
 
     func publish(_ client: HTTPClient, run: Int, seq: Int) async {
-        var req = HTTPClientRequest(url: publishURL)
+        var req = HTTPClientRequest(url: publishURLs[seq % publishURLs.count])
         req.method = .POST
         req.headers.add(name: "Content-Type", value: "text/plain")
         req.body = .bytes(ByteBuffer(string: "run=\(run) seq=\(seq) t=\(monotonicNanos()) "))
@@ -73,6 +93,63 @@ struct Target: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw NSError(domain: "sse-load", code: 1, userInfo: [NSLocalizedDescriptionKey: "nothing listens on \(port)"])
+    }
+
+    /// `instances` release `switchboard` processes sharing one chat through a bus on a private
+    /// PostgreSQL (dev/postgres.sh, fsync on): channel → bus → mult → sse, publish with
+    /// `ack: stored` (202 once the row is committed).
+    static func cluster(dir: String, instances: Int = 3, firstPort: Int = 18180) async throws -> Target {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("postgres.sh").path
+        let pgDir = dir + "/pg"
+        let start = Process()
+        start.executableURL = URL(fileURLWithPath: script)
+        start.arguments = ["start", pgDir]
+        let out = Pipe()
+        start.standardOutput = out
+        try start.run()
+        // dev/postgres.sh prints the URL last; the server it starts holds none of our pipes.
+        let url = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        start.waitUntilExit()
+        guard start.terminationStatus == 0 else { throw NSError(domain: "sse-load", code: 2, userInfo: [NSLocalizedDescriptionKey: "PostgreSQL did not start"]) }
+        var processes: [Process] = []
+        let table = "bus_bench_\(getpid())"
+        for i in 0..<instances {
+            let port = firstPort + i
+            let config = """
+                {"name": "bench", "instance": "node-\(i + 1)", "admin": {"socket": "node-\(i + 1).sock"}, "components": {
+                  "db": {"type": "postgres", "url": "\(url)", "poolSize": 8, "tls": "off"},
+                  "inbox": {"type": "channel", "buffer": 4096},
+                  "bus": {"type": "bus", "table": "\(table)", "capacity": 4096, "using": {"source": "inbox", "database": "db"}},
+                  "fanout": {"type": "mult", "using": {"source": "bus"}, "tapDefaults": {"policy": "block", "capacity": 4096}},
+                  "http": {"type": "http-server", "port": \(port), "maxConnections": 100000},
+                  "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox", "store": "bus"}},
+                  "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout", "history": "bus"}}
+                }}
+                """
+            let file = dir + "/cluster-\(i + 1).json"
+            try config.write(toFile: file, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["run", file, "--log-level", "warning"]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            processes.append(p)
+            try await waitForPort(port)
+        }
+        let pids = processes.map(\.processIdentifier)
+        let ports = (0..<instances).map { firstPort + $0 }
+        var target = Target(name: "cluster of \(instances)", ports: ports, subscribePath: "/events",
+                            publishURLs: ports.map { "http://127.0.0.1:\($0)/messages?from=bench" }, processes: processes, pidsOf: { pids })
+        target.cleanup = {
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: script)
+            stop.arguments = ["stop", pgDir]
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        return target
     }
 
     /// The release `switchboard` binary with a chat-like system: channel → mult → sse + publish.

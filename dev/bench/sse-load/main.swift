@@ -3,6 +3,8 @@
 //   swift build -c release --product switchboard && swift build -c release --product sse-load
 //   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan|metrics]
 //   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
+//   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
+//    --bus-messages N for the bus throughput run)
 //
 // Scenarios, each run against both servers:
 //   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
@@ -38,7 +40,8 @@ struct SSELoad {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var targets: [Target] = []
         do {
-            if only == nil || only == "switchboard" || only == "metrics" { targets.append(try await Target.switchboard(dir: dir)) }
+            if only == nil || only == "switchboard" || only == "metrics" || only == "cluster" { targets.append(try await Target.switchboard(dir: dir)) }
+            if only == "cluster" { targets.append(try await Target.cluster(dir: dir)) }
             if only == "metrics" { targets.append(try await Target.switchboard(dir: dir, port: 18081, metricsPort: 19090)) }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
         } catch {
@@ -64,13 +67,21 @@ struct SSELoad {
             try? await client.shutdown()
         } : nil
         defer { scraper?.cancel() }
-        for scenario in only == "metrics" ? ["throughput", "latency"] : ["throughput", "latency", "idle", "churn"] {
+        let scenarios =
+            only == "metrics" ? ["throughput", "latency"]
+            : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
+            : ["throughput", "latency", "idle", "churn"]
+        for scenario in scenarios {
             for target in targets {
                 run += 1
                 let r: [String: String]
                 switch scenario {
                 case "throughput": r = await throughput(target, run: run, subscribers: subscribers, messages: messages, window: 64, group: group)
-                case "latency": r = await throughput(target, run: run, subscribers: 100, messages: latencyMessages, window: 1, group: group)
+                case "latency": r = await throughput(target, run: run, subscribers: only == "cluster" ? subscribers : 100, messages: latencyMessages, window: 1, group: group)
+                // Messages through the bus as fast as it takes them: one subscriber per instance.
+                case "bus": r = await throughput(target, run: run, subscribers: target.ports.count, messages: option("--bus-messages", 30_000), window: 4096, group: group, publishers: 32)
+                // Chat-like: 100 messages/s to every subscriber.
+                case "paced": r = await throughput(target, run: run, subscribers: subscribers, messages: 1000, window: 1, group: group, pace: .milliseconds(10))
                 case "idle": r = await idleMemory(target, subscribers: idle, group: group)
                 default: r = await churnMemory(target, cycles: churn, group: group)
                 }
@@ -79,15 +90,24 @@ struct SSELoad {
                 results[scenario + " " + target.name] = r
             }
         }
-        printTable(results, targets: targets.map(\.name), subscribers: subscribers, messages: messages, idle: idle)
+        if only == "cluster" {
+            printClusterTable(results, targets: targets.map(\.name), subscribers: subscribers)
+        } else {
+            printTable(results, targets: targets.map(\.name), subscribers: subscribers, messages: messages, idle: idle)
+        }
         try? await group.shutdownGracefully()
     }
 
-    func throughput(_ target: Target, run: Int, subscribers: Int, messages: Int, window: Int, group: MultiThreadedEventLoopGroup) async -> [String: String] {
+    func throughput(_ target: Target, run: Int, subscribers: Int, messages: Int, window: Int, group: MultiThreadedEventLoopGroup,
+                    publishers: Int = 4, pace: Duration? = nil) async -> [String: String] {
         let state = RunState(run: run, messages: messages, subscribers: subscribers)
-        let channels: [any Channel]
+        var channels: [any Channel] = []
         do {
-            channels = try await connectSubscribers(subscribers, state: state, group: group, host: target.host, port: target.port, path: target.subscribePath)
+            // Spread over the target's instances.
+            for (i, port) in target.ports.enumerated() {
+                let share = subscribers / target.ports.count + (i < subscribers % target.ports.count ? 1 : 0)
+                channels += try await connectSubscribers(share, state: state, group: group, host: target.host, port: port, path: target.subscribePath)
+            }
         } catch {
             return ["error": "\(error)"]
         }
@@ -99,10 +119,11 @@ struct SSELoad {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let next = NextSeq()
         await withTaskGroup(of: Void.self) { publishers in
-            for _ in 0..<min(4, window) {
+            for _ in 0..<min(publishers, window) {
                 publishers.addTask {
                     while let seq = next.take(limit: messages) {
                         await state.wait { seq - state.completed.load(ordering: .relaxed) < window }
+                        if let pace { try? await Task.sleep(until: t0 + pace * seq, clock: .continuous) }
                         await target.publish(client, run: run, seq: seq)
                     }
                 }
@@ -126,6 +147,7 @@ struct SSELoad {
         for l in lat { _ = h.record(l) }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return [
+            "messagesPerSecond": String(format: "%.0f", Double(state.completed.load(ordering: .relaxed)) / seconds),
             "subscribers": "\(subscribers)", "messages": "\(messages)", "connected": "\(state.connected.load(ordering: .relaxed))",
             "deliveries": "\(count)", "deliveriesPerSecond": String(format: "%.0f", Double(count) / seconds),
             "cpuMicrosPerDelivery": String(format: "%.2f", cpu / Double(max(count, 1)) * 1e6),
@@ -198,6 +220,34 @@ struct SSELoad {
             var cells = targets.map { v(scenario, $0, key) }
             if key == "p50ms" && scenario == "throughput" { cells = targets.map { v(scenario, $0, "p50ms") + " / " + v(scenario, $0, "p99ms") } }
             if key == "lost" || key == "duplicated" { cells = targets.map { v("throughput", $0, key) + " / " + v("latency", $0, key) } }
+            print("| \(label) | " + cells.joined(separator: " | ") + " |")
+        }
+    }
+}
+
+extension SSELoad {
+    func printClusterTable(_ r: [String: [String: String]], targets: [String], subscribers: Int) {
+        func v(_ s: String, _ t: String, _ k: String) -> String { r[s + " " + t]?[k] ?? "—" }
+        print("\n| figure | " + targets.joined(separator: " | ") + " |")
+        print("|---|" + targets.map { _ in "---|" }.joined())
+        let rows: [(String, String, [String])] = [
+            ("messages/s committed and delivered to every instance (1 subscriber each)", "bus", ["messagesPerSecond"]),
+            ("same run: publish→delivery p50 / p99 ms", "bus", ["p50ms", "p99ms"]),
+            ("\(subscribers) subscribers, one message in flight: p50 / p99 ms", "latency", ["p50ms", "p99ms"]),
+            ("\(subscribers) subscribers, 100 messages/s: p50 / p99 ms", "paced", ["p50ms", "p99ms"]),
+            ("\(subscribers) subscribers, 100 messages/s: server CPU µs per delivery", "paced", ["cpuMicrosPerDelivery"]),
+            ("\(subscribers) subscribers, as fast as delivery allows: deliveries/s", "throughput", ["deliveriesPerSecond"]),
+            ("lost / duplicated (every run)", "", []),
+        ]
+        for (label, scenario, keys) in rows {
+            let cells = targets.map { t -> String in
+                if keys.isEmpty {
+                    let lost = ["bus", "throughput", "latency", "paced"].compactMap { Int(v($0, t, "lost")) }.reduce(0, +)
+                    let dups = ["bus", "throughput", "latency", "paced"].compactMap { Int(v($0, t, "duplicated")) }.reduce(0, +)
+                    return "\(lost) / \(dups)"
+                }
+                return keys.map { v(scenario, t, $0) }.joined(separator: " / ")
+            }
             print("| \(label) | " + cells.joined(separator: " | ") + " |")
         }
     }
