@@ -35,6 +35,21 @@ import Testing
         #expect(text.contains(#"components.d.using.source: no component named "ghost""#))
     }
 
+    @Test func checkOfTheClusterSystemNamesAMissingDatabaseURL() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("dev/systems/cluster.json").path
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = nil
+        let missing = try LiveProcess(switchboardBinary(), ["check", file], environment: env)
+        #expect(await missing.waitForExit() == 1)
+        #expect(missing.text.contains("components.db.url: environment variable DATABASE_URL is not set"))
+        env["DATABASE_URL"] = "postgres://u:secret@db.example:5432/chat"
+        let given = try LiveProcess(switchboardBinary(), ["check", file], environment: env)
+        #expect(await given.waitForExit() == 0)
+        #expect(given.text.contains("bus (bus)"))
+        #expect(!given.text.contains("secret"))
+    }
+
     @Test func checkPrintsTheStartOrder() async throws {
         let (_, file) = try write(#"""
             {"name": "demo", "components": {

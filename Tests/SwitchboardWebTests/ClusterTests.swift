@@ -114,6 +114,20 @@ import Testing
         #expect(text.contains("node-1 (this one)"))
     }
 
+    @Test func theOthersKeepServingWhenAnInstanceGoes() async throws {
+        let nodes = try await Self.instances(3, url: try TestPostgres.url())
+        defer { Task { for n in nodes { await n.stop() } } }
+        let reader = try await SSEReader(try await nodes[1].url("/events"))
+        await nodes[2].stop()
+        let r = try await nodes[0].postJSON("/messages", #"{"from": "ann", "text": "still here"}"#)
+        #expect(r.status == 202)
+        let e = try #require(try await Self.read(1, from: reader).first)
+        #expect(e.id == r.body["id"]?.stringValue)
+        // The one that went is not listed as live any more.
+        let (_, data) = try await nodes[0].component("bus", as: BusComponent.self).console([])
+        #expect(data["instances"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.contains("node-3") == false)
+    }
+
     @Test func aPutOntoTheBusReachesTheSubscribersOfEveryInstance() async throws {
         let nodes = try await Self.instances(2, url: try TestPostgres.url())
         defer { Task { for n in nodes { await n.stop() } } }

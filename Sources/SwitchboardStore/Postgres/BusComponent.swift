@@ -141,6 +141,22 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         }
     }
 
+    /// Stops for a reload that replaces the bus, handing over the last `seq` read, so the
+    /// replacement emits what was committed meanwhile instead of starting at the log's head.
+    public func suspend() async throws -> (any Sendable)? {
+        try await stop()
+        return state.withLock { $0.lastSeq }.map(Suspended.init)
+    }
+
+    public func resume(from suspended: any Sendable) async throws {
+        if let s = suspended as? Suspended { state.withLock { $0.lastSeq = s.lastSeq } }
+        try await start()
+    }
+
+    struct Suspended: Sendable {
+        let lastSeq: Int64
+    }
+
     /// Waits until what the local source holds is in the log and what the log holds for this
     /// instance has been emitted, or `deadline`.
     public func drain(until deadline: ContinuousClock.Instant) async {

@@ -95,12 +95,12 @@ struct BusLog: Sendable {
             """)
     }
 
-    /// The instances seen within `within` (by the database's clock), oldest first.
+    /// The running instances seen within `within` (by the database's clock), oldest first.
     func instances(within: Duration, db: PostgresComponent) async throws -> [Instance] {
         let seconds = within.milliseconds / 1000
         let rows = try await db.query("""
             SELECT name, pid, started, last_seen, subscribers, state, extract(epoch FROM now() - last_seen)::float8
-            FROM switchboard_instances WHERE bus = \(engine.table) AND last_seen > now() - make_interval(secs => \(seconds))
+            FROM switchboard_instances WHERE bus = \(engine.table) AND state <> 'stopped' AND last_seen > now() - make_interval(secs => \(seconds))
             ORDER BY started, name
             """)
         return try rows.map { row in

@@ -240,6 +240,7 @@ public final class PostgresComponent: Component {
         var o = JSONObject()
         o["url"] = .string(config.url?.display ?? "")
         o["tls"] = .string(config.tls.rawValue)
+        o["up"] = .int(s.health == .healthy ? 1 : 0)
         switch s.health {
         case .stopped: o["health"] = "stopped"
         case .healthy: o["health"] = "healthy"

@@ -86,6 +86,24 @@ enum FigureMetrics {
             (["commitSeconds"], gauge("store", "commit_average", "seconds", "time per commit")),
             (["waitingAcks"], gauge("store", "acks_waiting", "", "stored acks waiting for a commit")),
         ],
+        "postgres": [
+            (["up"], gauge("postgres", "up", "", "1 while queries go through, 0 while degraded or stopped")),
+            (["queries"], counter("postgres", "queries", "queries run through the pool")),
+            (["failures"], counter("postgres", "failures", "queries and connections that failed")),
+            (["reconnects"], counter("postgres", "reconnects", "times the database came back after being away")),
+            (["inUse"], gauge("postgres", "pool_in_use", "", "pooled connections in use now")),
+            (["poolSize"], gauge("postgres", "pool_size", "", "the most pooled connections")),
+        ],
+        "bus": [
+            (["written"], counter("bus", "written", "messages this instance appended to the shared log")),
+            (["notStored"], counter("bus", "not_stored", "messages that could not be appended (the database was away)")),
+            (["read"], counter("bus", "read", "messages read from the shared log and emitted")),
+            (["restamped"], counter("bus", "ids_moved", "messages given a later id to follow the log's order")),
+            (["listenLost"], counter("bus", "listen_lost", "LISTEN connections lost")),
+            (["catchUps"], counter("bus", "catch_ups", "reads of the log")),
+            (["lastSeq"], gauge("bus", "last_seq", "", "the last log position read")),
+            (["waitingAcks"], gauge("bus", "acks_waiting", "", "stored acks waiting for a commit")),
+        ],
     ]
 
     /// Counts by outcome (`counts` objects) become one family with a `result` label.
