@@ -52,6 +52,16 @@ let package = Package(
             path: "store-bench"
         ),
         .executableTarget(
+            name: "cluster-bench",
+            dependencies: [
+                .product(name: "Switchboard", package: switchboard),
+                .product(name: "SwitchboardChannels", package: switchboard),
+                .product(name: "SwitchboardStore", package: switchboard),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "cluster-bench"
+        ),
+        .executableTarget(
             name: "transform-bench",
             dependencies: [
                 .product(name: "Switchboard", package: switchboard),

@@ -118,9 +118,9 @@ struct SSELoad {
         let t0 = clock.now
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let next = NextSeq()
-        await withTaskGroup(of: Void.self) { publishers in
+        await withTaskGroup(of: Void.self) { tasks in
             for _ in 0..<min(publishers, window) {
-                publishers.addTask {
+                tasks.addTask {
                     while let seq = next.take(limit: messages) {
                         await state.wait { seq - state.completed.load(ordering: .relaxed) < window }
                         if let pace { try? await Task.sleep(until: t0 + pace * seq, clock: .continuous) }
