@@ -113,7 +113,9 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
             throw error
         }
         let writer = Task { await self.write(from: tap) }
-        let upkeep = Task { await self.upkeep() }
+        let upkeep = Task { [board] in
+            await SwitchboardStore.upkeep(board: board, settings: { self.state.withLock { ($0.retention, $0.pruneInterval) } }) { _ = await self.prune($0) }
+        }
         state.withLock { s in
             s.running = Running(tap: tap, writer: writer, upkeep: upkeep)
             s.failure = nil
@@ -177,36 +179,18 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         }
     }
 
-    /// Times out late tickets (every 100 ms) and prunes by the retention (every
-    /// `pruneInterval`, in batches of 1,000 so writes go on in between).
-    private func upkeep() async {
-        var nextPrune = ContinuousClock.now
-        while (try? await Task.sleep(for: .milliseconds(100))) != nil {
-            board.sweep()
-            guard ContinuousClock.now >= nextPrune else { continue }
-            let (retention, interval) = state.withLock { ($0.retention, $0.pruneInterval) }
-            nextPrune = .now + interval
-            _ = await prune(retention)
-        }
-    }
-
     /// Removes what the retention no longer keeps; returns how many.
     package func prune(_ retention: Retention? = nil) async -> Int {
         let retention = retention ?? state.withLock { $0.retention }
-        guard retention.maxAge != nil || retention.maxMessages != nil else { return 0 }
-        var total = 0
         do {
-            while !Task.isCancelled {
-                let n = try await engine.prune(retention, now: Date(), limit: 1000)
-                total += n
-                if n < 1000 { break }
-            }
+            let total = try await pruneAll(engine, retention)
+            if total > 0 { runtime.logger.debug("pruned \(total) messages") }
+            return total
         } catch {
             state.withLock { $0.lastError = "prune: \(error)" }
             runtime.logger.error("pruning failed: \(error)")
+            return 0
         }
-        if total > 0 { runtime.logger.debug("pruned \(total) messages") }
-        return total
     }
 
     // MARK: MessageStore

@@ -29,6 +29,33 @@ public protocol StoreEngine: Sendable {
     func figures() async throws -> StoreFigures
 }
 
+/// Removes what `retention` no longer keeps from `engine`, 1,000 rows per statement so writes
+/// go on in between; returns how many.
+func pruneAll(_ engine: any StoreEngine, _ retention: Retention) async throws -> Int {
+    guard retention.maxAge != nil || retention.maxMessages != nil else { return 0 }
+    var total = 0
+    while !Task.isCancelled {
+        let n = try await engine.prune(retention, now: Date(), limit: 1000)
+        total += n
+        if n < 1000 { break }
+    }
+    return total
+}
+
+/// The chores of a component that keeps messages (a store, a bus), until cancelled: times out
+/// late commit tickets every 100 ms, and prunes by the retention `settings` give, every
+/// interval they give.
+func upkeep(board: CommitBoard, settings: @Sendable () -> (Retention, Duration), prune: @Sendable (Retention) async -> Void) async {
+    var nextPrune = ContinuousClock.now
+    while (try? await Task.sleep(for: .milliseconds(100))) != nil {
+        board.sweep()
+        guard ContinuousClock.now >= nextPrune else { continue }
+        let (retention, interval) = settings()
+        nextPrune = .now + interval
+        await prune(retention)
+    }
+}
+
 /// How long a store keeps messages: either limit, or both (a message goes when either says so).
 public struct Retention: Sendable, Equatable {
     /// Messages older than this go.
@@ -75,9 +102,22 @@ public struct StoreFigures: Sendable, Equatable {
     }
 }
 
-/// Why a store could not open or write, with the path and the database's own words.
+/// Why a database could not be opened, reached or written, with where it is (never a
+/// password) and the database's own words: SQLite files and PostgreSQL servers alike.
 public struct StoreFailure: Error, Sendable, CustomStringConvertible {
     public enum Reason: String, Sendable {
+        /// Nothing answers at the address (refused, no route, DNS).
+        case unreachable
+        /// The server refused the user or the password.
+        case authFailed
+        /// The database named in the URL does not exist.
+        case databaseMissing
+        /// No answer in time.
+        case timedOut
+        /// The connection went away while in use.
+        case connectionLost
+        /// TLS was required and could not be had.
+        case tls
         /// The directory or file cannot be created or written.
         case unwritable
         /// Another process holds the database's write lock.
@@ -88,12 +128,12 @@ public struct StoreFailure: Error, Sendable, CustomStringConvertible {
         case full
         /// Written by a newer version of Switchboard.
         case newerSchema
-        /// Anything else the database said.
+        /// Anything else the database said (a SQL error, say).
         case other
     }
 
     public let reason: Reason
-    /// The engine and path (`sqlite /srv/data/chat.sqlite`).
+    /// The engine and place (`sqlite /srv/data/chat.sqlite`, `postgres app@db:5432/chat`).
     public let location: String
     /// What the database said.
     public let detail: String
@@ -112,6 +152,12 @@ public struct StoreFailure: Error, Sendable, CustomStringConvertible {
         case .corrupt: what = "is not a database or is damaged"
         case .full: what = "is full (disk or size limit)"
         case .newerSchema: what = "was written by a newer Switchboard"
+        case .unreachable: what = "is unreachable"
+        case .authFailed: what = "refused the login"
+        case .databaseMissing: what = "has no such database"
+        case .timedOut: what = "did not answer in time"
+        case .connectionLost: what = "closed the connection"
+        case .tls: what = "could not set up TLS"
         case .other: what = "failed"
         }
         return "\(location) \(what): \(detail)"

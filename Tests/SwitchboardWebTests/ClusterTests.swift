@@ -169,14 +169,14 @@ import Testing
 
 /// Start failures of the `postgres` component, each by its reason.
 @Suite struct PostgresStartTests {
-    func startFailure(_ url: String) async throws -> PostgresFailure {
+    func startFailure(_ url: String) async throws -> StoreFailure {
         let json = #"{"components": {"db": {"type": "postgres", "url": "\#(url)", "connectTimeout": "2s", "tls": "off"}}}"#
         do {
             let h = try await WebHarness.start(json, logger: .expectingFailures)
             await h.stop()
         } catch let failure as StartFailure {
             #expect(failure.component == "db")
-            return try #require(failure.error as? PostgresFailure)
+            return try #require(failure.error as? StoreFailure)
         }
         Issue.record("the system started")
         throw CancellationError()

@@ -44,7 +44,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         }
     }
 
-    private struct Running {
+    struct Running {
         let inbox: Chan<Message>
         let out: Chan<Message>
         let tasks: [Task<Void, Never>]
@@ -52,7 +52,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         let started: Date
     }
 
-    private struct State {
+    struct State {
         var running: Running?
         var retention: Retention
         var pruneInterval: Duration
@@ -69,16 +69,16 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         var lastError: String?
     }
 
-    private let name: String
-    private let instance: String
-    private let source: Dependency<any MessageChannel>
-    private let database: Dependency<PostgresComponent>
-    private let config: Config
-    private let runtime: ComponentRuntime
-    private let log: BusLog
-    private let board: CommitBoard
-    private let state: Mutex<State>
-    private let system: SystemHandle
+    let name: String
+    let instance: String
+    let source: Dependency<any MessageChannel>
+    let database: Dependency<PostgresComponent>
+    let config: Config
+    let runtime: ComponentRuntime
+    let log: BusLog
+    let board: CommitBoard
+    let state: Mutex<State>
+    let system: SystemHandle
 
     init(_ context: ComponentContext) {
         name = context.name
@@ -121,7 +121,9 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             Task { await self.listen(wake: wake) },
             Task { await self.poll(wake: wake) },
             Task { await self.beat(started: started) },
-            Task { await self.upkeep() },
+            Task { [board] in
+                await upkeep(board: board, settings: { self.state.withLock { ($0.retention, $0.pruneInterval) } }) { await self.prune($0) }
+            },
         ]
         state.withLock { $0.running = Running(inbox: inbox, out: out, tasks: tasks, wake: wake, started: started) }
         runtime.logger.info("bus on \(db.location) table \(config.table) as instance \(instance), from seq \(head)")
@@ -199,13 +201,9 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             if batch.isEmpty { return }
             do {
                 let conn = try await writer()
-                let result = await withDeadline(config.commitTimeout) { [log, instance] () -> Result<[MessageID], any Error> in
-                    do { return .success(try await log.append(batch, origin: instance, on: conn)) } catch { return .failure(error) }
+                let ids = try await database.get().within(config.commitTimeout, "no commit") { [log, instance] in
+                    try await log.append(batch, origin: instance, on: conn)
                 }
-                guard let result else {
-                    throw PostgresFailure(.timedOut, location: log.engine.location, detail: "no commit within \(config.commitTimeout.short)")
-                }
-                let ids = try result.get()
                 let restamped = zip(batch, ids).filter { $0.0.id != $0.1 }.count
                 state.withLock { s in
                     s.written += batch.count
@@ -214,7 +212,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
                 board.committed(zip(batch.lazy.map(\.id), ids))
                 wake.signal()
             } catch {
-                let failure = (try? database.get())?.note(error) ?? PostgresFailure.from(error, location: log.engine.location)
+                let failure = noted(error)
                 let conn = state.withLock { s -> PostgresConnection? in
                     s.notStored += batch.count
                     s.lastError = failure.description
@@ -228,6 +226,11 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         }
     }
 
+    /// `error` in the database's words, recorded there (a lost connection makes it degraded).
+    func noted(_ error: any Error) -> StoreFailure {
+        (try? database.get())?.note(error) ?? StoreFailure.postgres(error, location: log.engine.location)
+    }
+
     /// The writer's own connection (a writer must not queue behind the pool while the database
     /// is away): made on first use and after a failure.
     private func writer() async throws -> PostgresConnection {
@@ -237,99 +240,14 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         return conn
     }
 
-    // MARK: Reading
-
-    /// Emits the log's new rows in `seq` order whenever woken: by a NOTIFY, by this instance's
-    /// own commit, by the poll, or after LISTEN (re)connects.
-    private func read(into out: Chan<Message>, wake: Wakeup) async {
-        while await wake.wait() {
-            do {
-                try await catchUp(into: out)
-            } catch {
-                if Task.isCancelled { return }
-                let failure = (try? database.get())?.note(error) ?? PostgresFailure.from(error, location: log.engine.location)
-                state.withLock { $0.lastError = failure.description }
-            }
-        }
-    }
-
-    private func catchUp(into out: Chan<Message>) async throws {
-        let db = try database.get()
-        state.withLock { $0.catchUps += 1 }
-        while !Task.isCancelled {
-            let after = state.withLock { $0.lastSeq ?? 0 }
-            let rows = try await log.read(after: after, limit: 1000, db: db)
-            for (seq, message) in rows {
-                MessageID.advance(past: message.id)
-                guard case .accepted = await out.send(message) else { return }
-                state.withLock { s in
-                    s.lastSeq = seq
-                    s.read += 1
-                }
-            }
-            if rows.count < 1000 { return }
-        }
-    }
-
-    /// Holds a LISTEN connection; when it is lost, makes another (backing off up to 5 s) and
-    /// wakes the reader to catch up on what went by meanwhile.
-    private func listen(wake: Wakeup) async {
-        var backoff = Duration.milliseconds(100)
-        while !Task.isCancelled {
-            do {
-                let conn = try await database.get().connect()
-                do {
-                    try await conn.listen(on: log.channel) { notifications in
-                        state.withLock { $0.listening = true }
-                        backoff = .milliseconds(100)
-                        wake.signal()
-                        for try await _ in notifications { wake.signal() }
-                    }
-                } catch {
-                    try? await conn.close()
-                    throw error
-                }
-                try? await conn.close()
-            } catch {
-                if Task.isCancelled { break }
-                let failure = (try? database.get())?.note(error) ?? PostgresFailure.from(error, location: log.engine.location)
-                let wasListening = state.withLock { s -> Bool in
-                    defer { s.listening = false }
-                    if s.listening { s.listenLost += 1 }
-                    s.lastError = failure.description
-                    return s.listening
-                }
-                if wasListening { runtime.logger.warning("LISTEN connection lost; catching up from the log: \(failure)") }
-            }
-            state.withLock { $0.listening = false }
-            wake.signal()
-            guard (try? await Task.sleep(for: backoff)) != nil else { break }
-            backoff = min(backoff * 2, .seconds(5))
-        }
-    }
-
-    /// Wakes the reader every `pollInterval`, covering a NOTIFY that never came.
-    private func poll(wake: Wakeup) async {
-        while (try? await Task.sleep(for: config.pollInterval)) != nil { wake.signal() }
-        wake.finish()
-    }
-
     // MARK: Upkeep
 
-    /// Times out late tickets (every 100 ms) and prunes the log by the retention.
-    private func upkeep() async {
-        var nextPrune = ContinuousClock.now
-        while (try? await Task.sleep(for: .milliseconds(100))) != nil {
-            board.sweep()
-            guard ContinuousClock.now >= nextPrune else { continue }
-            let (retention, interval) = state.withLock { ($0.retention, $0.pruneInterval) }
-            nextPrune = .now + interval
-            guard retention.maxAge != nil || retention.maxMessages != nil else { continue }
-            do {
-                while !Task.isCancelled, try await log.engine.prune(retention, now: Date(), limit: 1000) == 1000 {}
-            } catch {
-                state.withLock { $0.lastError = "prune: \(error)" }
-            }
+    /// Removes from the log what the retention no longer keeps.
+    private func prune(_ retention: Retention) async {
+        do {
+            _ = try await pruneAll(log.engine, retention)
+        } catch {
+            state.withLock { $0.lastError = "prune: \(error)" }
         }
     }
 
@@ -367,101 +285,5 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     public func prunedThrough() async throws -> MessageID? {
         guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
         return try await log.engine.prunedThrough()
-    }
-
-    // MARK: Console and figures
-
-    /// `cluster`: the instances seen within three heartbeats.
-    public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
-        let rest = words.first == name ? Array(words.dropFirst()) : words
-        if let extra = rest.first { throw ConsoleCommandError(.usage, "unexpected \"\(extra)\"") }
-        let list = try await log.instances(within: config.heartbeat * 3, db: database.get())
-        var rows = [["INSTANCE", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN"]]
-        for i in list {
-            let up = Int(Date().timeIntervalSince(i.started))
-            let me = i.name == instance ? " (this one)" : ""
-            rows.append([i.name + me, "\(i.pid)", up < 3600 ? "\(up / 60)m\(up % 60)s" : "\(up / 3600)h\((up % 3600) / 60)m",
-                         "\(i.subscribers)", i.state, String(format: "%.1fs ago", i.age)])
-        }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        let text = rows.map { r in r.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined() }
-        return ("bus \(name) on \(config.table): \(list.count) live instance\(list.count == 1 ? "" : "s")\n" + text.joined(separator: "\n"),
-                ["instances": .array(list.map(\.json))])
-    }
-
-    public func inspect() async -> JSONValue {
-        let s = state.withLock { $0 }
-        var o = JSONObject()
-        o["instance"] = .string(instance)
-        o["table"] = .string(config.table)
-        o["source"] = .string(source.target)
-        o["database"] = .string(database.target)
-        o["lastSeq"] = s.lastSeq.map { .int(Int($0)) } ?? .null
-        o["listening"] = .bool(s.listening)
-        o["written"] = .int(s.written)
-        o["notStored"] = .int(s.notStored)
-        o["read"] = .int(s.read)
-        o["restamped"] = .int(s.restamped)
-        o["listenLost"] = .int(s.listenLost)
-        o["catchUps"] = .int(s.catchUps)
-        o["waitingAcks"] = .int(board.waiting)
-        o["retention"] = s.retention.json
-        o["lastError"] = s.lastError.map(JSONValue.string) ?? .null
-        if let r = s.running {
-            o["inbox"] = .int(r.inbox.stats.count)
-            o["count"] = .int(r.out.stats.count)
-            o["capacity"] = .int(config.capacity)
-        }
-        if let db = try? database.get(), db.isDegraded { o["degraded"] = "the database is unreachable" }
-        return .object(o)
-    }
-}
-
-/// A wake-up call that is not lost when nobody is waiting: signals that come while the reader
-/// is busy fold into one.
-final class Wakeup: Sendable {
-    private struct State {
-        var pending = false
-        var finished = false
-        var waiter: CheckedContinuation<Bool, Never>?
-    }
-
-    private let state = Mutex(State())
-
-    /// Wakes the waiter, or the next `wait`.
-    func signal() {
-        let w = state.withLock { s -> CheckedContinuation<Bool, Never>? in
-            guard let w = s.waiter else { s.pending = true; return nil }
-            s.waiter = nil
-            return w
-        }
-        w?.resume(returning: true)
-    }
-
-    /// Ends the waits: `wait` returns false from now on.
-    func finish() {
-        let w = state.withLock { s -> CheckedContinuation<Bool, Never>? in
-            s.finished = true
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        w?.resume(returning: false)
-    }
-
-    /// Returns true when signalled, false when finished or cancelled.
-    func wait() async -> Bool {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { c in
-                let now = state.withLock { s -> Bool? in
-                    if s.finished || Task.isCancelled { return false }
-                    if s.pending { s.pending = false; return true }
-                    s.waiter = c
-                    return nil
-                }
-                if let now { c.resume(returning: now) }
-            }
-        } onCancel: {
-            finish()
-        }
     }
 }

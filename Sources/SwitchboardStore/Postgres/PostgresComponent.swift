@@ -83,7 +83,7 @@ public final class PostgresComponent: Component {
     // MARK: Lifecycle
 
     public func start() async throws {
-        guard let url = config.url else { throw PostgresFailure(.other, location: location, detail: "no url") }
+        guard let url = config.url else { throw StoreFailure(.other, location: location, detail: "no url") }
         if state.withLock({ $0.client != nil }) { return }
         var options = PostgresClient.Configuration.Options()
         options.maximumConnections = config.poolSize
@@ -137,7 +137,7 @@ public final class PostgresComponent: Component {
     // MARK: Using the database
 
     /// Runs `query` on a pooled connection and returns its rows, within the query timeout.
-    /// Throws a `PostgresFailure`; a failure marks the component degraded until a query succeeds.
+    /// Throws a `StoreFailure`; a failure marks the component degraded until a query succeeds.
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         try await using { client in
             var rows: [PostgresRow] = []
@@ -156,18 +156,16 @@ public final class PostgresComponent: Component {
     /// A connection of its own, outside the pool (for LISTEN, or a writer that must not wait
     /// for a lease): the caller closes it.
     public func connect() async throws -> PostgresConnection {
-        guard let url = config.url else { throw PostgresFailure(.other, location: location, detail: "no url") }
+        guard let url = config.url else { throw StoreFailure(.other, location: location, detail: "no url") }
         let id = connectionIDs.add(1, ordering: .relaxed).newValue
         var quiet = runtime.logger
         quiet.logLevel = max(quiet.logLevel, .error)
         let logger = quiet
         do {
             let configuration = try url.connectionConfiguration(tls: config.tls)
-            let result = await withDeadline(config.connectTimeout) { () -> Result<PostgresConnection, any Error> in
-                do { return .success(try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)) } catch { return .failure(error) }
+            let conn = try await within(config.connectTimeout, "no connection") {
+                try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
             }
-            guard let result else { throw PostgresFailure(.timedOut, location: location, detail: "no connection within \(config.connectTimeout.short)") }
-            let conn = try result.get()
             noteSuccess()
             return conn
         } catch {
@@ -182,12 +180,8 @@ public final class PostgresComponent: Component {
             return s.client
         }) else { throw NotRunningDatabase(name: name) }
         defer { state.withLock { $0.inUse -= 1 } }
-        let result = await withDeadline(config.queryTimeout) { () -> Result<T, any Error> in
-            do { return .success(try await body(client)) } catch { return .failure(error) }
-        }
         do {
-            guard let result else { throw PostgresFailure(.timedOut, location: location, detail: "no answer within \(config.queryTimeout.short)") }
-            let value = try result.get()
+            let value = try await within(config.queryTimeout, "no answer") { try await body(client) }
             noteSuccess()
             return value
         } catch {
@@ -195,11 +189,21 @@ public final class PostgresComponent: Component {
         }
     }
 
+    /// Runs `body` for at most `limit`: its value, or a `timedOut` failure ("\(what) within 5s").
+    /// At the limit `body` is cancelled and left to end on its own.
+    public func within<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let result = await withDeadline(limit) { () -> Result<T, any Error> in
+            do { return .success(try await body()) } catch { return .failure(error) }
+        }
+        guard let result else { throw StoreFailure(.timedOut, location: location, detail: "\(what) within \(limit.short)") }
+        return try result.get()
+    }
+
     /// Records a failure: connection trouble makes the component degraded. Returns the error in
     /// our words.
     @discardableResult
-    public func note(_ error: any Error) -> PostgresFailure {
-        let failure = PostgresFailure.from(error, location: location)
+    public func note(_ error: any Error) -> StoreFailure {
+        let failure = StoreFailure.postgres(error, location: location)
         let lostConnection = [.unreachable, .timedOut, .connectionLost, .authFailed, .databaseMissing, .tls].contains(failure.reason)
         let became = state.withLock { s -> Bool in
             s.failures += 1

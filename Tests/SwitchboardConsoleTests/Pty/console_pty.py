@@ -13,7 +13,9 @@ import urllib.request
 import pexpect
 
 binary, work, base, sock = sys.argv[1:5]
-PROMPT = r"chat\(running\)> "
+# The system, the instance (host name and process id: the test system listens on port 0) and
+# the state.
+PROMPT = r"chat@[^:( ]+:\d+\(running\)> "
 
 sse = subprocess.Popen(["curl", "-sN", base + "/events"], stdout=subprocess.PIPE, text=True)
 
@@ -32,7 +34,7 @@ console.logfile_read = sys.stdout
 try:
     console.expect("attached to chat")
     console.expect(PROMPT)
-    print("\n[check] prompt shows the system and its state")
+    print("\n[check] prompt shows the system, the instance and its state")
 
     # The rc file was loaded on attach: its alias works.
     console.sendline("test-message")

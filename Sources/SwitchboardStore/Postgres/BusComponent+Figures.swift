@@ -1,0 +1,53 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+
+/// What a bus shows: `inspect`, and the console's `cluster`.
+extension BusComponent {
+    // MARK: Console and figures
+
+    /// `cluster`: the instances seen within three heartbeats.
+    public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
+        let rest = words.first == name ? Array(words.dropFirst()) : words
+        if let extra = rest.first { throw ConsoleCommandError(.usage, "unexpected \"\(extra)\"") }
+        let list = try await log.instances(within: config.heartbeat * 3, db: database.get())
+        var rows = [["INSTANCE", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN"]]
+        for i in list {
+            let up = Int(Date().timeIntervalSince(i.started))
+            let me = i.name == instance ? " (this one)" : ""
+            rows.append([i.name + me, "\(i.pid)", up < 3600 ? "\(up / 60)m\(up % 60)s" : "\(up / 3600)h\((up % 3600) / 60)m",
+                         "\(i.subscribers)", i.state, String(format: "%.1fs ago", i.age)])
+        }
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        let text = rows.map { r in r.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined() }
+        return ("bus \(name) on \(config.table): \(list.count) live instance\(list.count == 1 ? "" : "s")\n" + text.joined(separator: "\n"),
+                ["instances": .array(list.map(\.json))])
+    }
+
+    public func inspect() async -> JSONValue {
+        let s = state.withLock { $0 }
+        var o = JSONObject()
+        o["instance"] = .string(instance)
+        o["table"] = .string(config.table)
+        o["source"] = .string(source.target)
+        o["database"] = .string(database.target)
+        o["lastSeq"] = s.lastSeq.map { .int(Int($0)) } ?? .null
+        o["listening"] = .bool(s.listening)
+        o["written"] = .int(s.written)
+        o["notStored"] = .int(s.notStored)
+        o["read"] = .int(s.read)
+        o["restamped"] = .int(s.restamped)
+        o["listenLost"] = .int(s.listenLost)
+        o["catchUps"] = .int(s.catchUps)
+        o["waitingAcks"] = .int(board.waiting)
+        o["retention"] = s.retention.json
+        o["lastError"] = s.lastError.map(JSONValue.string) ?? .null
+        if let r = s.running {
+            o["inbox"] = .int(r.inbox.stats.count)
+            o["count"] = .int(r.out.stats.count)
+            o["capacity"] = .int(config.capacity)
+        }
+        if let db = try? database.get(), db.isDegraded { o["degraded"] = "the database is unreachable" }
+        return .object(o)
+    }
+}
