@@ -107,6 +107,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         let db = try database.get()
         try await log.engine.open()
         if let newest = try await log.engine.newestID() { MessageID.advance(past: newest) }
+        try await log.prepareHead(db: db)
         let head = try await log.head(db: db)
         let inbox = try source.get().currentChan()
         let out = Chan<Message>(.fixed(config.capacity))

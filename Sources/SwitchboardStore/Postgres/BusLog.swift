@@ -10,33 +10,56 @@ struct BusLog: Sendable {
     /// The NOTIFY channel: the table's name.
     var channel: String { engine.table }
 
-    /// Appends `batch` in one transaction and announces it; returns the ids the messages were
-    /// stored as, in order.
+    /// The newest id of each bus's log, whose row lock orders the writers.
+    static let headTable = "CREATE TABLE IF NOT EXISTS switchboard_bus_head (bus text PRIMARY KEY, last_id bigint NOT NULL)"
+
+    /// Makes the bus's head row, or brings it up to the log's newest id.
+    func prepareHead(db: PostgresComponent) async throws {
+        _ = try await db.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO switchboard_bus_head (bus, last_id) SELECT $1, coalesce(max(id), 0) FROM \(engine.quoted)
+            ON CONFLICT (bus) DO UPDATE SET last_id = greatest(switchboard_bus_head.last_id, excluded.last_id)
+            """, binds: { var b = PostgresBindings(); b.append(engine.table); return b }()))
+    }
+
+    /// Appends `batch` and announces it, in one statement (one round trip, its own
+    /// transaction); returns the ids the messages were stored as, in order.
     ///
-    /// Writers of every instance take the same advisory lock for the transaction, so rows get
-    /// their `seq` in commit order (a reader that has seen `seq` n has seen every row before
-    /// it) and ids can be made to grow with `seq`: a message whose id is not above the newest
-    /// one in the log gets the next free id.
+    /// The statement first locks the bus's head row (`FOR UPDATE`: writers of every instance
+    /// queue there, and each then sees the last one's head), so rows get their `seq` in commit
+    /// order: a reader that has seen `seq` n has seen every row before it. Ids grow with `seq`:
+    /// the k-th message of the batch (from 1) is stored as `max(its id, previous + 1)`, which
+    /// is `k + max(head, c_k)` with `c_k` the largest `id_j - j` for `j ≤ k`, worked out here.
     func append(_ batch: [Message], origin: String, on conn: PostgresConnection) async throws -> [MessageID] {
-        let table = engine.table, quoted = engine.quoted
-        let insert = { (ids: [MessageID]) in engine.insert(batch, ids: ids, origin: origin) }
-        return try await conn.withTransaction(logger: conn.logger) { conn in
-            try await conn.query("SELECT pg_advisory_xact_lock(hashtext(\(table)))", logger: conn.logger)
-            // A statement of its own, after the lock: its snapshot sees the last writer's rows.
-            var newest: UInt64 = 0
-            for try await v in try await conn.query(PostgresQuery(unsafeSQL: "SELECT coalesce(max(id), 0) FROM \(quoted)"), logger: conn.logger).decode(Int64.self) {
-                newest = UInt64(bitPattern: v)
-            }
-            var ids: [MessageID] = []
-            ids.reserveCapacity(batch.count)
-            for m in batch {
-                newest = max(m.id.rawValue, newest + 1)
-                ids.append(MessageID(rawValue: newest))
-            }
-            try await conn.query(insert(ids), logger: conn.logger)
-            try await conn.query("SELECT pg_notify(\(table), '')", logger: conn.logger)
-            return ids
+        var prefix: [Int64] = []
+        prefix.reserveCapacity(batch.count)
+        var best = Int64.min
+        for (j, m) in batch.enumerated() {
+            best = max(best, Int64(bitPattern: m.id.rawValue) - Int64(j + 1))
+            prefix.append(best)
         }
+        var b = PostgresEngine.binds(batch, first: prefix)
+        b.append(origin)
+        b.append(engine.table)
+        let sql = """
+            WITH head AS (SELECT last_id FROM switchboard_bus_head WHERE bus = $10 FOR UPDATE),
+            ins AS (
+              INSERT INTO \(engine.quoted) (id, time, room, sender, recipient, text, data, spans, origin)
+              SELECT n + greatest(head.last_id, i), \(PostgresEngine.unnestColumns), $9
+              FROM head, \(PostgresEngine.unnest) WITH ORDINALITY AS u(i, t, r, s, rc, x, d, sp, n)
+              ORDER BY n
+              RETURNING id),
+            moved AS (UPDATE switchboard_bus_head SET last_id = (SELECT max(id) FROM ins) WHERE bus = $10)
+            SELECT array_agg(id ORDER BY id) FROM ins, (SELECT pg_notify($10, '')) AS announce
+            """
+        let rows = try await conn.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: conn.logger)
+        var ids: [MessageID] = []
+        for try await stored in rows.decode([Int64]?.self) {
+            ids = (stored ?? []).map { MessageID(rawValue: UInt64(bitPattern: $0)) }
+        }
+        guard ids.count == batch.count else {
+            throw StoreFailure(.other, location: engine.location, detail: "the log took \(ids.count) of \(batch.count) messages (is the head row of \(engine.table) missing?)")
+        }
+        return ids
     }
 
     /// The rows after `seq`, in log order, at most `limit`.

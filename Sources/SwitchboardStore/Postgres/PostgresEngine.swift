@@ -97,7 +97,7 @@ public final class PostgresEngine: StoreEngine {
     private func createSharedTables(_ db: PostgresComponent) async throws {
         let present = try await db.query("""
             SELECT to_regclass('switchboard_schema') IS NOT NULL AND to_regclass('switchboard_meta') IS NOT NULL
-               AND to_regclass('switchboard_instances') IS NOT NULL
+               AND to_regclass('switchboard_instances') IS NOT NULL AND to_regclass('switchboard_bus_head') IS NOT NULL
             """).first?.decode(Bool.self) ?? false
         guard !present else { return }
         _ = try await db.transaction { conn in
@@ -107,6 +107,7 @@ public final class PostgresEngine: StoreEngine {
                 "CREATE TABLE IF NOT EXISTS switchboard_meta (scope text NOT NULL, key text NOT NULL, value bigint NOT NULL, PRIMARY KEY (scope, key))",
                 logger: conn.logger)
             try await conn.query(PostgresQuery(unsafeSQL: BusLog.instancesTable), logger: conn.logger)
+            try await conn.query(PostgresQuery(unsafeSQL: BusLog.headTable), logger: conn.logger)
         }
     }
 
@@ -121,8 +122,20 @@ public final class PostgresEngine: StoreEngine {
 
     /// One INSERT of `batch` with `ids`, as arrays (one bind per column, any batch size).
     func insert(_ batch: [Message], ids: [MessageID], origin: String?, conflict: String = "") -> PostgresQuery {
+        var b = Self.binds(batch, first: ids.map { Int64(bitPattern: $0.rawValue) })
+        b.append(origin)
+        return PostgresQuery(
+            unsafeSQL: """
+                INSERT INTO \(quoted) (id, time, room, sender, recipient, text, data, spans, origin)
+                SELECT i, \(Self.unnestColumns), $9 FROM \(Self.unnest) AS u(i, t, r, s, rc, x, d, sp)
+                ORDER BY i \(conflict)
+                """, binds: b)
+    }
+
+    /// `first` and the columns of `batch` from time on, as arrays: binds $1 to $8 of `unnest`.
+    static func binds(_ batch: [Message], first: [Int64]) -> PostgresBindings {
         var b = PostgresBindings(capacity: 10)
-        b.append(ids.map { Int64(bitPattern: $0.rawValue) })
+        b.append(first)
         b.append(batch.map { Int64((($0.time.timeIntervalSince1970) * 1_000_000).rounded()) })
         b.append(batch.map { $0.room ?? "" })
         b.append(batch.map(\.from))
@@ -130,17 +143,14 @@ public final class PostgresEngine: StoreEngine {
         b.append(batch.map(\.text))
         b.append(batch.map { $0.data?.jsonText ?? "" })
         b.append(batch.map { $0.spans.isEmpty ? "" : JSONValue.array($0.spans.map(\.json)).jsonText })
-        b.append(origin)
-        // Empty strings stand for NULL: no room, recipient, data or spans is ever "".
-        return PostgresQuery(
-            unsafeSQL: """
-                INSERT INTO \(quoted) (id, time, room, sender, recipient, text, data, spans, origin)
-                SELECT i, t, NULLIF(r, ''), s, NULLIF(rc, ''), x, NULLIF(d, ''), NULLIF(sp, ''), $9
-                FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                  AS u(i, t, r, s, rc, x, d, sp)
-                ORDER BY i \(conflict)
-                """, binds: b)
+        return b
     }
+
+    /// The rows of `binds`, named u(i, t, r, s, rc, x, d, sp).
+    static let unnest = "unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])"
+    /// The columns after id from `unnest`'s row; empty strings stand for NULL (no room,
+    /// recipient, data or spans is ever "").
+    static let unnestColumns = "t, NULLIF(r, ''), s, NULLIF(rc, ''), x, NULLIF(d, ''), NULLIF(sp, '')"
 
     // MARK: Reading
 

@@ -4,7 +4,7 @@
 //   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan|metrics]
 //   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
 //   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
-//    --bus-messages N for the bus throughput run)
+//    --bus-messages N and --bus-publishers N (32) for the bus throughput run)
 //
 // Scenarios, each run against both servers:
 //   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
@@ -79,7 +79,7 @@ struct SSELoad {
                 case "throughput": r = await throughput(target, run: run, subscribers: subscribers, messages: messages, window: 64, group: group)
                 case "latency": r = await throughput(target, run: run, subscribers: only == "cluster" ? subscribers : 100, messages: latencyMessages, window: 1, group: group)
                 // Messages through the bus as fast as it takes them: one subscriber per instance.
-                case "bus": r = await throughput(target, run: run, subscribers: target.ports.count, messages: option("--bus-messages", 30_000), window: 4096, group: group, publishers: 32)
+                case "bus": r = await throughput(target, run: run, subscribers: target.ports.count, messages: option("--bus-messages", 30_000), window: 4096, group: group, publishers: option("--bus-publishers", 32))
                 // Chat-like: 100 messages/s to every subscriber.
                 case "paced": r = await throughput(target, run: run, subscribers: subscribers, messages: 1000, window: 1, group: group, pace: .milliseconds(10))
                 case "idle": r = await idleMemory(target, subscribers: idle, group: group)
