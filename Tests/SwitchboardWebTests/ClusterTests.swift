@@ -259,8 +259,16 @@ import Testing
         let publishers = nodes.enumerated().map { i, node in Task { await Self.publish(node, as: "p\(i)", until: stop, seen: stored) } }
         await waitUntil(.now + .seconds(30)) { stored.value.withLock { $0 } >= 100 }
         try await pg.stop()
+        let outage = ContinuousClock.now
+        // The publishers meet the outage at once; the database component says it is degraded.
+        var degraded: String?
+        while degraded == nil, ContinuousClock.now - outage < .seconds(3) {
+            degraded = try await nodes[0].map.inspect("db")["figures"]?["degraded"]?.stringValue
+            if degraded == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(degraded != nil, "db shows degraded while PostgreSQL is away")
         // The outage itself is the scenario: 3 s without a database.
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(until: outage + .seconds(3), clock: .continuous)
         let beforeRestart = stored.value.withLock { $0 }
         try await pg.restart()
         await waitUntil(.now + .seconds(60)) { stored.value.withLock { $0 } >= beforeRestart + 100 }

@@ -107,7 +107,10 @@ public struct SystemLoader: Sendable {
     /// The host name and the lowest port an `http-server` names (`web-1:8081`), or
     /// the host name and the process id.
     static func defaultInstance(_ document: JSONObject) -> String {
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+        // gethostname, not ProcessInfo.hostName, which may ask DNS on every load.
+        var buffer = [CChar](repeating: 0, count: 256)
+        let name = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let host = name.split(separator: ".").first.map(String.init) ?? "localhost"
         let ports = (document["components"]?.objectValue ?? JSONObject()).compactMap { _, v -> Int? in
             guard v["type"]?.stringValue == "http-server" else { return nil }
             return v["port"]?.intValue
