@@ -30,6 +30,6 @@ struct SwitchboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Run a system of components declared in system.json, and attach an operator console to it.",
-        subcommands: [RunCommand.self, ConsoleCommand.self, CheckCommand.self, GraphCommand.self]
+        subcommands: [RunCommand.self, ConsoleCommand.self, CheckCommand.self, GraphCommand.self, TokenCommand.self]
     )
 }

@@ -50,6 +50,29 @@ import Testing
         #expect(!given.text.contains("secret"))
     }
 
+    @Test func tokenMintsAJWTWithTheSystemsHMACKey() async throws {
+        let (_, file) = try write(#"""
+            {"components": {"auth": {"type": "auth", "issuer": "dev", "keys": [{"alg": "HS256", "secret": "0123456789abcdef0123456789abcdef"}]}}}
+            """#)
+        let (status, text) = try await run(["token", "--sub", "alice", "--rooms", "lobby, dev-*", "--ttl", "1h", file])
+        #expect(status == 0)
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".")
+        #expect(parts.count == 3)
+        var payload = parts.count == 3 ? String(parts[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") : ""
+        while payload.count % 4 != 0 { payload += "=" }
+        let claims = try JSONParser.parse(Array(Data(base64Encoded: payload) ?? Data())).value
+        #expect(claims["sub"] == "alice")
+        #expect(claims["iss"] == "dev")
+        #expect(claims["rooms"] == ["lobby", "dev-*"])
+        let exp = try #require(claims["exp"]?.doubleValue)
+        #expect(abs(exp - Date().addingTimeInterval(3600).timeIntervalSince1970) < 60)
+
+        let (_, bare) = try write(#"{"components": {"inbox": {"type": "channel"}}}"#)
+        let none = try await run(["token", "--sub", "alice", bare])
+        #expect(none.status != 0)
+        #expect(none.text.contains("has no auth component"))
+    }
+
     @Test func checkPrintsTheStartOrder() async throws {
         let (_, file) = try write(#"""
             {"name": "demo", "components": {

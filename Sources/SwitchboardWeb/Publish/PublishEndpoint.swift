@@ -33,6 +33,7 @@ public final class PublishEndpoint: Component {
     private let channel: Dependency<any MessageSink>
     private let config: Config
     private let ack: Acknowledger
+    private let auth: EdgeAuth
     private let duration: DurationHistogram
     private let counts = Mutex<[String: Int]>([:])
 
@@ -41,6 +42,7 @@ public final class PublishEndpoint: Component {
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel messages are put on")
         config = Config(context)
         ack = Acknowledger(context)
+        auth = EdgeAuth(context)
         duration = HotPathMetrics.publishDuration(component: context.name)
     }
 
@@ -53,6 +55,7 @@ public final class PublishEndpoint: Component {
         let sink = try channel.get()
         let server = try mount.server.get()
         let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
+        auth.announce()
         try mount.mount([HTTPRoute(.post, config.path) { [self] request, _ in
             let started = ContinuousClock.now
             let response = await publish(request, to: sink, limit: limit)
@@ -84,6 +87,14 @@ public final class PublishEndpoint: Component {
     }
 
     func publish(_ request: Request, to sink: any MessageSink, limit: Int) async -> Response {
+        var identity: Identity?
+        switch await auth.identify(request) {
+        case .failure(let why)?:
+            count("unauthorized")
+            return .unauthorized(why)
+        case .success(let who)?: identity = who
+        case nil: break
+        }
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: limit)
@@ -94,7 +105,7 @@ public final class PublishEndpoint: Component {
             count("rejected")
             return .error(.badRequest, "the request body could not be read (malformed chunked encoding?)")
         }
-        let parts: MessageInput.Parts
+        var parts: MessageInput.Parts
         do {
             parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query, maxTextLength: config.maxTextLength)
         } catch {
@@ -109,6 +120,19 @@ public final class PublishEndpoint: Component {
                 return .error(.unsupportedMediaType, "unsupported content type \(t)",
                               ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]])
             }
+        }
+        if let identity {
+            // The token says who is talking; a body that says otherwise is refused, not trusted.
+            if let from = parts.from, from != identity.name {
+                count("rejected")
+                return .error(.badRequest, "\"from\" is \"\(from)\" but the token is \(identity.name)'s: leave \"from\" out", ["reason": "spoofedFrom"])
+            }
+            let room = parts.room ?? Message.defaultRoom
+            guard identity.publish.allows(room) else {
+                count("forbidden")
+                return .error(.forbidden, "\(identity.name) may not publish to \(room)", ["reason": "forbiddenRoom", "room": .string(room)])
+            }
+            parts.from = identity.name
         }
         let message = parts.message(defaultFrom: config.defaultFrom)
         switch await ack.put(message, on: sink, timeout: config.wait) {

@@ -1,0 +1,159 @@
+import Crypto
+import Foundation
+import JWTKit
+import Switchboard
+import Synchronization
+
+/// The `auth` component: verifies the JWTs (and API keys) of the endpoints that name it in
+/// their `auth` slot, once per request or connection, with vapor/jwt-kit.
+///
+/// ```json
+/// "auth": { "type": "auth", "issuer": "https://id.example", "audience": "chat",
+///           "keys": [ { "alg": "HS256", "secret": { "$env": "SWITCHBOARD_JWT_SECRET" } },
+///                     { "alg": "ES256", "kid": "2026-11", "publicKey": { "$env": "JWT_ES256_PEM" } } ],
+///           "apiKeys": [ { "key": { "$env": "CI_BOT_KEY" }, "name": "ci-bot", "rooms": ["builds"] } ] }
+/// ```
+///
+/// A token's `sub` is the user's name; `rooms` (or `publish` and `subscribe`) lists the rooms
+/// they may use, with `*` patterns. `exp` is required.
+public final class AuthComponent: Component {
+    enum ParsedKey: Sendable {
+        case hmac(String, DigestAlgorithm)
+        case rsa(JWTKit.Insecure.RSA.PublicKey, DigestAlgorithm)
+        case ecdsa256(ES256PublicKey), ecdsa384(ES384PublicKey), ecdsa512(ES512PublicKey)
+        case eddsa(EdDSA.PublicKey)
+    }
+
+    struct APIKey: Sendable {
+        let key: String
+        let identity: Identity
+    }
+
+    private let keys: [(TokenVerifier.Key, ParsedKey)]
+    private let apiKeys: [APIKey]
+    private let issuer: String?
+    private let audience: String?
+    private let leeway: Duration
+    /// The cookie a token may come in.
+    let cookie: String
+    private let verifier = Mutex<TokenVerifier?>(nil)
+
+    init(_ context: ComponentContext) {
+        let c = context.config
+        issuer = c.string("issuer")
+        audience = c.string("audience")
+        leeway = c.duration("leeway", default: .seconds(30), in: .zero...(.seconds(3600)))
+        cookie = c.string("cookie", default: "switchboard_token")
+        var keys: [(TokenVerifier.Key, ParsedKey)] = []
+        for (path, value) in c.array("keys") ?? [] {
+            guard case .object(let o) = value else { c.issue(.wrongType, at: path, "expected a key object"); continue }
+            let k = c.child(o, at: path)
+            if let parsed = Self.key(k) { keys.append(parsed) }
+        }
+        if keys.isEmpty { c.issue(.missingField, "keys", "an auth component needs at least one key: {\"alg\": \"HS256\", \"secret\": {\"$env\": \"…\"}}") }
+        if keys.filter({ $0.0.kid == nil }).count > 1 { c.issue(.invalidValue, "keys", "only one key may go without a \"kid\"") }
+        self.keys = keys
+        var apiKeys: [APIKey] = []
+        for (path, value) in c.array("apiKeys") ?? [] {
+            guard case .object(let o) = value else { c.issue(.wrongType, at: path, "expected {\"key\", \"name\", \"rooms\"}"); continue }
+            let k = c.child(o, at: path)
+            guard let secret = k.secret("key"), let name = k.string("name") else {
+                k.issue(.missingField, nil, "an API key needs \"key\" and \"name\"")
+                continue
+            }
+            let rooms = RoomPatterns(k.strings("rooms") ?? ["*"])
+            apiKeys.append(APIKey(key: secret, identity: Identity(name: name, publish: rooms, subscribe: rooms)))
+        }
+        self.apiKeys = apiKeys
+    }
+
+    /// The component type.
+    public static let type = ComponentType(
+        "auth", summary: "Verifies JWTs (HS256, RS256, ES256, EdDSA) and API keys for the endpoints that name it."
+    ) { AuthComponent($0) }
+
+    static let algorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+    /// One entry of `keys`.
+    private static func key(_ k: ConfigReader) -> (TokenVerifier.Key, ParsedKey)? {
+        let alg = k.oneOf("alg", algorithms, default: "HS256")
+        let kid = k.string("kid")
+        let digest: DigestAlgorithm = alg.hasSuffix("384") ? .sha384 : alg.hasSuffix("512") ? .sha512 : .sha256
+        do {
+            if alg.hasPrefix("HS") {
+                guard let secret = k.secret("secret") else { k.issue(.missingField, "secret", "an \(alg) key needs \"secret\""); return nil }
+                guard secret.utf8.count >= 32 else { k.issue(.invalidValue, "secret", "an \(alg) secret has at least 32 bytes"); return nil }
+                return (.init(alg: alg, kid: kid), .hmac(secret, digest))
+            }
+            guard let pem = k.string("publicKey") else { k.issue(.missingField, "publicKey", "an \(alg) key needs \"publicKey\" (PEM)"); return nil }
+            let parsed: ParsedKey =
+                switch alg {
+                case "RS256", "RS384", "RS512": .rsa(try JWTKit.Insecure.RSA.PublicKey(pem: pem), digest)
+                case "ES256": .ecdsa256(try ES256PublicKey(pem: pem))
+                case "ES384": .ecdsa384(try ES384PublicKey(pem: pem))
+                case "ES512": .ecdsa512(try ES512PublicKey(pem: pem))
+                default: .eddsa(try EdDSA.PublicKey(pem: pem))
+                }
+            return (.init(alg: alg, kid: kid), parsed)
+        } catch {
+            k.issue(.invalidValue, "publicKey", "not a \(alg) public key in PEM form")
+            return nil
+        }
+    }
+
+    public func start() async throws {
+        let collection = JWTKeyCollection()
+        for (key, parsed) in keys {
+            let kid = key.kid.map { JWKIdentifier(string: $0) }
+            switch parsed {
+            case .hmac(let secret, let digest): await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: digest, kid: kid)
+            case .rsa(let k, let digest): await collection.add(rsa: k, digestAlgorithm: digest, kid: kid)
+            case .ecdsa256(let k): await collection.add(ecdsa: k, kid: kid)
+            case .ecdsa384(let k): await collection.add(ecdsa: k, kid: kid)
+            case .ecdsa512(let k): await collection.add(ecdsa: k, kid: kid)
+            case .eddsa(let k): await collection.add(eddsa: k, kid: kid)
+            }
+        }
+        let ready = TokenVerifier(keys: collection, known: keys.map(\.0), issuer: issuer, audience: audience, leeway: leeway)
+        verifier.withLock { $0 = ready }
+    }
+
+    public func stop() async throws { verifier.withLock { $0 = nil } }
+
+    /// The identity behind `credential` (a JWT or an API key).
+    public func identify(_ credential: String) async throws(AuthFailure) -> Identity {
+        for k in apiKeys where Self.equalInConstantTime(k.key, credential) { return k.identity }
+        guard let verifier = verifier.withLock({ $0 }) else { throw AuthFailure(.unknownKey, "the auth component is not running") }
+        return try await verifier.verify(credential)
+    }
+
+    /// A token for `sub` signed with the HMAC key (for development: `switchboard token`).
+    public func mint(sub: String, rooms: [String], ttl: Duration) async throws -> String {
+        guard let (key, parsed) = keys.first(where: { if case .hmac = $0.1 { true } else { false } }), case .hmac(let secret, let digest) = parsed else {
+            throw AuthFailure(.unknownKey, "minting needs an HS256/HS384/HS512 key")
+        }
+        let collection = JWTKeyCollection()
+        await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: digest, kid: key.kid.map { JWKIdentifier(string: $0) })
+        var claims = ChatClaims()
+        claims.sub = SubjectClaim(value: sub)
+        claims.exp = ExpirationClaim(value: Date().addingTimeInterval(ttl.milliseconds / 1000))
+        claims.iss = issuer.map { IssuerClaim(value: $0) }
+        claims.aud = audience.map { AudienceClaim(value: [$0]) }
+        claims.rooms = rooms
+        var header = JWTHeader()
+        header.kid = key.kid
+        return try await collection.sign(claims, kid: key.kid.map { JWKIdentifier(string: $0) }, header: header)
+    }
+
+    static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    public func inspect() async -> JSONValue {
+        ["keys": .array(keys.map { ["alg": .string($0.0.alg), "kid": $0.0.kid.map(JSONValue.string) ?? .null] }),
+         "apiKeys": .array(apiKeys.map { .string($0.identity.name) }), "issuer": issuer.map(JSONValue.string) ?? .null,
+         "audience": audience.map(JSONValue.string) ?? .null, "leeway": .string(leeway.short)]
+    }
+}
