@@ -177,6 +177,10 @@ public final class SQLiteEngine: StoreEngine {
             clauses.append(room == q.defaultRoom ? "(room = ? OR room IS NULL)" : "room = ?")
             binds.append(.text(room))
         }
+        if let viewer = q.viewer {
+            clauses.append("(recipient IS NULL OR recipient = ? OR sender = ?)")
+            binds += [.text(viewer), .text(viewer)]
+        }
         let ascending: Bool
         switch q.cursor {
         case .latest: ascending = false

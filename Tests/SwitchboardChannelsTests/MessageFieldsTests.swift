@@ -19,7 +19,6 @@ import Testing
         (#"{"text": 5}"#, .wrongType(field: "text", found: "an integer")),
         (#"{"text": "x", "from": 3}"#, .wrongType(field: "from", found: "an integer")),
         (#"{"text": "x", "romm": "dev"}"#, .unknownField("romm", suggestion: " (did you mean \"room\"?)")),
-        (#"{"text": "x", "to": "bob"}"#, .notTaken(field: "to")),
         (#"["x"]"#, .notAnObject(found: "an array")),
     ])
     func refusesWithTheReason(json: String, problem: MessageFields.Problem) {
@@ -32,9 +31,9 @@ import Testing
     }
 
     @Test func rulesSayWhatAnEntryTakes() throws {
-        // The console: private and data-only messages.
-        let console = MessageFields.Rules(allowsTo: true, allowsDataOnly: true)
-        #expect(try decode(#"{"text": "x", "to": "bob"}"#, console).to == "bob")
+        // Every entry takes private messages; the console also data-only ones.
+        #expect(try decode(#"{"text": "x", "to": "bob"}"#).to == "bob")
+        let console = MessageFields.Rules(allowsDataOnly: true)
         #expect(try decode(#"{"data": [1]}"#, console).text == "")
         // A WebSocket: the sender is the session; its own keys are not the message's.
         let ws = MessageFields.Rules(allowsFrom: false, controlKeys: ["name"])

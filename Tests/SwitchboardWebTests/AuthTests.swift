@@ -132,3 +132,106 @@ import Testing
         #expect(RoomPatterns.all.allows("anything") && !RoomPatterns.none.allows("lobby"))
     }
 }
+
+/// Private messages and rooms on the streams, with tokens: SSE, WebSocket and history.
+@Suite struct PrivateMessageTests {
+    static func system(_ path: String) -> String {
+        #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 256},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "archive": {"type": "store", "path": "\#(path)", "using": {"source": "fanout"}},
+          "http": {"type": "http-server", "port": 0},
+          "auth": {"type": "auth", "keys": [{"alg": "HS256", "secret": "\#(AuthTests.secret)"}]},
+          "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox", "auth": "auth", "store": "archive"}},
+          "events": {"type": "sse", "using": {"server": "http", "source": "fanout", "auth": "auth", "history": "archive"}},
+          "ws": {"type": "websocket", "allowQueryToken": true, "using": {"server": "http", "source": "fanout", "channel": "inbox", "auth": "auth"}},
+          "history": {"type": "history", "using": {"server": "http", "store": "archive", "auth": "auth"}}
+        }}
+        """#
+    }
+
+    static func token(_ who: String, rooms: [String] = ["*"]) async throws -> String {
+        try await AuthTests.hs256(AuthTests.claims(sub: who, iss: nil, aud: nil, rooms: rooms))
+    }
+
+    /// A WebSocket client that collects message frames until `marker`; `ready` once it is live.
+    static func socket(_ url: String, name: String, until marker: String, ready: Latch<Void>) -> Task<[JSONValue], any Error> {
+        Task {
+            try await FrameLog.exchange(url, sending: [#"{"name": "\#(name)"}"#]) { frame in
+                if frame["type"] == "hello" { ready.resolve(.success(())) }
+                return frame["type"] == "message" && frame["text"]?.stringValue == marker
+            }.filter { $0["type"] == "message" }
+        }
+    }
+
+    @Test func aPrivateMessageReachesOnlyItsTwoParties() async throws {
+        let h = try await WebHarness.start(Self.system(try temporaryDirectory() + "/s.sqlite"))
+        defer { Task { await h.stop() } }
+        let (alice, bob, carol) = (try await Self.token("alice"), try await Self.token("bob"), try await Self.token("carol"))
+        let ws = try await h.url("/ws").replacingOccurrences(of: "http://", with: "ws://")
+        var sse: [String: SSEReader] = [:]
+        for (who, t) in [("alice", alice), ("bob", bob), ("carol", carol)] {
+            sse[who] = try await SSEReader(try await h.url("/events"), headers: [("Authorization", "Bearer \(t)")])
+        }
+        let bobReady = Latch<Void>(), carolReady = Latch<Void>()
+        let bobSocket = Self.socket(ws + "?token=\(bob)", name: "bob", until: "after", ready: bobReady)
+        let carolSocket = Self.socket(ws + "?token=\(carol)", name: "carol", until: "after", ready: carolReady)
+        try await bobReady.wait()
+        try await carolReady.wait()
+
+        let post = { (token: String, body: String) in
+            try await h.request(.POST, "/messages", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(token)")], body: body)
+        }
+        #expect(try await post(alice, #"{"text": "psst bob", "to": "bob"}"#).status == 202)
+        #expect(try await post(alice, #"{"text": "after"}"#).status == 202)
+
+        func texts(_ reader: SSEReader) async throws -> [String] {
+            var out: [String] = []
+            while let e = try await reader.next() {
+                let text = (try JSONParser.parse(e.data).value)["text"]?.stringValue ?? ""
+                out.append(text)
+                if text == "after" { return out }
+            }
+            return out
+        }
+        #expect(try await texts(sse["alice"]!) == ["psst bob", "after"], "the sender sees her own")
+        #expect(try await texts(sse["bob"]!) == ["psst bob", "after"])
+        #expect(try await texts(sse["carol"]!) == ["after"], "carol gets nothing")
+        #expect(try await bobSocket.value.compactMap { $0["text"]?.stringValue } == ["psst bob", "after"])
+        #expect(try await carolSocket.value.compactMap { $0["text"]?.stringValue } == ["after"])
+        #expect(try await bobSocket.value.first?["to"] == "bob")
+
+        func history(_ token: String) async throws -> [String] {
+            let r = try await h.request(.GET, "/history?room=lobby", headers: [("Authorization", "Bearer \(token)")])
+            return (try JSONParser.parse(r.body).value)["messages"]?.arrayValue?.compactMap { $0["text"]?.stringValue } ?? []
+        }
+        #expect(try await history(carol) == ["after"], "carol's history lacks it")
+        #expect(try await history(bob) == ["after", "psst bob"])
+        #expect(try await history(alice) == ["after", "psst bob"])
+    }
+
+    @Test func aForbiddenRoomIs403OnEveryTransport() async throws {
+        let h = try await WebHarness.start(Self.system(try temporaryDirectory() + "/s.sqlite"))
+        defer { Task { await h.stop() } }
+        let dana = try await Self.token("dana", rooms: ["lobby"])
+        let bearer = [("Authorization", "Bearer \(dana)")]
+        #expect(try await SSEReader(try await h.url("/events?room=secret"), headers: bearer).status == 403)
+        #expect(try await SSEReader(try await h.url("/events?room=lobby"), headers: bearer).status == 200)
+        #expect(try await SSEReader(try await h.url("/events?room=lobby")).status == 401)
+        #expect(try await h.request(.GET, "/history?room=secret", headers: bearer).status == 403)
+        #expect(try await h.request(.GET, "/history", headers: bearer).status == 403, "a token without every room names a room")
+        #expect(try await h.request(.POST, "/messages", headers: bearer + [("Content-Type", "application/json")], body: #"{"text": "x", "room": "secret"}"#).status == 403)
+        let ws = try await h.url("/ws").replacingOccurrences(of: "http://", with: "ws://")
+        // The WebSocket handshake is refused; the same request without the upgrade says why.
+        await #expect(throws: (any Error).self) { _ = try await FrameLog.exchange(ws + "?room=secret&token=\(dana)") { _ in true } }
+        #expect(try await h.request(.GET, "/ws?room=secret&token=\(dana)").status == 403)
+        await #expect(throws: (any Error).self) { _ = try await FrameLog.exchange(ws + "?token=forged") { _ in true } }
+        let bad = try await h.request(.GET, "/ws?token=forged")
+        #expect(bad.status == 401)
+        #expect((try JSONParser.parse(bad.body).value)["reason"] == "malformed")
+        #expect(try await h.request(.GET, "/ws?token=\(dana)").status == 426)
+        let publishing = try await FrameLog.exchange(ws + "?token=\(dana)", sending: [#"{"text": "x", "room": "secret"}"#]) { $0["type"] == "error" }
+        #expect(publishing.last?["reason"] == "forbiddenRoom")
+    }
+}

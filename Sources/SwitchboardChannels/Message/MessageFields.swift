@@ -27,8 +27,6 @@ public struct MessageFields: Sendable, Equatable {
 
     /// What an entry takes.
     public struct Rules: Sendable {
-        /// Whether `to` (a private message) is taken.
-        public var allowsTo: Bool
         /// Whether the sender may name itself (`from`); a WebSocket session's sender is its name.
         public var allowsFrom: Bool
         /// Whether a message may carry only `data` (then `text` may be absent or empty).
@@ -39,9 +37,8 @@ public struct MessageFields: Sendable, Equatable {
         /// that strict: a form carries its submit button's name too).
         public var refusesUnknownKeys: Bool
 
-        public init(allowsTo: Bool = false, allowsFrom: Bool = true, allowsDataOnly: Bool = false, controlKeys: Set<String> = [],
+        public init(allowsFrom: Bool = true, allowsDataOnly: Bool = false, controlKeys: Set<String> = [],
                     refusesUnknownKeys: Bool = true) {
-            self.allowsTo = allowsTo
             self.allowsFrom = allowsFrom
             self.allowsDataOnly = allowsDataOnly
             self.controlKeys = controlKeys
@@ -66,9 +63,7 @@ public struct MessageFields: Sendable, Equatable {
             case .tooLong(let field): "\"\(field)\" is longer than \(MessageFields.maxNameLength) characters"
             case .unknownField(let key, let suggestion): "unknown field \"\(key)\"\(suggestion); a message has text, from, room, to, data"
             case .notTaken(let field):
-                field == "to"
-                    ? "\"to\" (a private message) needs identity, which this entry does not have yet; send without \"to\""
-                    : field == "from" ? "\"from\" is not taken here: the sender is the connection's name" : "\"\(field)\" is not taken here"
+                field == "from" ? "\"from\" is not taken here: the sender is the connection's name" : "\"\(field)\" is not taken here"
             }
         }
     }
@@ -91,7 +86,6 @@ public struct MessageFields: Sendable, Equatable {
         case let other?: throw .wrongType(field: "text", found: other.kindName)
         }
         let to = try name(o["to"], "to")
-        if to != nil, !rules.allowsTo { throw .notTaken(field: "to") }
         let from = try name(o["from"], "from")
         if from != nil, !rules.allowsFrom { throw .notTaken(field: "from") }
         return MessageFields(text: text, from: from, room: try name(o["room"], "room"), to: to, data: data)

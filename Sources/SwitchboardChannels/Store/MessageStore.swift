@@ -41,13 +41,17 @@ public struct HistoryQuery: Sendable, Equatable {
     public var cursor: Cursor
     /// At most this many messages.
     public var limit: Int
+    /// Who is reading: private messages (with a recipient) come only when they are its sender
+    /// or recipient (none for ""); nil shows every message (operators, the console).
+    public var viewer: String?
 
-    /// A query for `limit` messages of `room` from `cursor`.
-    public init(room: String?, defaultRoom: String = Message.defaultRoom, cursor: Cursor = .latest, limit: Int = 50) {
+    /// A query for `limit` messages of `room` from `cursor`, as `viewer` may see them.
+    public init(room: String?, defaultRoom: String = Message.defaultRoom, cursor: Cursor = .latest, limit: Int = 50, viewer: String? = nil) {
         self.room = room
         self.defaultRoom = defaultRoom
         self.cursor = cursor
         self.limit = limit
+        self.viewer = viewer
     }
 }
 

@@ -96,7 +96,7 @@ extension ConsoleSession {
         }
         // The one message decoder; an operator may send private and data-only messages.
         do {
-            return try MessageFields.decode(value, rules: .init(allowsTo: true, allowsDataOnly: true)).message(defaultFrom: "console")
+            return try MessageFields.decode(value, rules: .init(allowsDataOnly: true)).message(defaultFrom: "console")
         } catch .missingText {
             throw ConsoleError(reason: .badInput, message: "a message needs \"text\" (a string) or \"data\"")
         } catch {

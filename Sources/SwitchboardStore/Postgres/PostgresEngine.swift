@@ -168,6 +168,10 @@ public final class PostgresEngine: StoreEngine {
             b.append(room)
             clauses.append(room == q.defaultRoom ? "(room = $\(b.count) OR room IS NULL)" : "room = $\(b.count)")
         }
+        if let viewer = q.viewer {
+            b.append(viewer)
+            clauses.append("(recipient IS NULL OR recipient = $\(b.count) OR sender = $\(b.count))")
+        }
         let ascending: Bool
         switch q.cursor {
         case .latest: ascending = false

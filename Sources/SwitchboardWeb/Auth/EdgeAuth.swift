@@ -31,10 +31,15 @@ struct EdgeAuth {
     /// The request's identity, or the refusal to answer with (401 and a JSON reason); nil
     /// when the endpoint has no auth slot.
     func identify(_ request: Request) async -> Result<Identity, AuthFailure>? {
+        await identify(headers: request.headers) { request.uri.queryParameters.get($0).map { String($0) } }
+    }
+
+    /// The same for a request's head and query (a WebSocket upgrade).
+    func identify(headers: HTTPFields, query: (String) -> String?) async -> Result<Identity, AuthFailure>? {
         guard let auth, let component = try? auth.get() else {
             return auth == nil ? nil : .failure(AuthFailure(.unknownKey, "the auth component is not running"))
         }
-        guard let credential = credential(request, cookie: component.cookie) else {
+        guard let credential = credential(headers, query, cookie: component.cookie) else {
             return .failure(AuthFailure(.missingToken, "no token: send Authorization: Bearer <token>"))
         }
         do {
@@ -44,17 +49,17 @@ struct EdgeAuth {
         }
     }
 
-    private func credential(_ request: Request, cookie: String) -> String? {
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+    private func credential(_ headers: HTTPFields, _ query: (String) -> String?, cookie: String) -> String? {
+        if let header = headers[.authorization], header.lowercased().hasPrefix("bearer ") {
             return String(header.dropFirst(7)).trimmingSpaces()
         }
-        if let cookies = request.headers[.cookie] {
+        if let cookies = headers[.cookie] {
             for pair in cookies.split(separator: ";") {
                 let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
                 if kv.count == 2, kv[0] == cookie { return kv[1] }
             }
         }
-        if allowQueryToken, let token = request.uri.queryParameters.get("token") { return token }
+        if allowQueryToken, let token = query("token") { return token }
         return nil
     }
 }

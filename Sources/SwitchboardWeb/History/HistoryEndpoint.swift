@@ -16,9 +16,11 @@ public final class HistoryEndpoint: Component {
     private let defaultRoom: String
     private let defaultLimit: Int
     private let maxLimit: Int
+    private let auth: EdgeAuth
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
+        auth = EdgeAuth(context)
         store = context.dependency("store", as: (any MessageStore).self, "the store whose messages are served")
         let c = context.config
         path = context.routePath(default: "/history")
@@ -36,6 +38,7 @@ public final class HistoryEndpoint: Component {
     public func start() async throws {
         let store = try store.get()
         try mount.mount([HTTPRoute(.get, path) { [self] request, _ in await page(request, store) }])
+        auth.announce()
     }
 
     public func stop() async throws { mount.unmount() }
@@ -48,10 +51,19 @@ public final class HistoryEndpoint: Component {
     public func release(_ state: any Sendable) async { mount.release() }
 
     func page(_ request: Request, _ store: any MessageStore) async -> Response {
-        let query: HistoryQuery
+        var query: HistoryQuery
         switch Self.query(request.query, defaultRoom: defaultRoom, defaultLimit: defaultLimit, maxLimit: maxLimit) {
         case .success(let q): query = q
         case .failure(let problem): return .error(.badRequest, problem.message, ["parameter": .string(problem.parameter)])
+        }
+        // A private message comes only to its two parties; a token reads only its rooms.
+        switch await auth.viewer(request, room: query.room) {
+        case .refused(let refusal, _): return refusal
+        case .viewer(let viewer, _):
+            if query.room == nil, viewer.rooms != nil {
+                return .error(.forbidden, "name a room (?room=): this token does not allow every room", ["reason": "forbiddenRoom"])
+            }
+            query.viewer = viewer.historyViewer
         }
         do {
             let page = try await store.history(query)

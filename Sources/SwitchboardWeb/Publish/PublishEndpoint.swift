@@ -87,14 +87,6 @@ public final class PublishEndpoint: Component {
     }
 
     func publish(_ request: Request, to sink: any MessageSink, limit: Int) async -> Response {
-        var identity: Identity?
-        switch await auth.identify(request) {
-        case .failure(let why)?:
-            count("unauthorized")
-            return .unauthorized(why)
-        case .success(let who)?: identity = who
-        case nil: break
-        }
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: limit)
@@ -104,6 +96,15 @@ public final class PublishEndpoint: Component {
         } catch {
             count("rejected")
             return .error(.badRequest, "the request body could not be read (malformed chunked encoding?)")
+        }
+        // After the body is read: answering before it would cut the client off mid-request.
+        var identity: Identity?
+        switch await auth.identify(request) {
+        case .failure(let why)?:
+            count("unauthorized")
+            return .unauthorized(why)
+        case .success(let who)?: identity = who
+        case nil: break
         }
         var parts: MessageInput.Parts
         do {

@@ -85,6 +85,7 @@ public final class SSEEndpoint: Component {
 
     private let name: String
     private let mount: EndpointMount
+    let auth: EdgeAuth
     let source: Dependency<any MessageFanout>
     /// The store a client resumes from when its id is older than the in-memory history.
     let store: Dependency<any MessageStore>?
@@ -106,6 +107,7 @@ public final class SSEEndpoint: Component {
     init(_ context: ComponentContext) {
         name = context.name
         mount = EndpointMount(context)
+        auth = EdgeAuth(context)
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are streamed")
         store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from after a restart")
         config = Config(context)
@@ -161,7 +163,8 @@ public final class SSEEndpoint: Component {
         state.withLock { $0.running = r }
         r.tasks.withLock { $0.append(Task { await self.beat(r) }) }
         do {
-            try mount.mount([HTTPRoute(.get, config.path) { [self] request, context in subscribe(request, context) }])
+            try mount.mount([HTTPRoute(.get, config.path) { [self] request, context in await subscribe(request, context) }])
+            auth.announce()
         } catch {
             await stop()
             throw error
@@ -245,16 +248,16 @@ public final class SSEEndpoint: Component {
     private func encode(_ message: Message) -> SSEEvent {
         let data = config.format == "text" ? message.text : message.json.jsonText
         let bytes = ByteBuffer(string: SSEEvent.encode(id: message.id.description, event: config.event, data: data))
-        return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes)
+        return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes, parties: Parties(message))
     }
 
     /// The replay for a client whose id the ring no longer covers, from the store (nil when the
     /// store cannot answer: the ring's replay, with its gap, stands).
-    private func resume(after lastID: MessageID, room: String?, ring: HistoryRing.Replay) async -> HistoryRing.Replay? {
+    private func resume(after lastID: MessageID, room: String?, viewer: Viewer, ring: HistoryRing.Replay) async -> HistoryRing.Replay? {
         guard let store = try? store?.get() else { return nil }
         do {
             let (stored, rest, gap) = try await StoredResume.messages(
-                after: lastID, room: room, defaultRoom: config.defaultRoom, limit: config.resumeLimit,
+                after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
                 store: store, ring: ring.events, id: \.id)
             let events = stored.map(encode) + rest
             return HistoryRing.Replay(events: events, gap: gap, oldest: events.first?.id ?? ring.oldest)
@@ -272,7 +275,7 @@ public final class SSEEndpoint: Component {
 
     // MARK: Subscribers
 
-    private func subscribe(_ request: Request, _ context: EdgeContext) -> Response {
+    private func subscribe(_ request: Request, _ context: EdgeContext) async -> Response {
         guard let r = state.withLock({ $0.running }) else {
             return .error(.serviceUnavailable, "the event stream is not running")
         }
@@ -284,8 +287,14 @@ public final class SSEEndpoint: Component {
             return Response(status: .ok, headers: headers)
         }
         let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
+        let viewer: Viewer
+        switch await auth.viewer(request, room: room) {
+        case .viewer(let v, _): viewer = v
+        case .refused(let refusal, _): return refusal
+        }
         let channel = context.channel
-        let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, policy: config.policy, pendingLimit: config.bufferBytes)
+        let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
+                                       policy: config.policy, pendingLimit: config.bufferBytes)
         channel.limitUnreadBytes(config.bufferBytes)
         // Subscribe first, then read the history: an event arriving in between is in both,
         // and the subscriber skips the copy; none can fall between them.
@@ -319,9 +328,10 @@ public final class SSEEndpoint: Component {
             var first = ByteBuffer(string: "retry: \(retry)\n\n")
             var replayed = Set<MessageID>()
             var replay = ringReplay
-            if let lastID, let ring = ringReplay, ring.gap, let stored = await self.resume(after: lastID, room: room, ring: ring) {
+            if let lastID, let ring = ringReplay, ring.gap, let stored = await self.resume(after: lastID, room: room, viewer: viewer, ring: ring) {
                 replay = stored
             }
+            replay = replay.map { HistoryRing.Replay(events: $0.events.filter(subscriber.matches), gap: $0.gap, oldest: $0.oldest) }
             if let replay {
                 if replay.gap {
                     let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]

@@ -9,6 +9,8 @@ struct SSEEvent: Sendable {
     let room: String
     /// The encoded bytes, ready to write.
     let bytes: ByteBuffer
+    /// Sender and recipient of a private message, which only they see.
+    var parties: Parties? = nil
 
     static let heartbeat = SSEEvent(id: nil, room: "", bytes: ByteBuffer(string: ": ping\n\n"))
 

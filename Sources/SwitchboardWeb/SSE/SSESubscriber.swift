@@ -19,6 +19,8 @@ final class SSESubscriber: @unchecked Sendable {
     let id: UInt64
     let channel: any Channel
     let room: String?
+    /// Who reads: the rooms and private messages they may see.
+    let viewer: Viewer
     let policy: TapPolicy
     let since = ContinuousClock.now
     /// Resolved when the stream is over (client gone, endpoint stopped, disconnected).
@@ -37,8 +39,9 @@ final class SSESubscriber: @unchecked Sendable {
     private var overlap = Set<MessageID>()
     private var writable: EventLoopPromise<Void>?
 
-    init(id: UInt64, channel: any Channel, room: String?, policy: TapPolicy, pendingLimit: Int = 262_144) {
+    init(id: UInt64, channel: any Channel, room: String?, viewer: Viewer = .everything, policy: TapPolicy, pendingLimit: Int = 262_144) {
         self.id = id
+        self.viewer = viewer
         self.pendingLimit = pendingLimit
         self.channel = channel
         self.room = room
@@ -161,8 +164,10 @@ final class SSESubscriber: @unchecked Sendable {
         done.resolve(.success(()))
     }
 
-    private func matches(_ e: SSEEvent) -> Bool {
-        e.id == nil || room == nil || e.room == room
+    /// Whether `e` is for this subscriber: heartbeats and notices always; a message when it is
+    /// in the subscriber's room (if it named one) and the viewer may see it.
+    func matches(_ e: SSEEvent) -> Bool {
+        e.id == nil || ((room == nil || e.room == room) && viewer.sees(room: e.room, parties: e.parties))
     }
 }
 

@@ -9,14 +9,14 @@ enum StoredResume {
     /// missed, the newest `limit` come with `gap` set. `gap` is also set when retention removed
     /// messages after `lastID`.
     static func messages<Event>(
-        after lastID: MessageID, room: String?, defaultRoom: String, limit: Int,
+        after lastID: MessageID, room: String?, defaultRoom: String, viewer: String?, limit: Int,
         store: any MessageStore, ring: [Event], id: (Event) -> MessageID?
     ) async throws -> (stored: [Message], ring: [Event], gap: Bool) {
         var stored: [Message] = []
         var cursor = lastID
         var truncated = false
         while true {
-            let page = try await store.history(HistoryQuery(room: room, defaultRoom: defaultRoom, cursor: .after(cursor), limit: min(1000, limit + 1)))
+            let page = try await store.history(HistoryQuery(room: room, defaultRoom: defaultRoom, cursor: .after(cursor), limit: min(1000, limit + 1), viewer: viewer))
             stored += page.messages
             if stored.count > limit {
                 truncated = true
@@ -26,7 +26,7 @@ enum StoredResume {
             cursor = next
         }
         if truncated {
-            let newest = try await store.history(HistoryQuery(room: room, defaultRoom: defaultRoom, cursor: .latest, limit: limit))
+            let newest = try await store.history(HistoryQuery(room: room, defaultRoom: defaultRoom, cursor: .latest, limit: limit, viewer: viewer))
             stored = newest.messages.reversed().filter { $0.id > lastID }
         }
         let storedIDs = Set(stored.map(\.id))

@@ -64,6 +64,7 @@ public final class WebSocketEndpoint: ClientCounting {
     private let nextSession = Atomic<UInt64>(0)
     private let counts = Mutex<[String: Int]>([:])
     private let draining = Atomic<Bool>(false)
+    private let auth: EdgeAuth
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -72,6 +73,7 @@ public final class WebSocketEndpoint: ClientCounting {
         store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from (?lastEventId=)")
         config = Config(context)
         ack = Acknowledger(context)
+        auth = EdgeAuth(context)
     }
 
     /// The component type.
@@ -83,13 +85,29 @@ public final class WebSocketEndpoint: ClientCounting {
         draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
-        try mount.mount([], webSockets: [WebSocketRoute(config.path) { [self] head, connection in
-            connection.limitUnreadBytes(config.bufferBytes)
+        // With auth, the handshake itself is refused (no upgrade) for a bad token or a room it
+        // does not allow: the request then reaches the plain GET route, which answers 401 or
+        // 403 with the reason (a GET without an upgrade that would pass gets 426).
+        let plain = HTTPRoute(.get, config.path) { [self] request, _ in
+            let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
+            if case .refused(let refusal, _) = await auth.viewer(request, room: room) { return refusal }
+            return .error(.upgradeRequired, "this is a WebSocket endpoint: connect with an Upgrade: websocket request")
+        }
+        try mount.mount(auth.isOn ? [plain] : [], webSockets: [WebSocketRoute(config.path) { [self] head, connection in
             let query = Self.query(head.path ?? "")
+            let headers = head.headerFields
+            let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
+            guard case .viewer(let viewer, let identity) = await auth.viewer(headers: headers, query: { query[$0] }, room: room) else {
+                count("unauthorized")
+                return nil
+            }
+            connection.limitUnreadBytes(config.bufferBytes)
             return { inbound, outbound, _ in
-                try await self.session(query: query, inbound: inbound, outbound: outbound, connection: connection, fanout: fanout, sink: sink)
+                try await self.session(query: query, viewer: viewer, identity: identity, inbound: inbound, outbound: outbound,
+                                       connection: connection, fanout: fanout, sink: sink)
             }
         }])
+        auth.announce()
     }
 
     public func stop() async throws {
@@ -126,7 +144,7 @@ public final class WebSocketEndpoint: ClientCounting {
 
     /// Rethrows what the client got wrong on the wire (invalid UTF-8, a message over
     /// maxMessageSize), so that the connection closes with the code RFC 6455 gives it.
-    private func session(query: [String: String], inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+    private func session(query: [String: String], viewer: Viewer, identity: Identity?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
                          connection: any Channel, fanout: any MessageFanout, sink: any MessageSink) async throws {
         let id = nextSession.add(1, ordering: .relaxed).newValue
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
@@ -139,7 +157,7 @@ public final class WebSocketEndpoint: ClientCounting {
         }
         // A client too slow for its tap is cut off at once, even while a write to it waits.
         tap.whenDisconnected { connection.close(promise: nil) }
-        let name = query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
+        let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
         sessions.withLock { $0[id] = Session(name: name, room: room, tap: tap, since: Date()) }
         count("connected")
         defer {
@@ -150,11 +168,11 @@ public final class WebSocketEndpoint: ClientCounting {
         let wireError = await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
                 var skip = Set<MessageID>()
-                if let resumeFrom { skip = await self.resume(after: resumeFrom, room: room, to: outbound) }
-                await self.send(tap: tap, room: room, skipping: skip, to: outbound)
+                if let resumeFrom { skip = await self.resume(after: resumeFrom, room: room, viewer: viewer, to: outbound) }
+                await self.send(tap: tap, room: room, viewer: viewer, skipping: skip, to: outbound)
                 return nil
             }
-            group.addTask { await self.receive(inbound, outbound: outbound, name: name, room: room, sink: sink) }
+            group.addTask { await self.receive(inbound, outbound: outbound, name: name, identity: identity, room: room, viewer: viewer, sink: sink) }
             let first = await group.next() ?? nil
             group.cancelAll()
             tap.cancel()
@@ -165,12 +183,12 @@ public final class WebSocketEndpoint: ClientCounting {
 
     /// Source → client: every message (of the room, if one was chosen) as a JSON frame.
     /// Skips the messages in `skipping` (already sent by a resume).
-    private func send(tap: Tap<Message>, room: String?, skipping: Set<MessageID>, to outbound: WebSocketOutboundWriter) async {
+    private func send(tap: Tap<Message>, room: String?, viewer: Viewer, skipping: Set<MessageID>, to outbound: WebSocketOutboundWriter) async {
         var skipping = skipping
         while true {
             let batch = await tap.chan.receive(upTo: 256)
             if batch.isEmpty { return }
-            for message in batch where room == nil || (message.room ?? config.defaultRoom) == room {
+            for message in batch where (room == nil || (message.room ?? config.defaultRoom) == room) && viewer.sees(message, defaultRoom: config.defaultRoom) {
                 if !skipping.isEmpty, skipping.remove(message.id) != nil { continue }
                 do { try await outbound.write(.text(Self.frame(message))) } catch { return }
             }
@@ -186,16 +204,16 @@ public final class WebSocketEndpoint: ClientCounting {
     /// Sends the stored messages after `lastID`, then `{"type": "resumed", "count", "gap"}`;
     /// returns their ids, which the live stream then skips.
     @discardableResult
-    private func resume(after lastID: MessageID, room: String?, to outbound: WebSocketOutboundWriter) async -> Set<MessageID> {
+    private func resume(after lastID: MessageID, room: String?, viewer: Viewer, to outbound: WebSocketOutboundWriter) async -> Set<MessageID> {
         guard let store = try? store?.get() else {
             try? await outbound.write(.text(Self.frame(["type": "error", "error": "this endpoint keeps no history to resume from"])))
             return []
         }
         do {
             let (stored, _, gap) = try await StoredResume.messages(
-                after: lastID, room: room, defaultRoom: config.defaultRoom, limit: config.resumeLimit,
+                after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
                 store: store, ring: [Message](), id: { $0.id })
-            for m in stored { try await outbound.write(.text(Self.frame(m))) }
+            for m in stored where viewer.sees(m, defaultRoom: config.defaultRoom) { try await outbound.write(.text(Self.frame(m))) }
             try await outbound.write(.text(Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(stored.count), "gap": .bool(gap)])))
             return Set(stored.map(\.id))
         } catch {
@@ -206,15 +224,16 @@ public final class WebSocketEndpoint: ClientCounting {
 
     /// Client → channel: hello frames name the sender; message frames are put and acknowledged.
     /// Returns the inbound stream's error, if it ended with one.
-    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, room: String?, sink: any MessageSink) async -> (any Error)? {
+    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, identity: Identity?,
+                         room: String?, viewer: Viewer, sink: any MessageSink) async -> (any Error)? {
         var name = name
         do {
             for try await message in inbound.messages(maxSize: config.maxMessageSize) {
                 if case .text(let text) = message, let id = Self.resumeRequest(text) {
-                    await resume(after: id, room: room, to: outbound)
+                    await resume(after: id, room: room, viewer: viewer, to: outbound)
                     continue
                 }
-                let reply = await handle(message, name: &name, sink: sink)
+                let reply = await handle(message, name: &name, identity: identity, sink: sink)
                 try await outbound.write(.text(Self.frame(reply)))
             }
             return nil
@@ -232,7 +251,7 @@ public final class WebSocketEndpoint: ClientCounting {
         return id
     }
 
-    package func handle(_ message: WebSocketMessage, name: inout String?, sink: any MessageSink) async -> JSONObject {
+    package func handle(_ message: WebSocketMessage, name: inout String?, identity: Identity? = nil, sink: any MessageSink) async -> JSONObject {
         guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
         guard let value = try? JSONParser.parse(text).value, case .object(let o) = value else {
             count("rejected")
@@ -242,10 +261,14 @@ public final class WebSocketEndpoint: ClientCounting {
             guard case .string(let s) = n, !s.trimmingSpaces().isEmpty, s.count <= MessageInput.maxNameLength else {
                 return ["type": "error", "error": "\"name\" must be a non-empty string of at most \(MessageInput.maxNameLength) characters"]
             }
+            if let identity, s.trimmingSpaces() != identity.name {
+                count("rejected")
+                return ["type": "error", "reason": "spoofedFrom", "error": .string("the token is \(identity.name)'s: the name cannot change")]
+            }
             name = s.trimmingSpaces()
             if o["text"] == nil { return ["type": "hello", "name": .string(s.trimmingSpaces())] }
         }
-        // The one message decoder: the sender is the session's name, no private messages yet.
+        // The one message decoder: the sender is the session's name (its token's, with auth).
         let fields: MessageFields
         do {
             fields = try MessageFields.decode(value, rules: .init(allowsFrom: false, controlKeys: ["name"]))
@@ -262,6 +285,10 @@ public final class WebSocketEndpoint: ClientCounting {
         }
         guard let from = name else {
             return ["type": "error", "error": "say who you are first: {\"name\": \"…\"} or ?name= in the URL"]
+        }
+        if let identity, !identity.publish.allows(fields.room ?? config.defaultRoom) {
+            count("forbidden")
+            return ["type": "error", "status": 403, "reason": "forbiddenRoom", "error": .string("\(identity.name) may not publish to \(fields.room ?? config.defaultRoom)")]
         }
         let m = fields.message(defaultFrom: from)
         let outcome = await ack.put(m, on: sink, timeout: config.wait)
