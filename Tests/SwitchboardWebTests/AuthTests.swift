@@ -235,3 +235,52 @@ import Testing
         #expect(publishing.last?["reason"] == "forbiddenRoom")
     }
 }
+
+/// Rate limits per user (per address without auth): a token bucket on publish and WebSocket.
+@Suite struct RateLimitTests {
+    @Test func the41stMessageOfABurstIs429WithARetryAfterThatIsHonoured() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 256},
+              "http": {"type": "http-server", "port": 0},
+              "auth": {"type": "auth", "keys": [{"alg": "HS256", "secret": "\#(AuthTests.secret)"}]},
+              "publish": {"type": "publish", "rateLimit": {"messages": 20, "per": "10s", "burst": 40}, "using": {"server": "http", "channel": "inbox", "auth": "auth"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        let alice = try await PrivateMessageTests.token("alice"), bob = try await PrivateMessageTests.token("bob")
+        func post(_ token: String) async throws -> (status: Int, retryAfter: String?) {
+            let r = try await h.request(.POST, "/messages", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(token)")], body: #"{"text": "x"}"#)
+            return (r.status, r.headers.first(name: "Retry-After"))
+        }
+        for i in 1...40 { #expect(try await post(alice).status == 202, "message \(i)") }
+        let limited = try await post(alice)
+        #expect(limited.status == 429)
+        let wait = try #require(limited.retryAfter.flatMap(Int.init))
+        #expect(wait == 1)
+        #expect(try await post(bob).status == 202, "the limit is per user")
+        // Honouring Retry-After is the scenario: one token comes back every 0.5 s.
+        try await Task.sleep(for: .seconds(wait))
+        #expect(try await post(alice).status == 202)
+        let figures = try await h.map.inspect("publish")["figures"]?["rateLimit"]
+        #expect(figures?["limited"] == 1)
+    }
+
+    @Test func aWebSocketOverItsLimitGetsAnErrorFrameAndStays() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 256},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "ws": {"type": "websocket", "rateLimit": {"messages": 1, "per": "1h", "burst": 2}, "using": {"server": "http", "source": "fanout", "channel": "inbox"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        let url = try await h.url("/ws?name=cy").replacingOccurrences(of: "http://", with: "ws://")
+        let frames = try await FrameLog.exchange(url, sending: [#"{"text": "1"}"#, #"{"text": "2"}"#, #"{"text": "3"}"#, #"{"name": "cy"}"#]) { $0["type"] == "hello" }
+        let replies = frames.filter { $0["type"] != "message" }
+        #expect(replies.map { $0["type"]?.stringValue ?? "" } == ["ack", "ack", "error", "hello"])
+        #expect(replies[2]["status"] == 429)
+        #expect(replies[2]["reason"] == "rateLimited")
+    }
+}

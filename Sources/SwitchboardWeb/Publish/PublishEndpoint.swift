@@ -34,6 +34,7 @@ public final class PublishEndpoint: Component {
     private let config: Config
     private let ack: Acknowledger
     private let auth: EdgeAuth
+    private let limiter: RateLimiter?
     private let duration: DurationHistogram
     private let counts = Mutex<[String: Int]>([:])
 
@@ -43,6 +44,7 @@ public final class PublishEndpoint: Component {
         config = Config(context)
         ack = Acknowledger(context)
         auth = EdgeAuth(context)
+        limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
         duration = HotPathMetrics.publishDuration(component: context.name)
     }
 
@@ -56,9 +58,9 @@ public final class PublishEndpoint: Component {
         let server = try mount.server.get()
         let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
         auth.announce()
-        try mount.mount([HTTPRoute(.post, config.path) { [self] request, _ in
+        try mount.mount([HTTPRoute(.post, config.path) { [self] request, context in
             let started = ContinuousClock.now
-            let response = await publish(request, to: sink, limit: limit)
+            let response = await publish(request, to: sink, limit: limit, client: context.channel.clientAddress)
             duration.record(ContinuousClock.now - started)
             return response
         }])
@@ -86,7 +88,7 @@ public final class PublishEndpoint: Component {
         counts.withLock { $0[key, default: 0] += 1 }
     }
 
-    func publish(_ request: Request, to sink: any MessageSink, limit: Int) async -> Response {
+    func publish(_ request: Request, to sink: any MessageSink, limit: Int, client: String = "in-process") async -> Response {
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: limit)
@@ -135,6 +137,10 @@ public final class PublishEndpoint: Component {
             }
             parts.from = identity.name
         }
+        if let limiter, let wait = limiter.take(identity?.name ?? client) {
+            count("rateLimited")
+            return .rateLimited(wait, limiter.config)
+        }
         let message = parts.message(defaultFrom: config.defaultFrom)
         switch await ack.put(message, on: sink, timeout: config.wait) {
         case .stored(let id):
@@ -170,6 +176,7 @@ public final class PublishEndpoint: Component {
         let c = counts.withLock { $0 }
         return [
             "path": .string(config.path), "channel": .string(channel.target), "wait": .string(config.wait.short), "ack": ack.json,
+            "rateLimit": limiter?.figures ?? .null,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
         ]
     }

@@ -65,6 +65,7 @@ public final class WebSocketEndpoint: ClientCounting {
     private let counts = Mutex<[String: Int]>([:])
     private let draining = Atomic<Bool>(false)
     private let auth: EdgeAuth
+    private let limiter: RateLimiter?
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -74,6 +75,7 @@ public final class WebSocketEndpoint: ClientCounting {
         config = Config(context)
         ack = Acknowledger(context)
         auth = EdgeAuth(context)
+        limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
     }
 
     /// The component type.
@@ -103,7 +105,7 @@ public final class WebSocketEndpoint: ClientCounting {
             }
             connection.limitUnreadBytes(config.bufferBytes)
             return { inbound, outbound, _ in
-                try await self.session(query: query, viewer: viewer, identity: identity, inbound: inbound, outbound: outbound,
+                try await self.session(query: query, viewer: viewer, identity: identity, client: connection.clientAddress, inbound: inbound, outbound: outbound,
                                        connection: connection, fanout: fanout, sink: sink)
             }
         }])
@@ -144,7 +146,7 @@ public final class WebSocketEndpoint: ClientCounting {
 
     /// Rethrows what the client got wrong on the wire (invalid UTF-8, a message over
     /// maxMessageSize), so that the connection closes with the code RFC 6455 gives it.
-    private func session(query: [String: String], viewer: Viewer, identity: Identity?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+    private func session(query: [String: String], viewer: Viewer, identity: Identity?, client: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
                          connection: any Channel, fanout: any MessageFanout, sink: any MessageSink) async throws {
         let id = nextSession.add(1, ordering: .relaxed).newValue
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
@@ -172,7 +174,7 @@ public final class WebSocketEndpoint: ClientCounting {
                 await self.send(tap: tap, room: room, viewer: viewer, skipping: skip, to: outbound)
                 return nil
             }
-            group.addTask { await self.receive(inbound, outbound: outbound, name: name, identity: identity, room: room, viewer: viewer, sink: sink) }
+            group.addTask { await self.receive(inbound, outbound: outbound, name: name, identity: identity, client: client, room: room, viewer: viewer, sink: sink) }
             let first = await group.next() ?? nil
             group.cancelAll()
             tap.cancel()
@@ -225,7 +227,7 @@ public final class WebSocketEndpoint: ClientCounting {
     /// Client → channel: hello frames name the sender; message frames are put and acknowledged.
     /// Returns the inbound stream's error, if it ended with one.
     private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, identity: Identity?,
-                         room: String?, viewer: Viewer, sink: any MessageSink) async -> (any Error)? {
+                         client: String, room: String?, viewer: Viewer, sink: any MessageSink) async -> (any Error)? {
         var name = name
         do {
             for try await message in inbound.messages(maxSize: config.maxMessageSize) {
@@ -233,7 +235,7 @@ public final class WebSocketEndpoint: ClientCounting {
                     await resume(after: id, room: room, viewer: viewer, to: outbound)
                     continue
                 }
-                let reply = await handle(message, name: &name, identity: identity, sink: sink)
+                let reply = await handle(message, name: &name, identity: identity, client: client, sink: sink)
                 try await outbound.write(.text(Self.frame(reply)))
             }
             return nil
@@ -251,7 +253,8 @@ public final class WebSocketEndpoint: ClientCounting {
         return id
     }
 
-    package func handle(_ message: WebSocketMessage, name: inout String?, identity: Identity? = nil, sink: any MessageSink) async -> JSONObject {
+    package func handle(_ message: WebSocketMessage, name: inout String?, identity: Identity? = nil, client: String = "in-process",
+                        sink: any MessageSink) async -> JSONObject {
         guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
         guard let value = try? JSONParser.parse(text).value, case .object(let o) = value else {
             count("rejected")
@@ -290,6 +293,13 @@ public final class WebSocketEndpoint: ClientCounting {
             count("forbidden")
             return ["type": "error", "status": 403, "reason": "forbiddenRoom", "error": .string("\(identity.name) may not publish to \(fields.room ?? config.defaultRoom)")]
         }
+        // Per user (per address without auth): an error frame, and the connection stays.
+        if let limiter, let wait = limiter.take(identity == nil ? client : from) {
+            count("rateLimited")
+            let seconds = max(1, wait.retryAfterSeconds)
+            return ["type": "error", "status": 429, "reason": "rateLimited", "retryAfter": .int(seconds),
+                    "error": .string("too many messages: try again in \(seconds)s")]
+        }
         let m = fields.message(defaultFrom: from)
         let outcome = await ack.put(m, on: sink, timeout: config.wait)
         count(outcome.status)
@@ -308,7 +318,7 @@ public final class WebSocketEndpoint: ClientCounting {
         let s = sessions.withLock { $0 }
         let c = counts.withLock { $0 }
         return [
-            "path": .string(config.path), "sessions": .int(s.count), "ack": ack.json,
+            "path": .string(config.path), "sessions": .int(s.count), "ack": ack.json, "rateLimit": limiter?.figures ?? .null,
             "history": store.map { .string($0.target) } ?? .null,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             "sessionSample": .array(s.sorted { $0.key < $1.key }.prefix(20).map { id, s in

@@ -73,6 +73,7 @@ public final class WebhookInEndpoint: Component {
     private let channel: Dependency<any MessageSink>
     private let config: Config
     private let ack: Acknowledger
+    private let limiter: RateLimiter?
     private let replays: ReplayGuard
     private let counts = Mutex<[String: Int]>([:])
     private let runtime: ComponentRuntime
@@ -83,6 +84,7 @@ public final class WebhookInEndpoint: Component {
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel verified webhooks are put on")
         config = Config(context)
         ack = Acknowledger(context)
+        limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
         replays = ReplayGuard(window: config.tolerance)
         runtime = context.runtime
     }
@@ -97,7 +99,7 @@ public final class WebhookInEndpoint: Component {
         if config.verify != .none, config.secrets.isEmpty {
             runtime.logger.warning("no secret is set for \(config.path) (\(config.secretSource)): every request is refused until it is")
         }
-        try mount.mount([HTTPRoute(.post, config.path) { [self] request, _ in await receive(request, sink) }])
+        try mount.mount([HTTPRoute(.post, config.path) { [self] request, context in await receive(request, sink, client: context.channel.clientAddress) }])
     }
 
     public func stop() async throws {
@@ -140,7 +142,11 @@ public final class WebhookInEndpoint: Component {
     /// The longest signature header taken (sixteen v1 signatures fit in well under it).
     static let maxSignatureHeader = 2048
 
-    func receive(_ request: Request, _ sink: any MessageSink) async -> Response {
+    func receive(_ request: Request, _ sink: any MessageSink, client: String = "in-process") async -> Response {
+        if let limiter, let wait = limiter.take(client) {
+            count("rateLimited")
+            return .rateLimited(wait, limiter.config)
+        }
         let h = { (name: String) in request.headers[HTTPField.Name(name)!] }
         // Cheap refusals first: nothing is read or hashed for an oversized signature header.
         for name in ["webhook-signature", "X-Hub-Signature-256"] where (h(name)?.utf8.count ?? 0) > Self.maxSignatureHeader {
@@ -287,7 +293,7 @@ public final class WebhookInEndpoint: Component {
         return [
             "path": .string(config.path), "verify": .string(config.verify.rawValue),
             "secretSet": .bool(!config.secrets.isEmpty), "tolerance": .string(config.tolerance.short),
-            "rememberedIds": .int(replays.count), "ack": ack.json,
+            "rememberedIds": .int(replays.count), "ack": ack.json, "rateLimit": limiter?.figures ?? .null,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
         ]
     }
