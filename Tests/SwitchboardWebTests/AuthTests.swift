@@ -5,6 +5,7 @@ import Switchboard
 import SwitchboardChannels
 import SwitchboardTesting
 import SwitchboardWeb
+import Synchronization
 import Testing
 
 /// Tokens on the publish endpoint: real JWTs signed with jwt-kit, refused by reason.
@@ -282,5 +283,53 @@ import Testing
         #expect(replies.map { $0["type"]?.stringValue ?? "" } == ["ack", "ack", "error", "hello"])
         #expect(replies[2]["status"] == 429)
         #expect(replies[2]["reason"] == "rateLimited")
+    }
+}
+
+/// Who is connected: joins and leaves as clients connect and hang up, one count per user.
+@Suite struct PresenceTests {
+    @Test func joinsAndLeavesCountEachUserOnce() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "presence": {"type": "presence", "using": {"server": "http"}},
+              "events": {"type": "sse", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "presence": "presence"}},
+              "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        func online() async throws -> [String] {
+            let r = try await h.request(.GET, "/presence?room=lobby")
+            return (try JSONParser.parse(r.body).value)["online"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+        func change(_ reader: SSEReader) async throws -> (String, String, [String]) {
+            let e = try #require(try await reader.next(named: "presence"))
+            let v = try JSONParser.parse(e.data).value
+            return (v["event"]?.stringValue ?? "", v["user"]?.stringValue ?? "", v["online"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }
+        let observer = try await SSEReader(try await h.url("/events?room=lobby&name=obs"))
+        #expect(try await change(observer) == ("join", "obs", ["obs"]))
+
+        // bob on SSE (curl, so that the test can hang up) and on a WebSocket: one join.
+        let bobSSE = try LiveProcess("/usr/bin/curl", ["-sN", try await h.url("/events?name=bob")])
+        #expect(try await change(observer) == ("join", "bob", ["bob", "obs"]))
+        let ws = try await h.url("/ws?name=bob").replacingOccurrences(of: "http://", with: "ws://")
+        let presence = try await h.component("presence", as: PresenceComponent.self)
+        let whileBoth = Mutex<Int?>(nil)
+        _ = try await FrameLog.exchange(ws, sending: [#"{"name": "bob"}"#]) { frame in
+            guard frame["type"] == "hello" else { return false }
+            whileBoth.withLock { $0 = presence.connections(in: "lobby") }
+            return true
+        }
+        #expect(whileBoth.withLock { $0 } == 3, "obs, and bob twice")
+        // The WebSocket came and went while SSE held on: still one bob, no leave.
+        #expect(try await online() == ["bob", "obs"])
+        bobSSE.terminate()
+        #expect(try await change(observer) == ("leave", "bob", ["obs"]))
+        #expect(try await online() == ["obs"])
+        let (text, _) = try await h.component("presence", as: PresenceComponent.self).console(["lobby"])
+        #expect(text == "lobby: obs")
     }
 }

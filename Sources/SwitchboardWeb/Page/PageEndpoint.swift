@@ -103,10 +103,10 @@ extension String {
 
 /// The component types of the web edge.
 public enum WebComponents {
-    /// `http-server`, `publish`, `sse`, `websocket`, `page`, `webhook-in`, `webhook-out`, `history`, `health`, `metrics`, `auth`.
+    /// `http-server`, `publish`, `sse`, `websocket`, `page`, `webhook-in`, `webhook-out`, `history`, `health`, `metrics`, `auth`, `presence`.
     public static var types: [ComponentType] {
         [HTTPServerComponent.type, PublishEndpoint.type, SSEEndpoint.type, WebSocketEndpoint.type, PageEndpoint.type,
          WebhookInEndpoint.type, WebhookOutComponent.type, HistoryEndpoint.type,
-         HealthEndpoint.type, MetricsEndpoint.type, AuthComponent.type]
+         HealthEndpoint.type, MetricsEndpoint.type, AuthComponent.type, PresenceComponent.type]
     }
 }

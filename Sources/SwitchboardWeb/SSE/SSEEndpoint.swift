@@ -68,6 +68,8 @@ public final class SSEEndpoint: Component {
         let tasks = Mutex<[Task<Void, Never>]>([])
         /// Set when the endpoint halts: a subscriber that arrives after is refused.
         let closed = Atomic<Bool>(false)
+        /// Stops the presence events.
+        let unlisten = Mutex<@Sendable () -> Void>({})
 
         init(hub: Tap<Message>?, relay: SSERelay?, history: HistoryRing) {
             self.hub = hub
@@ -86,6 +88,7 @@ public final class SSEEndpoint: Component {
     private let name: String
     private let mount: EndpointMount
     let auth: EdgeAuth
+    let presence: PresenceLink
     let source: Dependency<any MessageFanout>
     /// The store a client resumes from when its id is older than the in-memory history.
     let store: Dependency<any MessageStore>?
@@ -108,6 +111,7 @@ public final class SSEEndpoint: Component {
         name = context.name
         mount = EndpointMount(context)
         auth = EdgeAuth(context)
+        presence = PresenceLink(context)
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are streamed")
         store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from after a restart")
         config = Config(context)
@@ -162,6 +166,12 @@ public final class SSEEndpoint: Component {
         }
         state.withLock { $0.running = r }
         r.tasks.withLock { $0.append(Task { await self.beat(r) }) }
+        // Joins and leaves go to the subscribers of the room, as `event: presence`.
+        let unlisten = presence.listen { change in
+            let event = SSEEvent(id: nil, room: change.room, bytes: ByteBuffer(string: SSEEvent.encode(id: nil, event: "presence", data: change.json.jsonText)))
+            Task { await r.subscribers.onEachLoop { $0.deliver([event]) } }
+        }
+        r.unlisten.withLock { $0 = unlisten }
         do {
             try mount.mount([HTTPRoute(.get, config.path) { [self] request, context in await subscribe(request, context) }])
             auth.announce()
@@ -194,6 +204,7 @@ public final class SSEEndpoint: Component {
     private func halt() async -> Running? {
         guard let r = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return nil }
         r.closed.store(true, ordering: .sequentiallyConsistent)
+        r.unlisten.withLock { $0 }()
         r.relay?.keep()
         r.hub?.cancel()
         let tasks = r.tasks.withLock { $0 }
@@ -320,7 +331,9 @@ public final class SSEEndpoint: Component {
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let retry = config.retry
         let body = ResponseBody { writer in
+            let leave = self.presence.join(viewer.name, room: room ?? self.config.defaultRoom)
             defer {
+                leave()
                 unwatch()
                 r.subscribers.remove(subscriber)
                 self.retired.withLock { $0.delivered += subscriber.delivered; $0.dropped += subscriber.dropped }

@@ -164,10 +164,12 @@ final class SSESubscriber: @unchecked Sendable {
         done.resolve(.success(()))
     }
 
-    /// Whether `e` is for this subscriber: heartbeats and notices always; a message when it is
-    /// in the subscriber's room (if it named one) and the viewer may see it.
+    /// Whether `e` is for this subscriber: heartbeats always, a notice of a room (presence) when
+    /// the subscriber is in it; a message when it is in the subscriber's room (if it named one)
+    /// and the viewer may see it.
     func matches(_ e: SSEEvent) -> Bool {
-        e.id == nil || ((room == nil || e.room == room) && viewer.sees(room: e.room, parties: e.parties))
+        guard e.id != nil else { return e.room.isEmpty || room == nil || e.room == room }  // heartbeats; notices of a room
+        return (room == nil || e.room == room) && viewer.sees(room: e.room, parties: e.parties)
     }
 }
 

@@ -66,6 +66,7 @@ public final class WebSocketEndpoint: ClientCounting {
     private let draining = Atomic<Bool>(false)
     private let auth: EdgeAuth
     private let limiter: RateLimiter?
+    private let presence: PresenceLink
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -76,6 +77,7 @@ public final class WebSocketEndpoint: ClientCounting {
         ack = Acknowledger(context)
         auth = EdgeAuth(context)
         limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
+        presence = PresenceLink(context)
     }
 
     /// The component type.
@@ -162,7 +164,15 @@ public final class WebSocketEndpoint: ClientCounting {
         let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
         sessions.withLock { $0[id] = Session(name: name, room: room, tap: tap, since: Date()) }
         count("connected")
+        // Counted in the room while connected (a name given later in a hello frame is not).
+        let leave = presence.join(name, room: room ?? config.defaultRoom)
+        let unlisten = presence.listen { change in
+            guard room == nil || change.room == room else { return }
+            Task { try? await outbound.write(.text(change.json.jsonText)) }
+        }
         defer {
+            unlisten()
+            leave()
             tap.cancel()
             sessions.withLock { $0[id] = nil }
         }
