@@ -126,6 +126,17 @@ import Testing
         #expect(try await post(h, token: token, body: #"{"text": "x", "from": "alice"}"#).status == 202)
     }
 
+    @Test func theConsolesTokenCommandMintsATokenTheComponentAccepts() async throws {
+        let h = try await WebHarness.start(try Self.system())
+        defer { Task { await h.stop() } }
+        let auth = try await h.component("auth", as: AuthComponent.self)
+        let (token, data) = try await auth.console(["--sub", "erin", "--rooms", "lobby, dev-*", "--ttl", "10m"])
+        #expect(data["sub"] == "erin")
+        let who = try await auth.identify(token)
+        #expect(who.name == "erin" && who.publish == RoomPatterns(["lobby", "dev-*"]))
+        await #expect(throws: ConsoleCommandError.self) { _ = try await auth.console(["--rooms", "x"]) }
+    }
+
     @Test func roomPatternsMatchLikeGlobs() {
         let p = RoomPatterns(["lobby", "dev-*", "*-ops"])
         #expect(p.allows("lobby") && p.allows("dev-") && p.allows("dev-x") && p.allows("sec-ops"))

@@ -16,7 +16,7 @@ import Synchronization
 ///
 /// A token's `sub` is the user's name; `rooms` (or `publish` and `subscribe`) lists the rooms
 /// they may use, with `*` patterns. `exp` is required.
-public final class AuthComponent: Component {
+public final class AuthComponent: ConsoleCommands {
     enum ParsedKey: Sendable {
         case hmac(String, DigestAlgorithm)
         case rsa(JWTKit.Insecure.RSA.PublicKey, DigestAlgorithm)
@@ -69,8 +69,32 @@ public final class AuthComponent: Component {
 
     /// The component type.
     public static let type = ComponentType(
-        "auth", summary: "Verifies JWTs (HS256, RS256, ES256, EdDSA) and API keys for the endpoints that name it."
+        "auth", summary: "Verifies JWTs (HS256, RS256, ES256, EdDSA) and API keys for the endpoints that name it.",
+        console: ConsoleTopic("token", usage: "token --sub NAME [--rooms 'lobby,dev-*'] [--ttl 1h]",
+                              summary: "a development token signed with the auth component's HMAC key (a command of the auth type)", runsBare: false)
     ) { AuthComponent($0) }
+
+    /// `token --sub alice --rooms 'lobby,dev-*' --ttl 1h`.
+    public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
+        var sub: String?, rooms = ["*"], ttl = Duration.seconds(3600)
+        var rest = words[...]
+        while let word = rest.popFirst() {
+            guard let value = rest.popFirst() else { throw ConsoleCommandError(.usage, "\(word) takes a value") }
+            switch word {
+            case "--sub": sub = value
+            case "--rooms": rooms = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+            case "--ttl":
+                guard case .success(let d) = ConfigReader.parseDuration(text: value), d > .zero else {
+                    throw ConsoleCommandError(.usage, "--ttl takes a duration such as 1h")
+                }
+                ttl = d
+            default: throw ConsoleCommandError(.usage, "unexpected \"\(word)\"")
+            }
+        }
+        guard let sub, !sub.isEmpty else { throw ConsoleCommandError(.usage, "--sub NAME is required") }
+        let token = try await mint(sub: sub, rooms: rooms, ttl: ttl)
+        return (token, ["token": .string(token), "sub": .string(sub), "rooms": .array(rooms.map(JSONValue.string)), "ttl": .string(ttl.short)])
+    }
 
     static let algorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"]
 
