@@ -130,7 +130,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
-            exclude: ["Browser/chat_page.py", "Metrics/parse_metrics.py"]
+            exclude: ["Browser/chat_page.py", "Browser/secure_page.py", "Metrics/parse_metrics.py"]
         ),
         .testTarget(
             name: "SwitchboardStoreTests",

@@ -164,9 +164,7 @@ public final class AuthComponent: ConsoleCommands {
         claims.iss = issuer.map { IssuerClaim(value: $0) }
         claims.aud = audience.map { AudienceClaim(value: [$0]) }
         claims.rooms = rooms
-        var header = JWTHeader()
-        header.kid = key.kid
-        return try await collection.sign(claims, kid: key.kid.map { JWKIdentifier(string: $0) }, header: header)
+        return try await collection.sign(claims, kid: key.kid.map { JWKIdentifier(string: $0) })
     }
 
     static func equalInConstantTime(_ a: String, _ b: String) -> Bool {

@@ -38,18 +38,26 @@ enum ChatPage {
   #earlier { text-align: center; }
   #earlier button { background: var(--card); color: var(--accent); }
   #error { color: #c83c3c; font-size: .85rem; width: 100%; min-height: 1em; }
+  #messages li.private { border-color: #b9a3e3; background: #f7f3ff; }
+  .to { color: #7a52c7; }
+  #token { width: 14rem; }
+  #online { padding: .35rem 1rem; background: var(--card); border-bottom: 1px solid var(--line); font-size: .85rem; color: var(--muted); }
+  #online button { background: none; border: none; color: var(--accent); padding: 0 .3rem; cursor: pointer; }
+  [hidden] { display: none !important; }
 </style>
 </head>
 <body>
 <header>
   <h1>{{TITLE}}</h1>
   <label>room <input id="room" size="10" placeholder="all rooms"></label>
+  <input id="token" placeholder="paste your token" hidden>
   <span id="status" class="down">connecting…</span>
 </header>
+<div id="online" hidden>online: <span id="people"></span></div>
 <main><ul id="messages" aria-live="polite"><li class="notice" id="empty">No messages yet. Say something below: everyone with this page open sees it.</li></ul></main>
 <form id="composer" autocomplete="off">
   <input id="name" placeholder="your name" maxlength="100" required>
-  <input id="text" placeholder="say something (`code` in backticks)" required>
+  <input id="text" placeholder="say something (`code` in backticks, /msg name text to one person)" required>
   <select id="transport" title="how to send"><option value="post">POST</option><option value="ws">WebSocket</option></select>
   <button id="send" type="submit">Send</button>
   <div id="error" role="alert"></div>
@@ -65,6 +73,25 @@ let lastId = null, source = null, socket = null, retryTimer = null;
 
 $("name").value = localStorage.getItem("switchboard.name") || "";
 if (!config.websocket) $("transport").querySelector('[value="ws"]').remove();
+
+// With auth the server says who you are: the token (kept in this browser) names you, and
+// every request carries it (EventSource and WebSocket cannot send headers: ?token=).
+const token = config.auth ? (new URLSearchParams(location.search).get("token") || localStorage.getItem("switchboard.token") || "") : "";
+if (config.auth) {
+  $("token").hidden = false;
+  $("token").value = token;
+  $("token").addEventListener("change", () => { localStorage.setItem("switchboard.token", $("token").value.trim()); location.reload(); });
+  $("name").readOnly = true;
+  try { $("name").value = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub || ""; } catch (err) { $("name").value = ""; }
+  if (token) localStorage.setItem("switchboard.token", token);
+}
+function headers(extra) { return Object.assign(config.auth && token ? { Authorization: "Bearer " + token } : {}, extra || {}); }
+// Who you are to the server: your token, or (an open server) the name you typed.
+function identify(params) {
+  if (config.auth) { if (token) params.set("token", token); }
+  else if ($("name").value.trim()) params.set("name", $("name").value.trim());
+  return params;
+}
 
 function setStatus(text, live) { statusEl.textContent = text; statusEl.className = live ? "live" : "down"; }
 
@@ -97,7 +124,9 @@ function show(m, older) {
   const time = document.createElement("time");
   time.dateTime = m.time;
   time.textContent = new Date(m.time).toLocaleTimeString();
-  meta.append(from, time);
+  meta.append(from);
+  if (m.to) { const to = document.createElement("span"); to.className = "to"; to.textContent = "→ " + m.to + " (private)"; meta.append(to); li.classList.add("private"); }
+  meta.append(time);
   if (m.room) { const r = document.createElement("span"); r.textContent = "#" + m.room; meta.append(r); }
   const text = document.createElement("div");
   text.className = "text";
@@ -121,7 +150,8 @@ let earlier = null;
 async function fetchHistory(params) {
   const room = $("room").value.trim();
   if (room) params.set("room", room);
-  const r = await fetch(config.history + "?" + params);
+  if (!config.auth && $("name").value.trim()) params.set("name", $("name").value.trim());
+  const r = await fetch(config.history + "?" + params, { headers: headers() });
   if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
   return r.json();
 }
@@ -175,6 +205,7 @@ function connect() {
   const room = $("room").value.trim();
   if (room) params.set("room", room);
   if (lastId) params.set("lastEventId", lastId);
+  identify(params);
   source = new EventSource(config.events + (params.toString() ? "?" + params : ""));
   source.onopen = () => setStatus("live", true);
   source.addEventListener(config.event || "message", (e) => {
@@ -182,6 +213,7 @@ function connect() {
     try { show(JSON.parse(e.data)); } catch (err) { console.warn("bad event", err); }
   });
   source.addEventListener("gap", () => notice("Some messages were missed while you were away."));
+  source.addEventListener("presence", (e) => { try { showOnline(JSON.parse(e.data).online); } catch (err) {} });
   source.onerror = () => {
     setStatus("reconnecting…", false);
     if (source.readyState === EventSource.CLOSED) retryTimer = setTimeout(connect, 2000);
@@ -194,7 +226,7 @@ function openSocket(name) {
     if (socket) socket.close();
     const url = new URL(config.websocket, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("name", name);
+    if (config.auth) url.searchParams.set("token", token); else url.searchParams.set("name", name);
     const ws = new WebSocket(url);
     ws.name = name;
     ws.onopen = () => resolve(ws);
@@ -215,12 +247,16 @@ $("composer").addEventListener("submit", async (e) => {
   if (!name || !text.trim()) return;
   localStorage.setItem("switchboard.name", name);
   const room = $("room").value.trim() || undefined;
+  // "/msg bob see you" goes to bob alone (and to you).
+  const direct = text.match(/^\/msg\s+(\S+)\s+([\s\S]+)$/);
+  const message = direct ? { text: direct[2], to: direct[1], room } : { text, room };
   try {
     if ($("transport").value === "ws") {
-      (await openSocket(name)).send(JSON.stringify({ text, room }));
+      (await openSocket(name)).send(JSON.stringify(message));
     } else {
-      const r = await fetch(config.publish, { method: "POST", headers: { "Content-Type": "application/json" },
-                                              body: JSON.stringify({ from: name, text, room }) });
+      const body = config.auth ? message : Object.assign({ from: name }, message);
+      const r = await fetch(config.publish, { method: "POST", headers: headers({ "Content-Type": "application/json" }),
+                                              body: JSON.stringify(body) });
       if (!r.ok) { const body = await r.json().catch(() => ({})); throw new Error(body.error || r.statusText); }
     }
     $("text").value = "";
@@ -238,12 +274,40 @@ function showEmpty() {
   list.append(li);
 }
 
+// Who is online (with a presence endpoint): the room's list on open, then each join and
+// leave; a click on a name starts a private message.
+function showOnline(names) {
+  const people = $("people");
+  people.textContent = "";
+  for (const n of names || []) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = n;
+    b.addEventListener("click", () => { $("text").value = "/msg " + n + " "; $("text").focus(); });
+    people.append(b);
+  }
+}
+async function loadOnline() {
+  if (!config.presence) return;
+  $("online").hidden = false;
+  const params = new URLSearchParams({ room: $("room").value.trim() || "lobby" });
+  const r = await fetch(config.presence + "?" + params, { headers: headers() }).catch(() => null);
+  if (r && r.ok) showOnline((await r.json()).online);
+}
+
+function start() {
+  if (config.auth && !token) {
+    setStatus("needs a token", false);
+    notice("This chat needs a token: paste yours above (for development: switchboard token --sub yourname).");
+    return;
+  }
+  loadHistory().then(connect).then(loadOnline);
+}
 $("room").addEventListener("change", async () => {
   list.textContent = ""; showEmpty(); seen.clear(); lastId = null; earlier = null;
-  await loadHistory();
-  connect();
+  start();
 });
-loadHistory().then(connect);
+start();
 </script>
 </body>
 </html>

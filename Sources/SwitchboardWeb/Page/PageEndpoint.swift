@@ -32,6 +32,9 @@ public final class PageEndpoint: Component {
         settings["websocket"] = c.string("websocket").map(JSONValue.string) ?? .null
         settings["history"] = c.string("history").map(JSONValue.string) ?? .null
         settings["event"] = .string(c.string("event", default: "message"))
+        settings["presence"] = c.string("presence").map(JSONValue.string) ?? .null
+        // With an auth slot the page asks for a token and sends it with every request.
+        settings["auth"] = .bool(context.optionalDependency("auth", as: AuthComponent.self, "the page asks for a token and sends it") != nil)
         // JSON inside <script>: "<" escaped so that no value can close the element.
         let json = JSONValue.object(settings).jsonText.replacingAll("<", with: "\\u003c")
         iconPath = path == "/" ? "/favicon.ico" : (path.hasSuffix("/") ? path : path + "/") + "favicon.ico"
