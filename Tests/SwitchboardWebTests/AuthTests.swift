@@ -137,6 +137,18 @@ import Testing
         await #expect(throws: ConsoleCommandError.self) { _ = try await auth.console(["--rooms", "x"]) }
     }
 
+    @Test func aVerifiedTokenIsRememberedOnlyUntilItExpires() async throws {
+        let h = try await WebHarness.start(#"{"components": {"auth": {"type": "auth", "leeway": "0s", "keys": [{"alg": "HS256", "secret": "\#(Self.secret)"}]}}}"#)
+        defer { Task { await h.stop() } }
+        let auth = try await h.component("auth", as: AuthComponent.self)
+        let token = try await Self.hs256(Self.claims(exp: 1, iss: nil, aud: nil))
+        #expect(try await auth.identify(token).name == "alice")
+        #expect(try await auth.identify(token).name == "alice", "the second check comes from memory")
+        // Expiry is the scenario: wait it out, and the remembered token is refused all the same.
+        try await Task.sleep(for: .milliseconds(1100))
+        await #expect(throws: AuthFailure(.expired, "")) { try await auth.identify(token) }
+    }
+
     @Test func roomPatternsMatchLikeGlobs() {
         let p = RoomPatterns(["lobby", "dev-*", "*-ops"])
         #expect(p.allows("lobby") && p.allows("dev-") && p.allows("dev-x") && p.allows("sec-ops"))

@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         .executableTarget(
@@ -50,6 +51,15 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "store-bench"
+        ),
+        .executableTarget(
+            name: "auth-bench",
+            dependencies: [
+                .product(name: "Switchboard", package: switchboard),
+                .product(name: "SwitchboardWeb", package: switchboard),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "auth-bench"
         ),
         .executableTarget(
             name: "cluster-bench",

@@ -37,6 +37,10 @@ public final class AuthComponent: ConsoleCommands {
     /// The cookie a token may come in.
     let cookie: String
     private let verifier = Mutex<TokenVerifier?>(nil)
+    /// Tokens verified lately, by their whole text (signature included), until they expire: a
+    /// client that sends the same token with every request pays for one verification.
+    private let verified = Mutex<[String: Identity]>([:])
+    static let verifiedLimit = 10_000
 
     init(_ context: ComponentContext) {
         let c = context.config
@@ -142,13 +146,24 @@ public final class AuthComponent: ConsoleCommands {
         verifier.withLock { $0 = ready }
     }
 
-    public func stop() async throws { verifier.withLock { $0 = nil } }
+    public func stop() async throws {
+        verifier.withLock { $0 = nil }
+        verified.withLock { $0.removeAll() }
+    }
 
     /// The identity behind `credential` (a JWT or an API key).
     public func identify(_ credential: String) async throws(AuthFailure) -> Identity {
         for k in apiKeys where Self.equalInConstantTime(k.key, credential) { return k.identity }
+        let now = Date()
+        if let known = verified.withLock({ $0[credential] }), let until = known.goodUntil, until >= now { return known }
         guard let verifier = verifier.withLock({ $0 }) else { throw AuthFailure(.unknownKey, "the auth component is not running") }
-        return try await verifier.verify(credential)
+        let identity = try await verifier.verify(credential, now: now)
+        // nbf in the future is refused above, so a cached token is good from now until it expires.
+        verified.withLock { cache in
+            if cache.count >= Self.verifiedLimit { cache.removeAll(keepingCapacity: true) }
+            cache[credential] = identity
+        }
+        return identity
     }
 
     /// A token for `sub` signed with the HMAC key (for development: `switchboard token`).

@@ -4,6 +4,8 @@ import Switchboard
 
 /// Who a verified token (or API key) says the user is, and where they may go.
 public struct Identity: Sendable, Equatable {
+    /// Until when the token is good (its `exp` plus the leeway); nil for an API key.
+    var goodUntil: Date? = nil
     /// The user's name (the token's `sub`): what their messages are `from`.
     public let name: String
     /// Rooms they may publish to.
@@ -14,6 +16,9 @@ public struct Identity: Sendable, Equatable {
 
 /// Why a token was refused; every reason is a 401.
 public struct AuthFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Failures are equal by reason (the detail is for people).
+    public static func == (a: AuthFailure, b: AuthFailure) -> Bool { a.reason == b.reason }
+
     public enum Reason: String, Sendable {
         case missingToken, malformed, algorithmNone, algorithmMismatch, unknownKey, badSignature
         case missingExpiry, expired, notYetValid, wrongIssuer, wrongAudience, missingSubject
@@ -91,7 +96,7 @@ struct TokenVerifier: Sendable {
             throw AuthFailure(.wrongAudience, "the token is not for this audience")
         }
         guard let sub = claims.sub?.value, !sub.isEmpty else { throw AuthFailure(.missingSubject, "the token names no user (sub)") }
-        return Identity(name: sub, publish: RoomPatterns(claims.publish ?? claims.rooms ?? []),
+        return Identity(goodUntil: exp.value.addingTimeInterval(slack), name: sub, publish: RoomPatterns(claims.publish ?? claims.rooms ?? []),
                         subscribe: RoomPatterns(claims.subscribe ?? claims.rooms ?? []))
     }
 

@@ -82,9 +82,10 @@ final class SubscriberHandler: ChannelInboundHandler {
     var carry: [UInt8] = []
     let token: [UInt8]
 
-    init(state: RunState, host: String, path: String) {
+    init(state: RunState, host: String, path: String, bearer: String? = nil) {
         self.state = state
-        request = ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n")
+        let auth = bearer.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        request = ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\(auth)\r\n")
         seen = Array(repeating: 0, count: (state.messages + 63) / 64)
         token = Array("run=\(state.run) seq=".utf8)
     }
@@ -147,7 +148,7 @@ final class SubscriberHandler: ChannelInboundHandler {
 }
 
 /// Opens `count` subscribers on `group` (one event loop), a batch at a time.
-func connectSubscribers(_ count: Int, state: RunState, group: any EventLoopGroup, host: String, port: Int, path: String) async throws -> [any Channel] {
+func connectSubscribers(_ count: Int, state: RunState, group: any EventLoopGroup, host: String, port: Int, path: String, bearer: String? = nil) async throws -> [any Channel] {
     var channels: [any Channel] = []
     channels.reserveCapacity(count)
     var remaining = count
@@ -158,7 +159,7 @@ func connectSubscribers(_ count: Int, state: RunState, group: any EventLoopGroup
                 .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SubscriberHandler(state: state, host: host, path: path))
+                        try channel.pipeline.syncOperations.addHandler(SubscriberHandler(state: state, host: host, path: path, bearer: bearer))
                     }
                 }
                 .connect(host: host, port: port)

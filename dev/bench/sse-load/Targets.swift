@@ -17,6 +17,8 @@ struct Target: Sendable {
     let pidsOf: @Sendable () -> [Int32]
     /// Run when the target stops (the cluster's PostgreSQL).
     var cleanup: @Sendable () -> Void = {}
+    /// The token subscribers and publishers send, when the target checks them.
+    var bearer: String?
 
     init(name: String, ports: [Int], subscribePath: String, publishURLs: [String], processes: [Process], pidsOf: @escaping @Sendable () -> [Int32]) {
         self.name = name
@@ -43,6 +45,7 @@ struct Target: Sendable {
         var req = HTTPClientRequest(url: publishURLs[seq % publishURLs.count])
         req.method = .POST
         req.headers.add(name: "Content-Type", value: "text/plain")
+        if let bearer { req.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         req.body = .bytes(ByteBuffer(string: "run=\(run) seq=\(seq) t=\(monotonicNanos()) "))
         for attempt in 0..<50 {
             if let res = try? await client.execute(req, timeout: .seconds(30)) {
@@ -153,15 +156,19 @@ struct Target: Sendable {
     }
 
     /// The release `switchboard` binary with a chat-like system: channel → mult → sse + publish.
-    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil) async throws -> Target {
+    /// With `auth`, both endpoints check an HS256 token (minted by `switchboard token`).
+    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil, auth: Bool = false) async throws -> Target {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
         let config = """
             {"name": "bench", "components": {
               "inbox": {"type": "channel", "buffer": 4096},
               "fanout": {"type": "mult", "using": {"source": "inbox"}, "tapDefaults": {"policy": "block", "capacity": 4096}},
               "http": {"type": "http-server", "port": \(port), "maxConnections": 100000},
-              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
-              "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout"}}\(metricsPort.map { """
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"\(auth ? #", "auth": "auth""# : "")}},
+              "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout"\(auth ? #", "auth": "auth""# : "")}}\(auth ? #"""
+            ,
+              "auth": {"type": "auth", "keys": [{"alg": "HS256", "secret": "sse-load-secret-of-at-least-32-bytes"}]}
+            """# : "")\(metricsPort.map { """
             ,
               "ops": {"type": "http-server", "port": \($0)},
               "metrics": {"type": "metrics", "using": {"server": "ops"}}
@@ -180,8 +187,19 @@ struct Target: Sendable {
         try p.run()
         try await waitForPort(port)
         let pid = p.processIdentifier
-        return Target(name: metricsPort == nil ? "switchboard" : "switchboard+metrics", port: port, subscribePath: "/events", publishURL: "http://127.0.0.1:\(port)/messages?from=bench",
-                      process: p, pidsOf: { [pid] })
+        var target = Target(name: auth ? "switchboard+auth" : metricsPort == nil ? "switchboard" : "switchboard+metrics", port: port, subscribePath: "/events",
+                            publishURL: "http://127.0.0.1:\(port)/messages\(auth ? "" : "?from=bench")", process: p, pidsOf: { [pid] })
+        if auth {
+            let mint = Process()
+            mint.executableURL = URL(fileURLWithPath: binary)
+            mint.arguments = ["token", "--sub", "bench", "--rooms", "*", "--ttl", "1d", file]
+            let out = Pipe()
+            mint.standardOutput = out
+            try mint.run()
+            target.bearer = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            mint.waitUntilExit()
+        }
+        return target
     }
 
     /// nginx (Debian's nginx-light) with libnginx-mod-nchan, one worker.

@@ -3,6 +3,7 @@
 //   swift build -c release --product switchboard && swift build -c release --product sse-load
 //   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan|metrics]
 //   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
+//   (--only auth: the same system without and with an auth component on publish and sse)
 //   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
 //    --bus-messages N and --bus-publishers N (32) for the bus throughput run)
 //
@@ -42,6 +43,10 @@ struct SSELoad {
         do {
             if only == nil || only == "switchboard" || only == "metrics" || only == "cluster" { targets.append(try await Target.switchboard(dir: dir)) }
             if only == "cluster" { targets.append(try await Target.cluster(dir: dir)) }
+            if only == "auth" {
+                targets.append(try await Target.switchboard(dir: dir))
+                targets.append(try await Target.switchboard(dir: dir, port: 18082, auth: true))
+            }
             if only == "metrics" { targets.append(try await Target.switchboard(dir: dir, port: 18081, metricsPort: 19090)) }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
         } catch {
@@ -68,7 +73,7 @@ struct SSELoad {
         } : nil
         defer { scraper?.cancel() }
         let scenarios =
-            only == "metrics" ? ["throughput", "latency"]
+            only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
             : ["throughput", "latency", "idle", "churn"]
         for scenario in scenarios {
@@ -106,7 +111,7 @@ struct SSELoad {
             // Spread over the target's instances.
             for (i, port) in target.ports.enumerated() {
                 let share = subscribers / target.ports.count + (i < subscribers % target.ports.count ? 1 : 0)
-                channels += try await connectSubscribers(share, state: state, group: group, host: target.host, port: port, path: target.subscribePath)
+                channels += try await connectSubscribers(share, state: state, group: group, host: target.host, port: port, path: target.subscribePath, bearer: target.bearer)
             }
         } catch {
             return ["error": "\(error)"]
