@@ -124,6 +124,10 @@ import Testing
         #expect(spoofed.status == 400)
         #expect(spoofed.reason == "spoofedFrom")
         #expect(try await post(h, token: token, body: #"{"text": "x", "from": "alice"}"#).status == 202)
+        // The token may come in the auth component's cookie instead of the header.
+        let viaCookie = try await h.request(.POST, "/messages", headers: [("Content-Type", "application/json"), ("Cookie", "theme=dark; switchboard_token=\(token)")],
+                                            body: #"{"text": "from a cookie"}"#)
+        #expect(viaCookie.status == 202)
     }
 
     @Test func theConsolesTokenCommandMintsATokenTheComponentAccepts() async throws {
@@ -147,6 +151,27 @@ import Testing
         // Expiry is the scenario: wait it out, and the remembered token is refused all the same.
         try await Task.sleep(for: .milliseconds(1100))
         await #expect(throws: AuthFailure(.expired, "")) { try await auth.identify(token) }
+    }
+
+    @Test func keysFromAJWKSFileVerifyTokensThatNameThem() async throws {
+        let dir = try temporaryDirectory()
+        let key = ES256PrivateKey()
+        let p = try #require(key.publicKey.parameters)
+        try #"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "x": "\#(p.x)", "y": "\#(p.y)"}]}"#
+            .write(toFile: dir + "/jwks.json", atomically: true, encoding: .utf8)
+        let h = try await WebHarness.start(#"{"components": {"auth": {"type": "auth", "jwks": "\#(dir)/jwks.json"}}}"#)
+        defer { Task { await h.stop() } }
+        let auth = try await h.component("auth", as: AuthComponent.self)
+        let claims = Self.claims(iss: nil, aud: nil)
+        #expect(try await auth.identify(try await JWTKeyCollection().add(ecdsa: key, kid: "k1").sign(claims, kid: "k1")).name == "alice")
+        await #expect(throws: AuthFailure(.unknownKey, "")) {
+            try await auth.identify(try await JWTKeyCollection().add(ecdsa: key, kid: "k2").sign(claims, kid: "k2"))
+        }
+        await #expect(throws: AuthFailure(.badSignature, "")) {
+            try await auth.identify(try await JWTKeyCollection().add(ecdsa: ES256PrivateKey(), kid: "k1").sign(claims, kid: "k1"))
+        }
+        let issues = TestSystems.issues(#"{"components": {"auth": {"type": "auth", "jwks": "\#(dir)/missing.json"}}}"#, registry: WebHarness.registry)
+        #expect(issues.first?.path.description == "components.auth.jwks")
     }
 
     @Test func roomPatternsMatchLikeGlobs() {

@@ -30,6 +30,8 @@ public final class AuthComponent: ConsoleCommands {
     }
 
     private let keys: [(TokenVerifier.Key, ParsedKey)]
+    /// A JWKS document's text (from `jwks`, a file), and the keys it names.
+    private let jwks: (text: String, keys: [TokenVerifier.Key])?
     private let apiKeys: [APIKey]
     private let issuer: String?
     private let audience: String?
@@ -54,7 +56,10 @@ public final class AuthComponent: ConsoleCommands {
             let k = c.child(o, at: path)
             if let parsed = Self.key(k) { keys.append(parsed) }
         }
-        if keys.isEmpty { c.issue(.missingField, "keys", "an auth component needs at least one key: {\"alg\": \"HS256\", \"secret\": {\"$env\": \"…\"}}") }
+        jwks = c.string("jwks").flatMap { Self.readJWKS(c.resolvedPath($0), c) }
+        if keys.isEmpty, jwks == nil {
+            c.issue(.missingField, "keys", "an auth component needs a key: {\"alg\": \"HS256\", \"secret\": {\"$env\": \"…\"}}, or \"jwks\": a JWKS file")
+        }
         if keys.filter({ $0.0.kid == nil }).count > 1 { c.issue(.invalidValue, "keys", "only one key may go without a \"kid\"") }
         self.keys = keys
         var apiKeys: [APIKey] = []
@@ -100,6 +105,38 @@ public final class AuthComponent: ConsoleCommands {
         return (token, ["token": .string(token), "sub": .string(sub), "rooms": .array(rooms.map(JSONValue.string)), "ttl": .string(ttl.short)])
     }
 
+    /// Reads a JWKS file: every key needs a `kid`, and an `alg` (or a `kty`/`crv` that names one).
+    private static func readJWKS(_ path: String, _ c: ConfigReader) -> (text: String, keys: [TokenVerifier.Key])? {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            c.issue(.invalidValue, "jwks", "cannot read the JWKS file \(path)")
+            return nil
+        }
+        guard case .object(let doc)? = try? JSONParser.parse(text).value, case .array(let list)? = doc["keys"] else {
+            c.issue(.invalidValue, "jwks", "\(path) is not a JWKS document ({\"keys\": [...]})")
+            return nil
+        }
+        var keys: [TokenVerifier.Key] = []
+        for (i, k) in list.enumerated() {
+            let crv = k["crv"]?.stringValue
+            let alg = k["alg"]?.stringValue ?? {
+                switch (k["kty"]?.stringValue, crv) {
+                case ("RSA"?, _): "RS256"
+                case ("EC"?, "P-256"?): "ES256"
+                case ("EC"?, "P-384"?): "ES384"
+                case ("EC"?, "P-521"?): "ES512"
+                case ("OKP"?, "Ed25519"?): "EdDSA"
+                default: ""
+                }
+            }()
+            guard let kid = k["kid"]?.stringValue, algorithms.contains(alg) else {
+                c.issue(.invalidValue, "jwks", "key \(i) of \(path) needs a kid and an alg (one of \(algorithms.joined(separator: ", ")))")
+                return nil
+            }
+            keys.append(.init(alg: alg, kid: kid))
+        }
+        return (text, keys)
+    }
+
     static let algorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"]
 
     /// One entry of `keys`.
@@ -142,7 +179,14 @@ public final class AuthComponent: ConsoleCommands {
             case .eddsa(let k): await collection.add(eddsa: k, kid: kid)
             }
         }
-        let ready = TokenVerifier(keys: collection, known: keys.map(\.0), issuer: issuer, audience: audience, leeway: leeway)
+        if let jwks {
+            do {
+                try await collection.add(jwksJSON: jwks.text)
+            } catch {
+                throw StartFailureReason(description: "the JWKS keys cannot be used: \(error)")
+            }
+        }
+        let ready = TokenVerifier(keys: collection, known: keys.map(\.0) + (jwks?.keys ?? []), issuer: issuer, audience: audience, leeway: leeway)
         verifier.withLock { $0 = ready }
     }
 
@@ -188,8 +232,13 @@ public final class AuthComponent: ConsoleCommands {
         return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
+    /// Why the component cannot start.
+    struct StartFailureReason: Error, CustomStringConvertible {
+        let description: String
+    }
+
     public func inspect() async -> JSONValue {
-        ["keys": .array(keys.map { ["alg": .string($0.0.alg), "kid": $0.0.kid.map(JSONValue.string) ?? .null] }),
+        ["keys": .array((keys.map(\.0) + (jwks?.keys ?? [])).map { k in ["alg": .string(k.alg), "kid": k.kid.map(JSONValue.string) ?? .null] }),
          "apiKeys": .array(apiKeys.map { .string($0.identity.name) }), "issuer": issuer.map(JSONValue.string) ?? .null,
          "audience": audience.map(JSONValue.string) ?? .null, "leeway": .string(leeway.short)]
     }
