@@ -98,6 +98,18 @@ struct Target: Sendable {
         throw NSError(domain: "sse-load", code: 1, userInfo: [NSLocalizedDescriptionKey: "nothing listens on \(port)"])
     }
 
+    /// Writes `config` to `file` and runs the binary on it (warnings only) until `port` listens.
+    static func run(_ binary: String, _ config: String, file: String, port: Int) async throws -> Process {
+        try config.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["run", file, "--log-level", "warning"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        try await waitForPort(port)
+        return p
+    }
+
     /// `instances` release `switchboard` processes sharing one chat through a bus on a private
     /// PostgreSQL (dev/postgres.sh, fsync on): channel → bus → mult → sse, publish with
     /// `ack: stored` (202 once the row is committed).
@@ -131,15 +143,7 @@ struct Target: Sendable {
                   "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout", "history": "bus"}}
                 }}
                 """
-            let file = dir + "/cluster-\(i + 1).json"
-            try config.write(toFile: file, atomically: true, encoding: .utf8)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = ["run", file, "--log-level", "warning"]
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            processes.append(p)
-            try await waitForPort(port)
+            processes.append(try await run(binary, config, file: dir + "/cluster-\(i + 1).json", port: port))
         }
         let pids = processes.map(\.processIdentifier)
         let ports = (0..<instances).map { firstPort + $0 }
@@ -179,13 +183,7 @@ struct Target: Sendable {
         let own = dir + "/switchboard-\(port)"
         try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
         let file = own + "/bench.json"
-        try config.write(toFile: file, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["run", file, "--log-level", "warning"]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        try await waitForPort(port)
+        let p = try await run(binary, config, file: file, port: port)
         let pid = p.processIdentifier
         var target = Target(name: auth ? "switchboard+auth" : metricsPort == nil ? "switchboard" : "switchboard+metrics", port: port, subscribePath: "/events",
                             publishURL: "http://127.0.0.1:\(port)/messages\(auth ? "" : "?from=bench")", process: p, pidsOf: { [pid] })
