@@ -51,6 +51,19 @@ import Testing
         }
     }
 
+    @Test func aSenderOverItsRateLimitGets429WithRetryAfter() async throws {
+        let json = Self.system(extra: #", "rateLimit": {"messages": 1, "per": "1h", "burst": 2}"#)
+        try await with(json) { (server: HTTPServerComponent, inbox: ChannelComponent) async throws in
+            for _ in 0..<2 {
+                #expect(try await InProcess.respond(server, .post, "/webhooks/hook", headers: signed(Self.event), body: Self.event).status == 202)
+            }
+            let r = try await InProcess.respond(server, .post, "/webhooks/hook", headers: signed(Self.event), body: Self.event)
+            #expect(r.status == 429)
+            #expect(r.headers[.retryAfter].flatMap(Int.init).map { $0 > 3000 } == true)
+            #expect(try inbox.currentChan().stats.count == 2, "the third never reached the channel")
+        }
+    }
+
     @Test func aReplayIsRecognisedAndNotPutTwice() async throws {
         try await with(Self.system()) { (server: HTTPServerComponent, inbox: ChannelComponent) async throws in
             let headers = signed(Self.event, id: "msg_replayed")
