@@ -4,6 +4,7 @@
 //   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan|metrics]
 //   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
 //   (--only auth: the same system without and with an auth component on publish and sse)
+//   (--rounds N: every scenario N times, the targets alternating; the table shows medians)
 //   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
 //    --bus-messages N and --bus-publishers N (32) for the bus throughput run)
 //
@@ -76,8 +77,13 @@ struct SSELoad {
             only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
             : ["throughput", "latency", "idle", "churn"]
+        // --rounds N: each scenario N times, the targets alternating within every round (the
+        // machine's drift hits both alike); the table shows each target's median run.
+        let rounds = max(1, option("--rounds", 1))
+        var runs: [String: [[String: String]]] = [:]
         for scenario in scenarios {
-            for target in targets {
+            for round in 0..<rounds {
+            for target in (round % 2 == 0 ? targets : targets.reversed()) {
                 run += 1
                 let r: [String: String]
                 switch scenario {
@@ -92,8 +98,15 @@ struct SSELoad {
                 }
                 print("\(scenario) \(target.name): " + r.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
                 fflush(nil)
-                results[scenario + " " + target.name] = r
+                runs[scenario + " " + target.name, default: []].append(r)
             }
+            }
+        }
+        for (key, all) in runs {
+            // The median by the scenario's own figure: deliveries/s, or p50 for one in flight.
+            let by = key.hasPrefix("latency") || key.hasPrefix("paced") ? "p50ms" : key.hasPrefix("idle") ? "kbPerSubscriber" : "deliveriesPerSecond"
+            let sorted = all.sorted { Double($0[by] ?? "") ?? 0 < Double($1[by] ?? "") ?? 0 }
+            results[key] = sorted[sorted.count / 2]
         }
         if only == "cluster" {
             printClusterTable(results, targets: targets.map(\.name), subscribers: subscribers)
