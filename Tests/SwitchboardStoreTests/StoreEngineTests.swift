@@ -24,14 +24,15 @@ enum EngineKind: String, CaseIterable, CustomStringConvertible, Sendable {
     }
 }
 
-/// One `postgres` component on the test run's server, started on first use.
+/// One `postgres` component on the test run's server, started on first use; generous timeouts,
+/// since these tests are about the engine, and a loaded CI machine is slow to answer.
 enum TestDatabase {
     private static let started = Task { () throws -> (SystemMap, PostgresComponent) in
         var registry = ComponentRegistry()
         registry.register(StoreComponents.types)
         let url = try TestPostgres.url()
         let system = try SystemLoader(registry: registry, environment: ["DATABASE_URL": url], logger: .tests)
-            .load(text: #"{"components": {"db": {"type": "postgres", "url": {"$env": "DATABASE_URL"}, "poolSize": 8}}}"#)
+            .load(text: #"{"components": {"db": {"type": "postgres", "url": {"$env": "DATABASE_URL"}, "poolSize": 8, "connectTimeout": "10s", "queryTimeout": "30s"}}}"#)
         let map = SystemMap(system, logger: .tests)
         try await map.start()
         let db = try #require(await map.instance(named: "db") as? PostgresComponent)
