@@ -12,21 +12,10 @@ struct Viewer: Sendable, Equatable {
     /// The rooms allowed; nil for every room.
     let rooms: RoomPatterns?
 
-    /// Everything (operators, internal readers).
-    static let everything = Viewer(name: nil, rooms: nil, seesAllPrivate: true)
-
-    private let seesAllPrivate: Bool
-
-    init(name: String?, rooms: RoomPatterns?, seesAllPrivate: Bool = false) {
-        self.name = name
-        self.rooms = rooms
-        self.seesAllPrivate = seesAllPrivate
-    }
-
     /// Whether a message in `room` between `parties` (nil: not private) is for this viewer.
     func sees(room: String, parties: Parties?) -> Bool {
         if let rooms, !rooms.allows(room) { return false }
-        guard let parties, !seesAllPrivate else { return true }
+        guard let parties else { return true }
         return name != nil && (name == parties.from || name == parties.to)
     }
 
@@ -34,8 +23,8 @@ struct Viewer: Sendable, Equatable {
         sees(room: message.room ?? defaultRoom, parties: Parties(message))
     }
 
-    /// The name a private message is filtered by in a history query.
-    var historyViewer: String? { seesAllPrivate ? nil : (name ?? "") }
+    /// The name a private message is filtered by in a history query ("" shows none).
+    var historyViewer: String { name ?? "" }
 }
 
 /// The two ends of a private message.

@@ -39,7 +39,7 @@ final class SSESubscriber: @unchecked Sendable {
     private var overlap = Set<MessageID>()
     private var writable: EventLoopPromise<Void>?
 
-    init(id: UInt64, channel: any Channel, room: String?, viewer: Viewer = .everything, policy: TapPolicy, pendingLimit: Int = 262_144) {
+    init(id: UInt64, channel: any Channel, room: String?, viewer: Viewer, policy: TapPolicy, pendingLimit: Int = 262_144) {
         self.id = id
         self.viewer = viewer
         self.pendingLimit = pendingLimit
