@@ -16,11 +16,14 @@ import Testing
         {"name": "chat", "instance": "\#(instance)", "components": {
           "db": {"type": "postgres", "url": "\#(url)", "poolSize": 4, "connectTimeout": "5s", "queryTimeout": "10s", "tls": "off"},
           "inbox": {"type": "channel", "buffer": 4096},
-          "bus": {"type": "bus", "table": "\#(bus)", "pollInterval": "200ms", "heartbeat": "200ms", "commitTimeout": "2s",
+          "bus": {"type": "bus", "table": "\#(bus)", "pollInterval": "200ms", "heartbeat": "1s", "commitTimeout": "2s",
                   "using": {"source": "inbox", "database": "db"}},
           "fanout": {"type": "mult", "using": {"source": "bus"}, "tapDefaults": {"policy": "block", "capacity": 4096}},
           "http": {"type": "http-server", "port": 0},
-          "events": {"type": "sse", "history": 50, "policy": "block", "using": {"server": "http", "source": "fanout", "history": "bus"}},
+          "presence": {"type": "presence", "using": {"server": "http", "bus": "bus"}},
+          "events": {"type": "sse", "history": 50, "policy": "block", "presenceEvents": true,
+                     "using": {"server": "http", "source": "fanout", "history": "bus", "presence": "presence"}},
+          "ws": {"type": "websocket", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}},
           "publish": {"type": "publish", "ack": "\#(ack)", "using": {"server": "http", "channel": "inbox", "store": "bus"}}
         }}
         """#
@@ -101,7 +104,7 @@ import Testing
         let nodes = try await Self.instances(3, url: try TestPostgres.url())
         defer { Task { for n in nodes { await n.stop() } } }
         let bus = try await nodes[0].component("bus", as: BusComponent.self)
-        // Heartbeats come every 200 ms: wait until all three have written theirs.
+        // Each writes its heartbeat at start: wait until all three have.
         var names: [String] = []
         for _ in 0..<100 {
             let (_, data) = try await bus.console([])
@@ -144,6 +147,89 @@ import Testing
             #expect(e.id == id.description)
             #expect(e.data.contains("hello from node-2"))
         }
+    }
+
+    /// Reads presence events from `reader` until one says `event` for `user`; returns who was online then.
+    static func presence(_ event: String, _ user: String, from reader: SSEReader) async throws -> [String] {
+        while let e = try await reader.next(named: "presence") {
+            let v = try JSONParser.parse(e.data).value
+            if v["event"] == .string(event), v["user"] == .string(user) { return v["online"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        }
+        Issue.record("the stream ended before \(event) \(user)")
+        return []
+    }
+
+    @Test func presenceIsSharedBetweenInstances() async throws {
+        let nodes = try await Self.instances(2, url: try TestPostgres.url())
+        defer { Task { for n in nodes { await n.stop() } } }
+        func online(_ node: WebHarness) async throws -> [String] {
+            let r = try await node.request(.GET, "/presence?room=lobby")
+            return (try JSONParser.parse(r.body).value)["online"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+        let presence = [try await nodes[0].component("presence", as: PresenceComponent.self),
+                        try await nodes[1].component("presence", as: PresenceComponent.self)]
+        // An observer on each instance; each comes to see the other.
+        let obs1 = try await SSEReader(try await nodes[0].url("/events?name=obs1"))
+        let obs2 = try await SSEReader(try await nodes[1].url("/events?name=obs2"))
+        for p in presence { await waitUntil("both observers online") { p.online("lobby") == ["obs1", "obs2"] } }
+
+        // alice on a WebSocket of node-1 hears bob join on node-2.
+        let wsURL = try await nodes[0].url("/ws?name=alice").replacingOccurrences(of: "http://", with: "ws://")
+        let aliceFrames = Task {
+            try await FrameLog.exchange(wsURL) { $0["type"] == "presence" && $0["event"] == "join" && $0["user"] == "bob" }
+        }
+        _ = try await Self.presence("join", "alice", from: obs2)
+        let bobThere = try LiveProcess("/usr/bin/curl", ["-sN", try await nodes[1].url("/events?name=bob")])
+        #expect(try await Self.presence("join", "bob", from: obs1) == ["alice", "bob", "obs1", "obs2"])
+        let bobFrame = try #require(try await aliceFrames.value.last)
+        #expect(bobFrame["room"] == "lobby")
+        #expect(bobFrame["online"]?.arrayValue?.compactMap(\.stringValue) == ["alice", "bob", "obs1", "obs2"])
+        // alice's WebSocket closed: she leaves, on both.
+        #expect(try await Self.presence("leave", "alice", from: obs2) == ["bob", "obs1", "obs2"])
+        #expect(try await Self.presence("leave", "alice", from: obs1) == ["bob", "obs1", "obs2"])
+        #expect(try await online(nodes[0]) == ["bob", "obs1", "obs2"])
+
+        // bob on node-1 as well, then gone from node-2: one bob throughout, no leave anywhere.
+        let bobHere = try await SSEReader(try await nodes[0].url("/events?name=bob"))
+        await waitUntil("bob on node-1") { presence[0].connections(in: "lobby") == 2 }
+        bobThere.terminate()
+        await waitUntil("node-2 to see bob hang up") { presence[1].connections(in: "lobby") == 1 }
+        let carol = try await SSEReader(try await nodes[1].url("/events?name=carol"))
+        // The next change node-1's observer hears is carol's join: bob never left.
+        let next = try #require(try await obs1.next(named: "presence"))
+        #expect(next.data.contains(#""event":"join""#) && next.data.contains(#""user":"carol""#), "\(next.data)")
+        #expect(try await online(nodes[1]) == ["bob", "carol", "obs1", "obs2"])
+        _ = (carol, bobHere)
+
+        // node-2 stops: its users leave node-1's room at once.
+        await nodes[1].stop()
+        var left: Set<String> = []
+        while left != ["carol", "obs2"], let e = try await obs1.next(named: "presence") {
+            let v = try JSONParser.parse(e.data).value
+            #expect(v["event"] == "leave", "\(e.data)")
+            left.insert(v["user"]?.stringValue ?? "")
+        }
+        #expect(try await online(nodes[0]) == ["bob", "obs1"])
+        let (text, _) = try await nodes[0].component("presence", as: PresenceComponent.self).console(["lobby"])
+        #expect(text == "lobby: bob, obs1")
+    }
+
+    @Test func anInstanceWhoseHeartbeatStoppedDropsOutOfPresence() async throws {
+        let bus = TestPostgres.uniqueName("bus")
+        let node = try await Self.instances(1, url: try TestPostgres.url(), bus: bus)[0]
+        defer { Task { await node.stop() } }
+        let obs = try await SSEReader(try await node.url("/events?name=obs"))
+        // Another instance, as its rows say: alive, with ghost in the lobby.
+        let db = try await node.component("db", as: PostgresComponent.self)
+        _ = try await db.query("""
+            INSERT INTO switchboard_instances (bus, name, pid, started, last_seen, subscribers, state)
+            VALUES (\(bus), 'node-9', 1, now(), now(), 1, 'running')
+            """)
+        _ = try await db.query("INSERT INTO switchboard_presence (bus, instance, room, users) VALUES (\(bus), 'node-9', 'lobby', \(["ghost"]))")
+        #expect(try await Self.presence("join", "ghost", from: obs) == ["ghost", "obs"])
+        // Its heartbeats stop (it died without a word): it drops out within three beats.
+        _ = try await db.query("UPDATE switchboard_instances SET last_seen = now() - interval '1 minute' WHERE bus = \(bus) AND name = 'node-9'")
+        #expect(try await Self.presence("leave", "ghost", from: obs) == ["obs"])
     }
 
     @Test func aMissingDatabaseURLIsAConfigErrorNamingIt() throws {

@@ -67,6 +67,16 @@ public protocol ClientCounting: Component {
     var connectedClients: Int { get }
 }
 
+/// Shares who is connected between the instances of a system (a bus does): a `presence`
+/// component tells it its own users per room and hears the other live instances' users.
+public protocol PresenceSharing: Component {
+    /// This instance's users in `room` are now `users` (empty: nobody here).
+    func sharePresence(room: String, users: Set<String>)
+    /// Calls `remote` with the other live instances' users, per room, now and whenever that
+    /// changes; returns the call that stops it.
+    func followPresence(_ remote: @escaping @Sendable ([String: Set<String>]) -> Void) -> @Sendable () -> Void
+}
+
 /// A component whose messages can be watched without slowing it (the console's `tail`).
 public protocol MessageTailable: Component {
     /// A drop-oldest tap on everything passing through; cancel it to stop watching.

@@ -42,6 +42,9 @@ extension BusComponent {
         o["waitingAcks"] = .int(board.waiting)
         o["retention"] = s.retention.json
         o["lastError"] = s.lastError.map(JSONValue.string) ?? .null
+        let p = presence.state.withLock { $0 }
+        o["presence"] = ["rooms": .int(p.local.count), "remoteUsers": .int(p.remote.values.reduce(into: Set<String>()) { $0.formUnion($1) }.count),
+                         "writes": .int(p.writes), "reads": .int(p.reads)]
         if let r = s.running {
             o["inbox"] = .int(r.inbox.stats.count)
             o["count"] = .int(r.out.stats.count)

@@ -40,8 +40,10 @@ extension BusComponent {
     }
 
     /// Holds a LISTEN connection; when it is lost, makes another (backing off up to 5 s) and
-    /// wakes the reader to catch up on what went by meanwhile.
-    func listen(wake: Wakeup) async {
+    /// wakes the reader to catch up on what went by meanwhile. A NOTIFY with a `p:` payload is
+    /// another instance's presence, and wakes the presence reader instead.
+    func listen(wake: Wakeup, presence: Wakeup) async {
+        let mine = SharedPresence.payload(instance)
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
@@ -51,7 +53,14 @@ extension BusComponent {
                         state.withLock { $0.listening = true }
                         backoff = .milliseconds(100)
                         wake.signal()
-                        for try await _ in notifications { wake.signal() }
+                        presence.signal()
+                        for try await n in notifications {
+                            if !n.payload.hasPrefix("p:") {
+                                wake.signal()
+                            } else if n.payload != mine {
+                                presence.signal()
+                            }
+                        }
                     }
                 } catch {
                     try? await conn.close()

@@ -49,6 +49,10 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         let out: Chan<Message>
         let tasks: [Task<Void, Never>]
         let wake: Wakeup
+        /// Wakes the writer of this instance's presence rows.
+        let presenceWritten: Wakeup
+        /// Wakes the reader of the other instances' presence.
+        let presenceRead: Wakeup
         let started: Date
     }
 
@@ -78,6 +82,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     let log: BusLog
     let board: CommitBoard
     let state: Mutex<State>
+    let presence = SharedPresence()
     let system: SystemHandle
 
     init(_ context: ComponentContext) {
@@ -112,6 +117,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         let inbox = try source.get().currentChan()
         let out = Chan<Message>(.fixed(config.capacity))
         let wake = Wakeup()
+        let (presenceWritten, presenceRead) = (Wakeup(), Wakeup())
         let started = Date()
         state.withLock { s in
             if s.lastSeq == nil { s.lastSeq = head }
@@ -119,14 +125,19 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         let tasks = [
             Task { await self.write(from: inbox, wake: wake) },
             Task { await self.read(into: out, wake: wake) },
-            Task { await self.listen(wake: wake) },
+            Task { await self.listen(wake: wake, presence: presenceRead) },
             Task { await self.poll(wake: wake) },
-            Task { await self.beat(started: started) },
+            Task { await self.beat(started: started, presence: (presenceWritten, presenceRead)) },
+            Task { await self.writePresence(wake: presenceWritten) },
+            Task { await self.readPresence(wake: presenceRead) },
             Task { [board] in
                 await upkeep(board: board, settings: { self.state.withLock { ($0.retention, $0.pruneInterval) } }) { await self.prune($0) }
             },
         ]
-        state.withLock { $0.running = Running(inbox: inbox, out: out, tasks: tasks, wake: wake, started: started) }
+        state.withLock {
+            $0.running = Running(inbox: inbox, out: out, tasks: tasks, wake: wake, presenceWritten: presenceWritten, presenceRead: presenceRead,
+                                 started: started)
+        }
         runtime.logger.info("bus on \(db.location) table \(config.table) as instance \(instance), from seq \(head)")
     }
 
@@ -135,6 +146,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         for t in r.tasks { t.cancel() }
         for t in r.tasks { await t.value }
         r.out.close()
+        await withdrawPresence()
         board.failAll(.notRunning(name))
         if let conn = state.withLock({ s -> PostgresConnection? in defer { s.writer = nil }; return s.writer }) {
             try? await conn.close()
@@ -252,8 +264,10 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         }
     }
 
-    /// Writes this instance's heartbeat row every `heartbeat`.
-    private func beat(started: Date) async {
+    /// Writes this instance's heartbeat row every `heartbeat`, then has the presence of the
+    /// others read again (an instance whose beats stopped drops out) and this one's rewritten
+    /// if a write failed.
+    private func beat(started: Date, presence wakes: (written: Wakeup, read: Wakeup)) async {
         repeat {
             let clients = system.components.values.compactMap { $0 as? any ClientCounting }.reduce(0) { $0 + $1.connectedClients }
             do {
@@ -261,6 +275,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             } catch {
                 state.withLock { $0.lastError = "heartbeat: \(error)" }
             }
+            wakes.read.signal()
+            if presence.state.withLock({ !$0.dirty.isEmpty }) { wakes.written.signal() }
         } while (try? await Task.sleep(for: config.heartbeat)) != nil
     }
 

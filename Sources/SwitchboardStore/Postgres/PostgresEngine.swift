@@ -98,6 +98,7 @@ public final class PostgresEngine: StoreEngine {
         let present = try await db.query("""
             SELECT to_regclass('switchboard_schema') IS NOT NULL AND to_regclass('switchboard_meta') IS NOT NULL
                AND to_regclass('switchboard_instances') IS NOT NULL AND to_regclass('switchboard_bus_head') IS NOT NULL
+               AND to_regclass('switchboard_presence') IS NOT NULL
             """).first?.decode(Bool.self) ?? false
         guard !present else { return }
         _ = try await db.transaction { conn in
@@ -108,6 +109,7 @@ public final class PostgresEngine: StoreEngine {
                 logger: conn.logger)
             try await conn.query(PostgresQuery(unsafeSQL: BusLog.instancesTable), logger: conn.logger)
             try await conn.query(PostgresQuery(unsafeSQL: BusLog.headTable), logger: conn.logger)
+            try await conn.query(PostgresQuery(unsafeSQL: SharedPresence.table), logger: conn.logger)
         }
     }
 

@@ -56,22 +56,42 @@ public struct PresenceChange: Sendable, Equatable {
 /// any: the token must allow the room); the console's `who [room]` lists the same. Endpoints
 /// with `"presenceEvents": true` tell their clients of joins and leaves (SSE `event: presence`,
 /// WebSocket `{"type": "presence"}`).
+///
+/// With a `bus` slot the instances of a cluster share who is connected: each tells the bus its
+/// own users per room and hears the others', so `online`, `GET /presence`, `who` and the join
+/// and leave events cover every instance (a user on two instances counts once).
 public final class PresenceComponent: ConsoleCommands {
     private struct State {
-        /// room → user → connections.
+        /// room → user → connections, on this instance.
         var rooms: [String: [String: Int]] = [:]
+        /// room → users on the other instances, as the bus last said.
+        var remote: [String: Set<String>] = [:]
         var listeners: [UInt64: @Sendable (PresenceChange) -> Void] = [:]
         var nextListener: UInt64 = 0
+        var unfollow: (@Sendable () -> Void)?
+
+        /// Who is in `room` on this instance.
+        func local(_ room: String) -> Set<String> { Set(rooms[room]?.keys.map { $0 } ?? []) }
+
+        /// Who is in `room`, on any instance.
+        func online(_ room: String) -> Set<String> { remote[room, default: []].union(local(room)) }
+
+        /// Whether `user` is in `room` on another instance.
+        func elsewhere(_ user: String, _ room: String) -> Bool { remote[room]?.contains(user) == true }
     }
+
+    private typealias Changes = ([PresenceChange], [@Sendable (PresenceChange) -> Void])
 
     private let mount: EndpointMount?
     private let auth: EdgeAuth
+    private let bus: Dependency<any PresenceSharing>?
     private let path: String
     private let state = Mutex(State())
 
     init(_ context: ComponentContext) {
         mount = context.using["server"] == nil ? nil : EndpointMount(context)
         auth = EdgeAuth(context)
+        bus = context.optionalDependency("bus", as: (any PresenceSharing).self, "shares who is connected with the other instances")
         path = context.routePath(default: "/presence")
         if mount != nil { context.claimRoute("GET", path) }
     }
@@ -83,10 +103,23 @@ public final class PresenceComponent: ConsoleCommands {
     ) { PresenceComponent($0) }
 
     public func start() async throws {
+        if let bus = try bus?.get() {
+            let rooms = state.withLock { $0.rooms }
+            for (room, users) in rooms { bus.sharePresence(room: room, users: Set(users.keys)) }
+            let unfollow = bus.followPresence { [weak self] in self?.remoteChanged($0) }
+            state.withLock { $0.unfollow = unfollow }
+        }
         try mount?.mount([HTTPRoute(.get, path) { [self] request, _ in await answer(request) }])
     }
 
-    public func stop() async throws { mount?.unmount() }
+    public func stop() async throws {
+        mount?.unmount()
+        state.withLock { s in
+            defer { s.unfollow = nil }
+            return s.unfollow
+        }?()
+        remoteChanged([:])
+    }
 
     private func answer(_ request: Request) async -> Response {
         guard let room = request.query("room").flatMap({ $0.isEmpty ? nil : $0 }) else {
@@ -100,13 +133,17 @@ public final class PresenceComponent: ConsoleCommands {
 
     /// Counts a connection of `user` to `room`; returns the call that counts it out.
     public func join(user: String, room: String) -> @Sendable () -> Void {
-        let change = state.withLock { s -> (PresenceChange, [@Sendable (PresenceChange) -> Void])? in
+        let sharing = try? bus?.get()
+        let change = state.withLock { s -> Changes? in
             let before = s.rooms[room]?[user] ?? 0
             s.rooms[room, default: [:]][user] = before + 1
             guard before == 0 else { return nil }
-            return (PresenceChange(kind: .join, user: user, room: room, online: Self.names(s.rooms[room])), Array(s.listeners.values))
+            // Told to the bus under the lock, so that the bus hears the changes in order.
+            sharing?.sharePresence(room: room, users: s.local(room))
+            guard !s.elsewhere(user, room) else { return nil }
+            return ([PresenceChange(kind: .join, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
         }
-        if let (c, listeners) = change { listeners.forEach { $0(c) } }
+        if let (changes, listeners) = change { Self.tell(changes, listeners) }
         let left = Atomic<Bool>(false)
         return { [self] in
             guard !left.exchange(true, ordering: .relaxed) else { return }
@@ -115,14 +152,39 @@ public final class PresenceComponent: ConsoleCommands {
     }
 
     private func leave(user: String, room: String) {
-        let change = state.withLock { s -> (PresenceChange, [@Sendable (PresenceChange) -> Void])? in
+        let sharing = try? bus?.get()
+        let change = state.withLock { s -> Changes? in
             let now = (s.rooms[room]?[user] ?? 1) - 1
             s.rooms[room]?[user] = now > 0 ? now : nil
             if s.rooms[room]?.isEmpty == true { s.rooms[room] = nil }
             guard now == 0 else { return nil }
-            return (PresenceChange(kind: .leave, user: user, room: room, online: Self.names(s.rooms[room])), Array(s.listeners.values))
+            sharing?.sharePresence(room: room, users: s.local(room))
+            guard !s.elsewhere(user, room) else { return nil }
+            return ([PresenceChange(kind: .leave, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
         }
-        if let (c, listeners) = change { listeners.forEach { $0(c) } }
+        if let (changes, listeners) = change { Self.tell(changes, listeners) }
+    }
+
+    /// The other instances' users are now `remote`: joins and leaves for whom that changes.
+    private func remoteChanged(_ remote: [String: Set<String>]) {
+        let (changes, listeners) = state.withLock { s -> Changes in
+            var changes: [PresenceChange] = []
+            for room in Set(remote.keys).union(s.remote.keys).sorted() {
+                let before = s.online(room)
+                var after = remote[room, default: []]
+                after.formUnion(s.local(room))
+                let online = after.sorted()
+                changes += after.subtracting(before).sorted().map { PresenceChange(kind: .join, user: $0, room: room, online: online) }
+                changes += before.subtracting(after).sorted().map { PresenceChange(kind: .leave, user: $0, room: room, online: online) }
+            }
+            s.remote = remote
+            return (changes, changes.isEmpty ? [] : Array(s.listeners.values))
+        }
+        Self.tell(changes, listeners)
+    }
+
+    private static func tell(_ changes: [PresenceChange], _ listeners: [@Sendable (PresenceChange) -> Void]) {
+        for c in changes { for l in listeners { l(c) } }
     }
 
     /// Calls `listener` with every join and leave until the returned call stops it.
@@ -138,26 +200,26 @@ public final class PresenceComponent: ConsoleCommands {
     /// Connections counted in `room` (a user with two counts twice here, once in `online`).
     public func connections(in room: String) -> Int { state.withLock { $0.rooms[room]?.values.reduce(0, +) ?? 0 } }
 
-    /// Who is in `room`, sorted.
-    public func online(_ room: String) -> [String] { state.withLock { Self.names($0.rooms[room]) } }
-
-    private static func names(_ users: [String: Int]?) -> [String] { (users ?? [:]).keys.sorted() }
+    /// Who is in `room`, on this instance or (with a bus) another, sorted.
+    public func online(_ room: String) -> [String] { state.withLock { $0.online(room).sorted() } }
 
     // MARK: Console and figures
 
     public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
-        let rooms = state.withLock { $0.rooms }
-        let chosen = words.first.map { [$0] } ?? rooms.keys.sorted()
-        let lines = chosen.map { room in "\(room): " + (Self.names(rooms[room]).joined(separator: ", ").nilIfEmpty ?? "nobody") }
-        let data = JSONObject(chosen.map { ($0, JSONValue.array(Self.names(rooms[$0]).map(JSONValue.string))) })
+        let s = state.withLock { $0 }
+        let chosen = words.first.map { [$0] } ?? Set(s.rooms.keys).union(s.remote.keys).sorted()
+        let lines = chosen.map { room in "\(room): " + (s.online(room).sorted().joined(separator: ", ").nilIfEmpty ?? "nobody") }
+        let data = JSONObject(chosen.map { ($0, JSONValue.array(s.online($0).sorted().map(JSONValue.string))) })
         return (lines.isEmpty ? "nobody is connected" : lines.joined(separator: "\n"), .object(data))
     }
 
     public func inspect() async -> JSONValue {
-        let rooms = state.withLock { $0.rooms }
-        return ["path": mount == nil ? .null : .string(path),
-                "rooms": .object(JSONObject(rooms.keys.sorted().map { ($0, JSONValue.int(rooms[$0]?.count ?? 0)) })),
-                "users": .int(Set(rooms.values.flatMap(\.keys)).count), "connections": .int(rooms.values.flatMap(\.values).reduce(0, +))]
+        let s = state.withLock { $0 }
+        let rooms = Set(s.rooms.keys).union(s.remote.keys).sorted()
+        return ["path": mount == nil ? .null : .string(path), "bus": bus.map { .string($0.target) } ?? .null,
+                "rooms": .object(JSONObject(rooms.map { ($0, JSONValue.int(s.online($0).count)) })),
+                "users": .int(Set(s.rooms.values.flatMap(\.keys)).count), "connections": .int(s.rooms.values.flatMap(\.values).reduce(0, +)),
+                "usersElsewhere": .int(s.remote.values.reduce(into: Set<String>()) { $0.formUnion($1) }.count)]
     }
 }
 
