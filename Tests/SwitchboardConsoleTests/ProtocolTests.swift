@@ -229,10 +229,13 @@ import Testing
             let tail = Task { try await h.command(["tail inbox -n 2"]) }
             let inbox = try #require(await h.map.instance(named: "inbox") as? ChannelComponent)
             while (await inbox.inspect())["tails"] != 1 { await Task.yield() }
-            _ = try await h.command("put! inbox a")
+            _ = try await h.command(#"put! inbox {"from": "alice", "to": "bob", "text": "psst"}"#)
             _ = try await h.command("put! inbox b :)")
             let (reply, events) = try await tail.value
             #expect(reply["data"]?["shown"] == 2)
+            // Operators see everything, private messages too.
+            #expect(events[1]["data"]?["to"] == "bob")
+            #expect(events[1]["text"]?.stringValue?.contains("alice → bob (private): psst") == true)
             #expect(events.last?["data"]?["text"] == "b 🙂")
             #expect(try await h.command("tail http")["reason"] == "wrongKind")
         }

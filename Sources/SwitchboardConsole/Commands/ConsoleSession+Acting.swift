@@ -117,7 +117,8 @@ extension ConsoleSession {
             guard let message = await tap.chan.receive() else { break }
             shown += 1
             let room = message.room.map { " #\($0)" } ?? ""
-            await emit(.event(text: "\(LifecycleEvent.timestamp(message.time)) \(message.from)\(room): \(message.text)  [id \(message.id)]", data: message.json))
+            let to = message.to.map { " → \($0) (private)" } ?? ""
+            await emit(.event(text: "\(LifecycleEvent.timestamp(message.time)) \(message.from)\(to)\(room): \(message.text)  [id \(message.id)]", data: message.json))
         }
         let dropped = tap.counters.dropped
         let why = Task.isCancelled ? "stopped" : (limit != nil && shown >= limit! ? "done" : "the source ended")
