@@ -32,11 +32,12 @@ final class ClientGoneWatcher: ChannelInboundHandler, RemovableChannelHandler, S
 
     /// Watches `channel` until the returned closure is called: `gone` when the client hangs
     /// up, `writable` when a full connection can take more. Both run on the channel's loop.
+    /// The watcher is first in the pipeline, so its context writes bytes straight to the socket.
     static func watch(_ channel: any Channel, gone: @escaping @Sendable () -> Void,
-                      writable: @escaping @Sendable () -> Void = {}) -> @Sendable () -> Void {
+                      writable: @escaping @Sendable () -> Void = {}) -> (ClientGoneWatcher, @Sendable () -> Void) {
         let watcher = ClientGoneWatcher(gone, writable: writable)
         channel.pipeline.addHandler(watcher, position: .first).whenFailure { _ in gone() }
         channel.closeFuture.whenComplete { _ in gone() }
-        return { channel.pipeline.removeHandler(watcher, promise: nil) }
+        return (watcher, { channel.pipeline.removeHandler(watcher, promise: nil) })
     }
 }

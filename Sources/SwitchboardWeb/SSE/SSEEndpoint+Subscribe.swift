@@ -46,7 +46,7 @@ extension SSEEndpoint {
         let ringReplay = lastID.map { r.history.replay(after: $0, room: room) }
         served.add(1, ordering: .relaxed)
         // A client that hangs up ends its stream at once, not at the next write.
-        let unwatch = ClientGoneWatcher.watch(channel, gone: { subscriber.end() }, writable: { subscriber.becameWritable() })
+        let (watcher, unwatch) = ClientGoneWatcher.watch(channel, gone: { subscriber.end() }, writable: { subscriber.becameWritable() })
 
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
@@ -88,7 +88,7 @@ extension SSEEndpoint {
             try await writer.write(first)
             // From here on the fan-out writes to the connection itself, on its event loop.
             let ids = replayed
-            try await channel.eventLoop.submit { subscriber.goLive(replayed: ids) }.get()
+            try await channel.eventLoop.submit { subscriber.goLive(replayed: ids, writingPast: watcher) }.get()
             try await subscriber.done.wait()
             try await writer.finish(nil)
         }

@@ -168,7 +168,7 @@ public final class SSEEndpoint: Component {
         r.tasks.withLock { $0.append(Task { await self.beat(r) }) }
         // Joins and leaves go to the subscribers of the room, as `event: presence`.
         let unlisten = presence.listen { change in
-            let event = SSEEvent(id: nil, room: change.room, bytes: ByteBuffer(string: SSEEvent.encode(id: nil, event: "presence", data: change.json.jsonText)))
+            let event = SSEEvent(id: nil, room: change.room, text: SSEEvent.encode(id: nil, event: "presence", data: change.json.jsonText))
             Task { await r.subscribers.onEachLoop { $0.deliver([event]) } }
         }
         r.unlisten.withLock { $0 = unlisten }
@@ -258,8 +258,8 @@ public final class SSEEndpoint: Component {
     /// The event of `message`, as every subscriber gets it.
     private func encode(_ message: Message) -> SSEEvent {
         let data = config.format == "text" ? message.text : message.json.jsonText
-        let bytes = ByteBuffer(string: SSEEvent.encode(id: message.id.description, event: config.event, data: data))
-        return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, bytes: bytes, parties: Parties(message))
+        return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, text: SSEEvent.encode(id: message.id.description, event: config.event, data: data),
+                        parties: Parties(message))
     }
 
     /// The replay for a client whose id the ring no longer covers, from the store (nil when the

@@ -7,12 +7,33 @@ struct SSEEvent: Sendable {
     let id: MessageID?
     /// The room the message belongs to.
     let room: String
-    /// The encoded bytes, ready to write.
-    let bytes: ByteBuffer
+    /// The event as an HTTP/1.1 chunk (size line, the event, CRLF): what a live subscriber
+    /// writes straight to its socket, past the HTTP encoder (see `SSESubscriber`).
+    let framed: ByteBuffer
     /// Sender and recipient of a private message, which only they see.
     var parties: Parties? = nil
 
-    static let heartbeat = SSEEvent(id: nil, room: "", bytes: ByteBuffer(string: ": ping\n\n"))
+    /// The event's bytes (a view into `framed`), for a replay that goes through the response
+    /// writer.
+    let bytes: ByteBuffer
+
+    init(id: MessageID?, room: String, text: String, parties: Parties? = nil) {
+        self.id = id
+        self.room = room
+        self.parties = parties
+        let size = text.utf8.count
+        var framed = ByteBuffer()
+        framed.reserveCapacity(size + 12)
+        framed.writeString(String(size, radix: 16))
+        framed.writeStaticString("\r\n")
+        let start = framed.writerIndex
+        framed.writeString(text)
+        framed.writeStaticString("\r\n")
+        self.framed = framed
+        bytes = framed.getSlice(at: start, length: size)!
+    }
+
+    static let heartbeat = SSEEvent(id: nil, room: "", text: ": ping\n\n")
 
     /// Writes an event in the `text/event-stream` format: `id`, `event`, one `data:` line per
     /// line of `data` (split on CRLF, CR or LF, as the format requires), then a blank line.

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTPTypes
 import Switchboard
 import SwitchboardChannels
 import Synchronization
@@ -7,7 +6,11 @@ import Synchronization
 /// One SSE client, written to straight from its connection's event loop.
 ///
 /// The endpoint hands every batch of encoded events to each connection's event loop once;
-/// there each subscriber writes what is for it in one write and one flush. Its buffer is the
+/// there each subscriber writes what is for it in one write and one flush. Once live it writes
+/// the events' ready-made HTTP chunks at the front of the pipeline (the context of the
+/// `ClientGoneWatcher`, first after the socket), past the HTTP handlers, whose only work on a
+/// body part would be the same chunk framing: the response's head and end still go through
+/// them, before and after. Its buffer is the
 /// connection's outbound buffer (NIO's write watermark, `bufferBytes`); when that is full the
 /// subscriber's policy decides: `disconnect` closes the connection (the client resumes with
 /// `Last-Event-ID`), `dropNewest`/`dropOldest` skip the batch (counted), `block` makes the
@@ -38,6 +41,8 @@ final class SSESubscriber: @unchecked Sendable {
     let pendingLimit: Int
     private var overlap = Set<MessageID>()
     private var writable: EventLoopPromise<Void>?
+    /// Where live events are written: the front of the pipeline.
+    private var socket: ChannelHandlerContext?
 
     init(id: UInt64, channel: any Channel, room: String?, viewer: Viewer, policy: TapPolicy, pendingLimit: Int = 262_144) {
         self.id = id
@@ -55,8 +60,13 @@ final class SSESubscriber: @unchecked Sendable {
     /// After the first chunk (retry, replay) went out: writes what came meanwhile, then
     /// everything as it comes. `replayed` are the ids the replay held (the live side may have
     /// them too, as a prefix).
-    func goLive(replayed: Set<MessageID>) {
+    func goLive(replayed: Set<MessageID>, writingPast watcher: ClientGoneWatcher) {
         channel.eventLoop.assertInEventLoop()
+        guard let front = try? channel.pipeline.syncOperations.context(handler: watcher) else {
+            end()  // the watcher is gone: so is the client
+            return
+        }
+        socket = front
         overlap = replayed
         live = true
         let queued = pending
@@ -99,17 +109,17 @@ final class SSESubscriber: @unchecked Sendable {
             }
             count += 1
             if single == nil, out == nil {
-                single = e.bytes
+                single = e.framed
             } else {
                 if out == nil, let s = single {
                     out = channel.allocator.buffer(capacity: s.readableBytes * 4)
                     out!.writeImmutableBuffer(s)
                     single = nil
                 }
-                out!.writeImmutableBuffer(e.bytes)
+                out!.writeImmutableBuffer(e.framed)
             }
         }
-        guard let bytes = out ?? single else { return nil }
+        guard let bytes = out ?? single, let socket else { return nil }
         if !channel.isWritable {
             switch policy {
             case .disconnect:
@@ -125,8 +135,7 @@ final class SSESubscriber: @unchecked Sendable {
                 break  // write anyway; the endpoint waits below
             }
         }
-        channel.write(HTTPResponsePart.body(bytes), promise: nil)
-        channel.flush()
+        socket.writeAndFlush(NIOAny(bytes), promise: nil)
         deliveredCount.add(count, ordering: .relaxed)
         if policy == .block, !channel.isWritable {
             let promise = writable ?? channel.eventLoop.makePromise()
@@ -139,9 +148,8 @@ final class SSESubscriber: @unchecked Sendable {
     /// A heartbeat comment, unless the connection is busy anyway.
     func heartbeat() {
         channel.eventLoop.assertInEventLoop()
-        guard live, !ended, channel.isWritable else { return }
-        channel.write(HTTPResponsePart.body(SSEEvent.heartbeat.bytes), promise: nil)
-        channel.flush()
+        guard live, !ended, channel.isWritable, let socket else { return }
+        socket.writeAndFlush(NIOAny(SSEEvent.heartbeat.framed), promise: nil)
     }
 
     /// The connection can take more again.
@@ -157,6 +165,7 @@ final class SSESubscriber: @unchecked Sendable {
         channel.eventLoop.assertInEventLoop()
         guard !ended else { return }
         ended = true
+        socket = nil
         pending = []
         pendingBytes = 0
         writable?.succeed()

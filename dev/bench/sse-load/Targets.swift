@@ -99,11 +99,12 @@ struct Target: Sendable {
     }
 
     /// Writes `config` to `file` and runs the binary on it (warnings only) until `port` listens.
-    static func run(_ binary: String, _ config: String, file: String, port: Int) async throws -> Process {
+    static func run(_ binary: String, _ config: String, file: String, port: Int, environment: [String: String] = [:]) async throws -> Process {
         try config.write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["run", file, "--log-level", "warning"]
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         try await waitForPort(port)
@@ -161,7 +162,9 @@ struct Target: Sendable {
 
     /// The release `switchboard` binary with a chat-like system: channel → mult → sse + publish.
     /// With `auth`, both endpoints check an HS256 token (minted by `switchboard token`).
-    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil, auth: Bool = false) async throws -> Target {
+    /// With `swiftExecutor`, Swift concurrency keeps its own thread pool (`SWITCHBOARD_EXECUTOR=swift`)
+    /// instead of running on NIO's event loops.
+    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil, auth: Bool = false, swiftExecutor: Bool = false) async throws -> Target {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
         let config = """
             {"name": "bench", "components": {
@@ -183,9 +186,10 @@ struct Target: Sendable {
         let own = dir + "/switchboard-\(port)"
         try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
         let file = own + "/bench.json"
-        let p = try await run(binary, config, file: file, port: port)
+        let p = try await run(binary, config, file: file, port: port, environment: swiftExecutor ? ["SWITCHBOARD_EXECUTOR": "swift"] : [:])
         let pid = p.processIdentifier
-        var target = Target(name: auth ? "switchboard+auth" : metricsPort == nil ? "switchboard" : "switchboard+metrics", port: port, subscribePath: "/events",
+        let name = auth ? "switchboard+auth" : metricsPort != nil ? "switchboard+metrics" : swiftExecutor ? "switchboard (Swift's pool)" : "switchboard"
+        var target = Target(name: name, port: port, subscribePath: "/events",
                             publishURL: "http://127.0.0.1:\(port)/messages\(auth ? "" : "?from=bench")", process: p, pidsOf: { [pid] })
         if auth {
             let mint = Process()

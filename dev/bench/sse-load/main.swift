@@ -1,9 +1,10 @@
 // SSE fan-out load: Switchboard (release build) against nginx + nchan, in one run.
 //
 //   swift build -c release --product switchboard && swift build -c release --product sse-load
-//   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000] [--only switchboard|nchan|metrics]
+//   .build/release/sse-load [--subscribers 1000] [--messages 3000] [--idle 5000,19000] [--only switchboard|nchan|metrics]
 //   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
 //   (--only auth: the same system without and with an auth component on publish and sse)
+//   (--only executor: Switchboard on NIO's event loops against Swift's own pool)
 //   (--rounds N: every scenario N times, the targets alternating; the table shows medians)
 //   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
 //    --bus-messages N and --bus-publishers N (32) for the bus throughput run)
@@ -11,8 +12,10 @@
 // Scenarios, each run against both servers:
 //   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
 //               not yet delivered to everyone): deliveries/s, server CPU per delivery.
-//   latency     100 subscribers, one message in flight: publish→receive p50/p99.
-//   idle        N idle subscribers: server RSS per subscriber.
+//   latency     100 subscribers, one message in flight: publish→receive p50/p99, CPU per delivery.
+//   chat        1,000 subscribers at 50 messages/s (chat-like): CPU per delivery, p50/p99.
+//   idle        N idle subscribers (each of --idle): server RSS per subscriber. 19,000, not
+//               20,000: the open-files hard limit here is 20,000 and cannot be raised.
 // Every scenario counts lost and duplicated deliveries.
 import AsyncHTTPClient
 import Foundation
@@ -35,19 +38,21 @@ struct SSELoad {
         raiseFileLimit()
         let subscribers = option("--subscribers", 1000)
         let messages = option("--messages", 3000)
-        let idle = option("--idle", 5000)
+        let idleCounts = (args.firstIndex(of: "--idle").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? "5000,19000")
+            .split(separator: ",").compactMap { Int($0) }
         let latencyMessages = option("--latency-messages", 1000)
         let only = args.firstIndex(of: "--only").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil }
         let dir = NSTemporaryDirectory() + "sse-load-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var targets: [Target] = []
         do {
-            if only == nil || only == "switchboard" || only == "metrics" || only == "cluster" { targets.append(try await Target.switchboard(dir: dir)) }
+            if only == nil || only == "switchboard" || only == "metrics" || only == "cluster" || only == "executor" { targets.append(try await Target.switchboard(dir: dir)) }
             if only == "cluster" { targets.append(try await Target.cluster(dir: dir)) }
             if only == "auth" {
                 targets.append(try await Target.switchboard(dir: dir))
                 targets.append(try await Target.switchboard(dir: dir, port: 18082, auth: true))
             }
+            if only == "executor" { targets.append(try await Target.switchboard(dir: dir, port: 18083, swiftExecutor: true)) }
             if only == "metrics" { targets.append(try await Target.switchboard(dir: dir, port: 18081, metricsPort: 19090)) }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
         } catch {
@@ -73,10 +78,13 @@ struct SSELoad {
             try? await client.shutdown()
         } : nil
         defer { scraper?.cancel() }
-        let scenarios =
+        let allScenarios =
             only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
-            : ["throughput", "latency", "idle", "churn"]
+            : ["throughput", "latency", "chat"] + idleCounts.map { "idle\($0)" } + ["churn"]
+        // --scenarios a,b: only those (e.g. chat,latency, while profiling).
+        let picked = args.firstIndex(of: "--scenarios").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1].split(separator: ",").map(String.init) : nil }
+        let scenarios = picked.map { p in allScenarios.filter { p.contains($0) || p.contains("idle") && $0.hasPrefix("idle") } } ?? allScenarios
         // --rounds N: each scenario N times, the targets alternating within every round (the
         // machine's drift hits both alike); the table shows each target's median run.
         let rounds = max(1, option("--rounds", 1))
@@ -93,7 +101,9 @@ struct SSELoad {
                 case "bus": r = await throughput(target, run: run, subscribers: target.ports.count, messages: option("--bus-messages", 30_000), window: 4096, group: group, publishers: option("--bus-publishers", 32))
                 // Chat-like: 100 messages/s to every subscriber.
                 case "paced": r = await throughput(target, run: run, subscribers: subscribers, messages: 1000, window: 1, group: group, pace: .milliseconds(10))
-                case "idle": r = await idleMemory(target, subscribers: idle, group: group)
+                // Chat-like: 50 messages/s to 1,000 subscribers for 10 s.
+                case "chat": r = await throughput(target, run: run, subscribers: 1000, messages: option("--chat-messages", 500), window: 1, group: group, pace: .milliseconds(20))
+                case let s where s.hasPrefix("idle"): r = await idleMemory(target, subscribers: Int(s.dropFirst(4)) ?? 5000, group: group)
                 default: r = await churnMemory(target, cycles: churn, group: group)
                 }
                 print("\(scenario) \(target.name): " + r.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
@@ -104,14 +114,14 @@ struct SSELoad {
         }
         for (key, all) in runs {
             // The median by the scenario's own figure: deliveries/s, or p50 for one in flight.
-            let by = key.hasPrefix("latency") || key.hasPrefix("paced") ? "p50ms" : key.hasPrefix("idle") ? "kbPerSubscriber" : "deliveriesPerSecond"
+            let by = key.hasPrefix("latency") || key.hasPrefix("paced") || key.hasPrefix("chat") ? "p50ms" : key.hasPrefix("idle") ? "kbPerSubscriber" : "deliveriesPerSecond"
             let sorted = all.sorted { Double($0[by] ?? "") ?? 0 < Double($1[by] ?? "") ?? 0 }
             results[key] = sorted[sorted.count / 2]
         }
         if only == "cluster" {
             printClusterTable(results, targets: targets.map(\.name), subscribers: subscribers)
         } else {
-            printTable(results, targets: targets.map(\.name), subscribers: subscribers, messages: messages, idle: idle)
+            printTable(results, targets: targets.map(\.name), subscribers: subscribers, messages: messages, idle: idleCounts)
         }
         try? await group.shutdownGracefully()
     }
@@ -219,27 +229,41 @@ struct SSELoad {
         for c in channels { try? await c.close() }
     }
 
-    func printTable(_ r: [String: [String: String]], targets: [String], subscribers: Int, messages: Int, idle: Int) {
+    /// The table, with the first target's figure over the second's when there are two.
+    func printTable(_ r: [String: [String: String]], targets: [String], subscribers: Int, messages: Int, idle: [Int]) {
         func v(_ s: String, _ t: String, _ k: String) -> String { r[s + " " + t]?[k] ?? "—" }
-        print("\n| figure | " + targets.joined(separator: " | ") + " |")
-        print("|---|" + targets.map { _ in "---|" }.joined())
-        let rows: [(String, String, String)] = [
-            ("\(subscribers) subscribers: deliveries/s", "throughput", "deliveriesPerSecond"),
-            ("\(subscribers) subscribers: server CPU µs per delivery", "throughput", "cpuMicrosPerDelivery"),
-            ("\(subscribers) subscribers: p50 / p99 latency ms", "throughput", "p50ms"),
+        let ratio = targets.count == 2
+        print("\n| figure | " + targets.joined(separator: " | ") + (ratio ? " | \(targets[0]) / \(targets[1])" : "") + " |")
+        print("|---|" + targets.map { _ in "---|" }.joined() + (ratio ? "---|" : ""))
+        var rows: [(String, String, String)] = [
+            ("\(subscribers) subscribers, many in flight: deliveries/s", "throughput", "deliveriesPerSecond"),
+            ("\(subscribers) subscribers, many in flight: server CPU µs per delivery", "throughput", "cpuMicrosPerDelivery"),
             ("100 subscribers, one in flight: p50 latency ms", "latency", "p50ms"),
             ("100 subscribers, one in flight: p99 latency ms", "latency", "p99ms"),
-            ("\(idle) idle subscribers: RSS KB per subscriber", "idle", "kbPerSubscriber"),
-            ("10,000 connect/disconnect cycles: RSS growth KB", "churn", "growthKB"),
-            ("lost (throughput / latency runs)", "throughput", "lost"),
-            ("duplicated (throughput / latency runs)", "throughput", "duplicated"),
+            ("100 subscribers, one in flight: server CPU µs per delivery", "latency", "cpuMicrosPerDelivery"),
+            ("1,000 subscribers at 50 msg/s: server CPU µs per delivery", "chat", "cpuMicrosPerDelivery"),
+            ("1,000 subscribers at 50 msg/s: p50 latency ms", "chat", "p50ms"),
+            ("1,000 subscribers at 50 msg/s: p99 latency ms", "chat", "p99ms"),
         ]
+        rows += idle.map { ("\($0) idle subscribers: RSS KB per subscriber", "idle\($0)", "kbPerSubscriber") }
+        rows.append(("10,000 connect/disconnect cycles: RSS growth KB", "churn", "growthKB"))
         for (label, scenario, key) in rows {
-            var cells = targets.map { v(scenario, $0, key) }
-            if key == "p50ms" && scenario == "throughput" { cells = targets.map { v(scenario, $0, "p50ms") + " / " + v(scenario, $0, "p99ms") } }
-            if key == "lost" || key == "duplicated" { cells = targets.map { v("throughput", $0, key) + " / " + v("latency", $0, key) } }
-            print("| \(label) | " + cells.joined(separator: " | ") + " |")
+            let cells = targets.map { v(scenario, $0, key) }
+            var line = "| \(label) | " + cells.joined(separator: " | ")
+            if ratio {
+                if let a = Double(cells[0]), let b = Double(cells[1]), b > 0, key != "growthKB" {
+                    line += String(format: " | %.2f×", a / b)
+                } else {
+                    line += " | "
+                }
+            }
+            print(line + " |")
         }
+        let runs = ["throughput", "latency", "chat"]
+        let lost = targets.map { t in runs.map { v($0, t, "lost") }.joined(separator: " / ") }
+        let dups = targets.map { t in runs.map { v($0, t, "duplicated") }.joined(separator: " / ") }
+        print("| lost (many / one in flight / chat) | " + lost.joined(separator: " | ") + (ratio ? " | " : "") + " |")
+        print("| duplicated (same runs) | " + dups.joined(separator: " | ") + (ratio ? " | " : "") + " |")
     }
 }
 
