@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Switchboard
 import SwitchboardConsole
@@ -34,6 +36,14 @@ struct RunCommand: AsyncParsableCommand {
     var watch = false
 
     func run() async throws {
+        // Swift concurrency runs on NIO's event loops (the threads the connections live on), so
+        // a request's task, the fan-out and the connections' writes share threads instead of
+        // handing each message from Swift's pool to a loop and back (README, performance).
+        // Nothing in a running system blocks a task (the attached console has a thread of its
+        // own). `SWITCHBOARD_EXECUTOR=swift` keeps Swift's own pool, to compare.
+        if ProcessInfo.processInfo.environment["SWITCHBOARD_EXECUTOR"] != "swift" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         guard let format = LogFormat(rawValue: logFormat) else {
             throw ValidationError("--log-format: \"\(logFormat)\" is not one of text, json")

@@ -1,7 +1,4 @@
 import ArgumentParser
-import Foundation
-import NIOCore
-import NIOPosix
 import Switchboard
 import Synchronization
 
@@ -22,15 +19,7 @@ public enum SwitchboardCLI {
     static var registry: ComponentRegistry { current.withLock { $0 } }
 
     /// Parses the command line and runs the command with `registry`'s component types.
-    ///
-    /// Swift concurrency runs on NIO's event loops (the threads the HTTP server's connections
-    /// live on), so that a request's task, the fan-out and the connections' writes share threads
-    /// instead of handing each message from pool to loop and back;
-    /// `SWITCHBOARD_EXECUTOR=swift` keeps Swift's own pool (to compare).
     public static func main(registry: ComponentRegistry) async {
-        if ProcessInfo.processInfo.environment["SWITCHBOARD_EXECUTOR"] != "swift" {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         current.withLock { $0 = registry }
         await SwitchboardCommand.main()
     }
