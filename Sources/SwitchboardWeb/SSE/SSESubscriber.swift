@@ -210,11 +210,19 @@ final class SSESubscribers: Sendable {
     var all: [SSESubscriber] { groups.withLock { $0.values.flatMap { $0.members.values } } }
     var count: Int { groups.withLock { $0.values.reduce(0) { $0 + $1.members.count } } }
 
-    /// Runs `body` on each loop for its subscribers; the futures it returns are awaited.
+    /// Runs `body` on each loop for its subscribers; the futures it returns are awaited. The
+    /// other loops get their share first; the loop the caller runs on (the usual case: tasks
+    /// run on the event loops) does its own share at once instead of queueing it behind itself.
     func onEachLoop(_ body: @escaping @Sendable (SSESubscriber) -> EventLoopFuture<Void>?) async {
         let snapshot = groups.withLock { $0.values.map { ($0.loop, Array($0.members.values)) } }
-        let futures = snapshot.map { loop, members in
-            loop.submit { members.compactMap(body) }
+        let here = snapshot.firstIndex { $0.0.inEventLoop }
+        var futures = snapshot.indices.filter { $0 != here }.map { i in
+            let (loop, members) = snapshot[i]
+            return loop.submit { members.compactMap(body) }
+        }
+        if let here {
+            let (loop, members) = snapshot[here]
+            futures.append(loop.makeSucceededFuture(members.compactMap(body)))
         }
         for f in futures {
             guard let waits = try? await f.get() else { continue }

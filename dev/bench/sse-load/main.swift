@@ -91,6 +91,9 @@ struct SSELoad {
         var runs: [String: [[String: String]]] = [:]
         for scenario in scenarios {
             for round in 0..<rounds {
+            // Memory is measured once, first: a process keeps what it freed, so a second
+            // idle round would measure reuse, not what a subscriber costs.
+            if round > 0, scenario.hasPrefix("idle") || scenario == "churn" { continue }
             for target in (round % 2 == 0 ? targets : targets.reversed()) {
                 run += 1
                 let r: [String: String]
