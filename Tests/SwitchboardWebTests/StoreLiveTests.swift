@@ -57,6 +57,29 @@ import Testing
         }
     }
 
+    /// The binary runs Swift concurrency on NIO's event loops, where the fan-out writes its own
+    /// loop's subscribers at once: live events reach several subscribers complete, in order,
+    /// once each (the in-process tests run on Swift's own pool).
+    @Test func theBinaryDeliversLiveEventsInOrderToEverySubscriber() async throws {
+        let (p, base) = try await Self.run(try Self.rootSystem())
+        defer { p.terminate() }
+        var readers: [SSEReader] = []
+        for _ in 0..<4 { readers.append(try await SSEReader(base + "/events")) }
+        var sent: [String] = []
+        for k in 0..<200 {
+            let (status, id) = try await Self.post(base, "m\(k)")
+            #expect(status == 202)
+            sent.append(try #require(id))
+        }
+        for r in readers {
+            var got: [String] = []
+            while got.count < sent.count, let e = try await r.next() {
+                if let id = e.id, e.event == nil || e.event == "message" { got.append(id) }
+            }
+            #expect(got == sent)
+        }
+    }
+
     @Test func clientsResumeAcrossARestartOfTheProcess() async throws {
         let dir = try Self.rootSystem()
         var (p, base) = try await Self.run(dir)
