@@ -127,10 +127,10 @@ public final class Chan<Element: Sendable>: Sendable {
     }
 
     /// Waits for at least one item, then takes up to `max` under one lock; empty once the
-    /// channel is closed and drained (or the task is cancelled).
+    /// channel is closed and drained (or the task is cancelled). Nothing is allocated for the
+    /// batch while it waits: an idle consumer (a WebSocket's tap) holds no buffer.
     @inlinable public func receive(upTo max: Int) async -> [Element] {
         var items: [Element] = []
-        items.reserveCapacity(Swift.min(max, 256))
         var wakeups = ChanState<Element>.Wakeups()
         let open = state.withLock { $0.tryReceive(upTo: max, into: &items, &wakeups) }
         wakeups.resumeAll()

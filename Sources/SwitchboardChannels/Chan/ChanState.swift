@@ -193,6 +193,8 @@ struct ChanState<Element: Sendable>: ~Copyable {
 
     /// Takes up to `max` buffered items at once (at least one if any is available).
     @inlinable mutating func tryReceive(upTo max: Int, into out: inout [Element], _ wakeups: inout Wakeups) -> Bool {
+        // Room for what is there now (buffered, or offered by waiting senders), no more.
+        out.reserveCapacity(out.count + Swift.min(max - out.count, buffer.count + senders.count))
         while out.count < max {
             guard let next = tryReceive(&wakeups) else { break }
             guard let item = next else { return !out.isEmpty }
