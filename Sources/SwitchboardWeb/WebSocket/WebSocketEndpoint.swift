@@ -177,18 +177,26 @@ public final class WebSocketEndpoint: ClientCounting {
             sessions.withLock { $0[id] = nil }
         }
         let resumeFrom = query["lastEventId"].flatMap(MessageID.init)
+        // Client → channel in a child task, tap → client in this one (one task fewer per idle
+        // session); whichever ends first ends the other: the receiver by cancelling the tap,
+        // the sender by cancelling the receiver.
+        // The wire's error counts only when the client's side ended first.
+        let receiverEnded = Latch<Void>()
         let wireError = await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
-                var skip = Set<MessageID>()
-                if let resumeFrom { skip = await self.resume(after: resumeFrom, room: room, viewer: viewer, to: outbound) }
-                await self.send(tap: tap, room: room, viewer: viewer, skipping: skip, to: outbound)
-                return nil
+                let error = await self.receive(inbound, outbound: outbound, name: name, identity: identity, client: client, room: room, viewer: viewer, sink: sink)
+                receiverEnded.resolve(.success(()))
+                tap.cancel()
+                return error
             }
-            group.addTask { await self.receive(inbound, outbound: outbound, name: name, identity: identity, client: client, room: room, viewer: viewer, sink: sink) }
-            let first = await group.next() ?? nil
+            var skip = Set<MessageID>()
+            if let resumeFrom { skip = await self.resume(after: resumeFrom, room: room, viewer: viewer, to: outbound) }
+            await self.send(tap: tap, room: room, viewer: viewer, skipping: skip, to: outbound)
+            let receiverFirst = receiverEnded.isResolved
             group.cancelAll()
             tap.cancel()
-            return first
+            let error = await group.next() ?? nil
+            return receiverFirst ? error : nil
         }
         if let wireError { throw wireError }
     }
