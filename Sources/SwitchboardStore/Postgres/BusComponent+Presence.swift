@@ -63,6 +63,7 @@ extension BusComponent: PresenceSharing {
             return (s.nextFollower, s.remote)
         }
         remote(now)
+        state.withLock { $0.running?.presenceRead }?.signal()  // what the others have now
         return { [presence] in _ = presence.state.withLock { $0.followers.removeValue(forKey: id) } }
     }
 
@@ -96,14 +97,14 @@ extension BusComponent: PresenceSharing {
 
     /// Writes the row of `room` (removes it when nobody is there) and announces it.
     private func writeRow(room: String, users: [String]) async throws {
-        let (table, announce) = (log.engine.table, SharedPresence.payload(instance))
+        let (table, channel, announce) = (log.engine.table, log.channel, SharedPresence.payload(instance))
         _ = try await database.get().query(users.isEmpty ? """
             WITH gone AS (DELETE FROM switchboard_presence WHERE bus = \(table) AND instance = \(instance) AND room = \(room))
-            SELECT pg_notify(\(table), \(announce))
+            SELECT pg_notify(\(channel), \(announce))
             """ : """
             WITH up AS (INSERT INTO switchboard_presence (bus, instance, room, users) VALUES (\(table), \(instance), \(room), \(users))
               ON CONFLICT (bus, instance, room) DO UPDATE SET users = excluded.users)
-            SELECT pg_notify(\(table), \(announce))
+            SELECT pg_notify(\(channel), \(announce))
             """)
     }
 
@@ -115,9 +116,10 @@ extension BusComponent: PresenceSharing {
             """)
     }
 
-    /// Reads the other live instances' users whenever woken.
+    /// Reads the other live instances' users whenever woken, while a presence component follows.
     func readPresence(wake: Wakeup) async {
         while await wake.wait() {
+            guard presence.state.withLock({ !$0.followers.isEmpty }) else { continue }
             do {
                 let seconds = (config.heartbeat * 3).milliseconds / 1000
                 let rows = try await database.get().query("""

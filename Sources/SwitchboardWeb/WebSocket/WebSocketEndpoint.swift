@@ -179,8 +179,8 @@ public final class WebSocketEndpoint: ClientCounting {
         let resumeFrom = query["lastEventId"].flatMap(MessageID.init)
         // Client → channel in a child task, tap → client in this one (one task fewer per idle
         // session); whichever ends first ends the other: the receiver by cancelling the tap,
-        // the sender by cancelling the receiver.
-        // The wire's error counts only when the client's side ended first.
+        // the sender by cancelling the receiver. The wire's error counts only when the client's
+        // side ended first.
         let receiverEnded = Latch<Void>()
         let wireError = await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
