@@ -124,7 +124,8 @@ import Testing
               "inbox": {"type": "channel"},
               "fanout": {"type": "mult", "using": {"source": "inbox"}},
               "http": {"type": "http-server", "port": 0, "accessLog": true},
-              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}}
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+              "events": {"type": "sse", "using": {"server": "http", "source": "fanout"}}
             }}
             """#)
         let p = try LiveProcess(switchboardBinary(), ["run", "--log-format", "json"], directory: dir)
@@ -137,6 +138,10 @@ import Testing
             #expect(await curl.waitForExit() == 0)
         }
         #expect(await p.waitFor(#""message":"POST /messages 202""#))
+        // An event stream (served ahead of Hummingbird) is logged when it ends: here, its client leaves.
+        let stream = try LiveProcess("/usr/bin/env", ["curl", "-s", "-N", "--max-time", "1", "\(base)/events"])
+        #expect(await stream.waitForExit() == 28)
+        #expect(await p.waitFor(#""message":"GET /events 200""#))
         p.signal(SIGTERM)
         #expect(await p.waitForExit() == 0)
         let lines = p.text.split(separator: "\n")
@@ -156,6 +161,9 @@ import Testing
         #expect(notFound["metadata"]?["path"] == "/nowhere" && notFound["metadata"]?["status"] == "404")
         #expect(notFound["metadata"]?["bytes"]?.stringValue.flatMap(Int.init).map { $0 > 0 } == true)
         #expect(notFound["metadata"]?["durationMs"] != nil)
+        let streamed = try #require(messages.first { $0["message"] == "GET /events 200" })
+        #expect(streamed["metadata"]?["bytes"]?.stringValue.flatMap(Int.init).map { $0 >= "retry: 2000\n\n".count } == true)
+        #expect(streamed["metadata"]?["durationMs"]?.stringValue.flatMap(Double.init).map { $0 >= 900 } == true)
         #expect(!p.text.contains("s3cret"), "a query string (where tokens travel) is never logged")
         let bad = try await run(["run", "--log-format", "xml"], in: dir)
         #expect(bad.status != 0 && bad.text.contains("--log-format"))

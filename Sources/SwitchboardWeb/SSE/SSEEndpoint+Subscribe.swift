@@ -6,32 +6,51 @@ import Switchboard
 import SwitchboardChannels
 
 /// A client's `GET /events`: who it is, its replay (from the ring, or the store), then live.
+///
+/// A plain GET is served on its connection ahead of Hummingbird (`serve(_:on:)`, through the
+/// server's `StreamTakeover`): for its whole life the stream holds its subscriber and nothing
+/// of the request. HEAD and in-process requests take Hummingbird's way (`subscribe`); both
+/// share the rest.
 extension SSEEndpoint {
-    // MARK: Subscribers
+    /// A subscriber let in, with what it gets before it is live.
+    struct Opened {
+        let running: Running
+        let subscriber: SSESubscriber
+        /// `retry`, and a gap notice when the replay cannot reach back far enough.
+        let first: ByteBuffer
+        /// The replay (already filtered for the subscriber).
+        let replay: [SSEEvent]
+    }
 
-    func subscribe(_ request: Request, _ context: EdgeContext) async -> Response {
+    enum Opening {
+        case refused(Response)
+        case opened(Opened)
+    }
+
+    static var streamHeaders: HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return headers
+    }
+
+    /// Lets a client in: who it is (or the refusal), its subscriber — added before the history
+    /// is read, so that an event arriving in between is in both (the subscriber skips the copy)
+    /// and none falls between them — and its replay from the ring, or the store past the ring.
+    func open(_ request: Request, channel: any Channel) async -> Opening {
         guard let r = state.withLock({ $0.running }) else {
-            return .error(.serviceUnavailable, "the event stream is not running")
-        }
-        // HEAD asks what a GET would get, without a stream (and without a subscriber).
-        if request.method == .head {
-            var headers = HTTPFields()
-            headers[.contentType] = "text/event-stream; charset=utf-8"
-            headers[.cacheControl] = "no-cache"
-            return Response(status: .ok, headers: headers)
+            return .refused(.error(.serviceUnavailable, "the event stream is not running"))
         }
         let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
         let viewer: Viewer
         switch await auth.viewer(request, room: room) {
         case .viewer(let v, _): viewer = v
-        case .refused(let refusal, _): return refusal
+        case .refused(let refusal, _): return .refused(refusal)
         }
-        let channel = context.channel
         let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
                                        policy: config.policy, pendingLimit: config.bufferBytes)
         channel.limitUnreadBytes(config.bufferBytes)
-        // Subscribe first, then read the history: an event arriving in between is in both,
-        // and the subscriber skips the copy; none can fall between them.
         r.subscribers.add(subscriber)
         // The endpoint may have halted since `running` was read: its stream end would miss
         // this subscriber, so refuse it (the client retries) instead of leaving it hanging.
@@ -39,59 +58,124 @@ extension SSEEndpoint {
             r.subscribers.remove(subscriber)
             var headers = HTTPFields()
             headers[.retryAfter] = "1"
-            return .error(.serviceUnavailable, "the event stream is restarting", headers: headers)
+            return .refused(.error(.serviceUnavailable, "the event stream is restarting", headers: headers))
         }
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("lastEventId")
         let lastID = lastEventID.flatMap(MessageID.init)
-        let ringReplay = lastID.map { r.history.replay(after: $0, room: room) }
+        var replay = lastID.map { r.history.replay(after: $0, room: room) }
         served.add(1, ordering: .relaxed)
-        // A client that hangs up ends its stream at once, not at the next write.
-        let (watcher, unwatch) = ClientGoneWatcher.watch(channel, gone: { subscriber.end() }, writable: { subscriber.becameWritable() })
 
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream; charset=utf-8"
-        headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        let retry = config.retry
+        var first = ByteBuffer(string: "retry: \(config.retry)\n\n")
+        if let lastID, let ring = replay, ring.gap, let stored = await resume(after: lastID, room: room, viewer: viewer, ring: ring) {
+            replay = stored
+        }
+        let events = replay?.events.filter(subscriber.matches) ?? []
+        if let replay, replay.gap {
+            let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
+            first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
+        }
+        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events))
+    }
+
+    /// Writes the start of a stream — `retry`, a gap notice, the replay — in chunks of about
+    /// 64 KB, each once the one before went out: a client that never reads holds one chunk,
+    /// not the whole history.
+    static func writeStart(_ o: Opened, _ write: (ByteBuffer) async throws -> Void) async throws {
+        var chunk = o.first
+        for e in o.replay {
+            chunk.writeImmutableBuffer(e.bytes)
+            if chunk.readableBytes >= 65_536 {
+                try await write(chunk)
+                chunk = ByteBuffer()
+            }
+        }
+        try await write(chunk)
+    }
+
+    /// The replayed ids (the live side may have them too, as a prefix).
+    static func replayed(_ o: Opened) -> Set<MessageID> {
+        Set(o.replay.compactMap(\.id))
+    }
+
+    /// A stream is over: its subscriber goes, with its counts.
+    func finish(_ o: Opened) {
+        o.running.subscribers.remove(o.subscriber)
+        retired.withLock { $0.delivered += o.subscriber.delivered; $0.dropped += o.subscriber.dropped }
+    }
+
+    // MARK: Ahead of Hummingbird
+
+    /// Serves a plain GET on the connection `StreamTakeover` took over.
+    func serve(_ request: Request, on connection: StreamTakeover) async {
+        let o: Opened
+        switch await open(request, channel: connection.channel) {
+        case .refused(let response): return await connection.refuse(response)
+        case .opened(let opened): o = opened
+        }
+        let s = o.subscriber
+        let leave = presence.join(s.viewer.name, room: s.room ?? config.defaultRoom)
+        let loop = connection.channel.eventLoop
+        do {
+            try await loop.submit { [self] in
+                s.whenEnded {
+                    leave()
+                    self.finish(o)
+                    connection.close(rawBytes: s.rawBytes)
+                }
+                connection.open(.ok, Self.streamHeaders, gone: { s.end() }, writable: { s.becameWritable() })
+            }.get()
+            try await Self.writeStart(o) { chunk in try await loop.flatSubmit { connection.write(chunk) }.get() }
+            // From here on the fan-out writes to the socket itself, on the connection's loop.
+            let ids = Self.replayed(o)
+            try await loop.submit { s.goLive(replayed: ids, front: connection.front) }.get()
+        } catch {
+            loop.execute { s.end() }
+        }
+    }
+
+    // MARK: Through Hummingbird
+
+    func subscribe(_ request: Request, _ context: EdgeContext) async -> Response {
+        // HEAD asks what a GET would get, without a stream (and without a subscriber).
+        if request.method == .head {
+            guard state.withLock({ $0.running }) != nil else { return .error(.serviceUnavailable, "the event stream is not running") }
+            return Response(status: .ok, headers: Self.streamHeaders)
+        }
+        let channel = context.channel
+        let o: Opened
+        switch await open(request, channel: channel) {
+        case .refused(let response): return response
+        case .opened(let opened): o = opened
+        }
+        let s = o.subscriber
+        // A client that hangs up ends its stream at once, not at the next write.
+        let (watcher, unwatch) = ClientGoneWatcher.watch(channel, gone: { s.end() }, writable: { s.becameWritable() })
         let body = ResponseBody { writer in
-            let leave = self.presence.join(viewer.name, room: room ?? self.config.defaultRoom)
+            let leave = self.presence.join(s.viewer.name, room: s.room ?? self.config.defaultRoom)
             defer {
                 leave()
                 unwatch()
-                r.subscribers.remove(subscriber)
-                self.retired.withLock { $0.delivered += subscriber.delivered; $0.dropped += subscriber.dropped }
+                self.finish(o)
             }
-            var first = ByteBuffer(string: "retry: \(retry)\n\n")
-            var replayed = Set<MessageID>()
-            var replay = ringReplay
-            if let lastID, let ring = ringReplay, ring.gap, let stored = await self.resume(after: lastID, room: room, viewer: viewer, ring: ring) {
-                replay = stored
-            }
-            replay = replay.map { HistoryRing.Replay(events: $0.events.filter(subscriber.matches), gap: $0.gap, oldest: $0.oldest) }
-            if let replay {
-                if replay.gap {
-                    let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
-                    first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
-                }
-                replayed = Set(replay.events.compactMap(\.id))
-                // The replay goes out in chunks, each written only when the connection takes
-                // more (the writer waits on NIO's write watermark): a client that never reads
-                // holds one chunk, not the whole history.
-                for e in replay.events {
-                    first.writeImmutableBuffer(e.bytes)
-                    if first.readableBytes >= 65_536 {
-                        try await writer.write(first)
-                        first = ByteBuffer()
-                    }
-                }
-            }
-            try await writer.write(first)
-            // From here on the fan-out writes to the connection itself, on its event loop.
-            let ids = replayed
-            try await channel.eventLoop.submit { subscriber.goLive(replayed: ids, writingPast: watcher) }.get()
-            try await subscriber.done.wait()
+            try await Self.writeStart(o) { try await writer.write($0) }
+            let ids = Self.replayed(o)
+            let ended = Latch<Void>()
+            try await channel.eventLoop.submit {
+                s.whenEnded { _ = ended.resolve(.success(())) }
+                s.goLive(replayed: ids, front: try? channel.pipeline.syncOperations.context(handler: watcher))
+            }.get()
+            try await ended.wait()
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: headers, body: body)
+        return Response(status: .ok, headers: Self.streamHeaders, body: body)
+    }
+}
+
+/// The SSE endpoint's side of a connection taken over ahead of Hummingbird.
+struct SSEConnectionStreaming: ConnectionStreaming {
+    let endpoint: SSEEndpoint
+
+    func serve(_ request: Request, on connection: StreamTakeover) {
+        Task { await endpoint.serve(request, on: connection) }
     }
 }

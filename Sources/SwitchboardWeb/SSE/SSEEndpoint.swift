@@ -173,7 +173,9 @@ public final class SSEEndpoint: Component {
         }
         r.unlisten.withLock { $0 = unlisten }
         do {
-            try mount.mount([HTTPRoute(.get, config.path) { [self] request, context in await subscribe(request, context) }])
+            try mount.mount([HTTPRoute(.get, config.path, stream: SSEConnectionStreaming(endpoint: self)) { [self] request, context in
+                await subscribe(request, context)
+            }])
             auth.announce()
         } catch {
             await stop()

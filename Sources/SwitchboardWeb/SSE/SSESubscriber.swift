@@ -26,8 +26,6 @@ final class SSESubscriber: @unchecked Sendable {
     let viewer: Viewer
     let policy: TapPolicy
     let since = ContinuousClock.now
-    /// Resolved when the stream is over (client gone, endpoint stopped, disconnected).
-    let done = Latch<Void>()
     private let deliveredCount = Atomic<Int>(0)
     private let droppedCount = Atomic<Int>(0)
     private let disconnectedFlag = Atomic<Bool>(false)
@@ -35,6 +33,10 @@ final class SSESubscriber: @unchecked Sendable {
     // Event-loop state.
     private var live = false
     private var ended = false
+    /// Runs when the stream is over (client gone, endpoint stopped, disconnected).
+    private var onEnd: (() -> Void)?
+    /// Body bytes written at the front (for the access log).
+    private(set) var rawBytes = 0
     private var pending: [SSEEvent] = []
     private var pendingBytes = 0
     /// The most bytes of live events held for a subscriber whose replay is still going out.
@@ -60,10 +62,12 @@ final class SSESubscriber: @unchecked Sendable {
     /// After the first chunk (retry, replay) went out: writes what came meanwhile, then
     /// everything as it comes. `replayed` are the ids the replay held (the live side may have
     /// them too, as a prefix).
-    func goLive(replayed: Set<MessageID>, writingPast watcher: ClientGoneWatcher) {
+    /// `front` is where bytes go straight to the socket (nil: the connection is gone).
+    func goLive(replayed: Set<MessageID>, front: ChannelHandlerContext?) {
         channel.eventLoop.assertInEventLoop()
-        guard let front = try? channel.pipeline.syncOperations.context(handler: watcher) else {
-            end()  // the watcher is gone: so is the client
+        guard !ended else { return }
+        guard let front else {
+            end()  // the pipeline is torn down: the client is gone
             return
         }
         socket = front
@@ -135,6 +139,7 @@ final class SSESubscriber: @unchecked Sendable {
                 break  // write anyway; the endpoint waits below
             }
         }
+        rawBytes += bytes.readableBytes
         socket.writeAndFlush(NIOAny(bytes), promise: nil)
         deliveredCount.add(count, ordering: .relaxed)
         if policy == .block, !channel.isWritable {
@@ -149,6 +154,7 @@ final class SSESubscriber: @unchecked Sendable {
     func heartbeat() {
         channel.eventLoop.assertInEventLoop()
         guard live, !ended, channel.isWritable, let socket else { return }
+        rawBytes += SSEEvent.heartbeat.framed.readableBytes
         socket.writeAndFlush(NIOAny(SSEEvent.heartbeat.framed), promise: nil)
     }
 
@@ -170,7 +176,15 @@ final class SSESubscriber: @unchecked Sendable {
         pendingBytes = 0
         writable?.succeed()
         writable = nil
-        done.resolve(.success(()))
+        let after = onEnd
+        onEnd = nil
+        after?()
+    }
+
+    /// Runs `body` when the stream is over (at once if it is).
+    func whenEnded(_ body: @escaping () -> Void) {
+        channel.eventLoop.assertInEventLoop()
+        if ended { body() } else { onEnd = body }
     }
 
     /// Whether `e` is for this subscriber: heartbeats always, a notice of a room (presence) when

@@ -17,16 +17,19 @@ enum AccessLog {
         let status = response.status.code
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
             let bytes = ByteCount()
-            defer {
-                let ms = (ContinuousClock.now - started) / .milliseconds(1)
-                logger.info("\(method) \(path) \(status)", metadata: [
-                    "method": "\(method)", "path": "\(path)", "status": "\(status)",
-                    "durationMs": "\((ms * 1000).rounded() / 1000)", "bytes": "\(bytes.value.load(ordering: .relaxed))",
-                ])
-            }
+            defer { log(method: method, path: path, status: status, since: started, bytes: bytes.value.load(ordering: .relaxed), logger: logger) }
             try await body.write(CountingWriter(inner: writer, bytes: bytes))
         }
         return response
+    }
+
+    /// The line of one request.
+    static func log(method: String, path: String, status: Int, since started: ContinuousClock.Instant, bytes: Int, logger: Logger) {
+        let ms = (ContinuousClock.now - started) / .milliseconds(1)
+        logger.info("\(method) \(path) \(status)", metadata: [
+            "method": "\(method)", "path": "\(path)", "status": "\(status)",
+            "durationMs": "\((ms * 1000).rounded() / 1000)", "bytes": "\(bytes)",
+        ])
     }
 
     final class ByteCount: Sendable {

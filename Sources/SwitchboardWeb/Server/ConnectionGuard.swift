@@ -171,17 +171,22 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
-/// A server child channel with a `ConnectionGuard` after the HTTP decoder of `inner`.
+/// A server child channel with a `ConnectionGuard` after the HTTP decoder of `inner`, and a
+/// `StreamTakeover` after it.
 struct GuardedChannel<Inner: ServerChildChannel>: ServerChildChannel {
     let inner: Inner
     let limits: GuardLimits
     let registry: ConnectionRegistry
+    /// For the streams taken over ahead of Hummingbird (see `StreamTakeover`).
+    let server: HTTPServerComponent
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Inner.Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let ops = channel.pipeline.syncOperations
             let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try ops.addHandler(ConnectionGuard(limits: limits, registry: registry), position: .after(decoder))
+            let guardHandler = ConnectionGuard(limits: limits, registry: registry)
+            try ops.addHandler(guardHandler, position: .after(decoder))
+            try ops.addHandler(StreamTakeover(server: server, channel: channel), position: .after(guardHandler))
             return value
         }
     }

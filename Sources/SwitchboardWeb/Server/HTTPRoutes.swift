@@ -12,11 +12,20 @@ public struct HTTPRoute: Sendable {
     public let path: String
     /// Answers a request.
     public let handler: @Sendable (Request, EdgeContext) async throws -> Response
+    /// Serves a plain GET on the connection itself, ahead of Hummingbird (see `StreamTakeover`);
+    /// `handler` still answers everything else (HEAD, in-process requests).
+    let stream: (any ConnectionStreaming)?
 
     /// A route for `method` on `path`.
     public init(_ method: HTTPRequest.Method, _ path: String, handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
+        self.init(method, path, stream: nil, handler: handler)
+    }
+
+    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)?,
+         handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.method = method
         self.path = path
+        self.stream = stream
         self.handler = handler
     }
 }

@@ -127,7 +127,7 @@ public final class HTTPServerComponent: HTTPServing {
                         guard let route = routes.webSocket(path), let handler = await route.handler(head, channel) else { return .dontUpgrade }
                         return .upgrade([:], handler)
                     },
-                    limits: limits, registry: registry)
+                    limits: limits, registry: registry, server: self)
             },
             configuration: .init(
                 address: .hostname(config.host, port: config.port), serverName: "switchboard",

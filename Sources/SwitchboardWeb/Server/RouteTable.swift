@@ -121,6 +121,11 @@ final class RouteTable: Sendable {
         }
     }
 
+    /// The streaming side of the GET route on `path`, if it has one (placeholders have none).
+    func stream(_ path: String) -> (any ConnectionStreaming)? {
+        table.withLock { $0.http[path]?[.get]?.route.stream }
+    }
+
     func webSocket(_ path: String) -> WebSocketRoute? {
         table.withLock { $0.webSockets[path]?.route }
     }

@@ -1,0 +1,235 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+
+/// A GET route that serves a plain request on its connection itself, ahead of Hummingbird:
+/// a long-lived stream (SSE) then holds no request task, no `Request` and no response writer
+/// for its whole life — a few hundred bytes of state on the event loop instead.
+protocol ConnectionStreaming: Sendable {
+    /// Serves `request` (its head; a streamed GET has no body) on `connection`. Called on the
+    /// connection's event loop; the route answers with `connection.refuse` or `open`, `write`
+    /// … `close`.
+    func serve(_ request: Request, on connection: StreamTakeover)
+}
+
+/// Sits after the `ConnectionGuard` of every connection and takes a plain GET on a streaming
+/// route (see `ConnectionStreaming`) away from Hummingbird, whose per-connection task then
+/// never sees it: it keeps waiting for a first request, a shallow wait that holds little.
+/// Everything else — other routes, HEAD, a GET with a body or an upgrade, a request pipelined
+/// behind one Hummingbird is answering, a placeholder answering 503 — goes on untouched.
+/// A taken-over connection is the stream's until it closes: the stream's end closes it.
+///
+/// - Important: Everything but `refuse` runs on the connection's event loop.
+final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case passing
+        case held(HTTPRequestHead, Request, any ConnectionStreaming)
+        case taken
+    }
+
+    private let server: HTTPServerComponent
+    /// The connection.
+    let channel: any Channel
+    private var state = State.passing
+    /// Requests passed on whose response has not ended yet.
+    private var outstanding = 0
+    private var context: ChannelHandlerContext?
+    private var gone: (() -> Void)?
+    private var writable: (() -> Void)?
+    private var isGone = false
+    /// The taken-over response has ended: nothing more is written.
+    private var finished = false
+    /// The request line and start, for the access log.
+    private var logged: (method: String, path: String, status: Int, started: ContinuousClock.Instant)?
+    private var bodyBytes = 0
+    /// The request's `Origin`, for the CORS headers of the answer.
+    private var origin: String?
+
+    init(server: HTTPServerComponent, channel: any Channel) {
+        self.server = server
+        self.channel = channel
+    }
+
+    // MARK: Inbound
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.taken, _):
+            return  // a client talking on its stream: nothing to answer
+        case (.passing, .head(let head)):
+            if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
+                // The bytes after the upgrade are frames: this handler is done.
+                context.fireChannelRead(data)
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+            if outstanding == 0, head.method == .GET, !head.headers.contains(name: "transfer-encoding"),
+               head.headers["content-length"].allSatisfy({ $0 == "0" }),
+               let route = server.routes.stream(String(head.uri.prefix { $0 != "?" })),
+               let request = try? HTTPRequest(head, secure: false, splitCookie: false) {
+                state = .held(head, Request(head: request, body: RequestBody(buffer: ByteBuffer())), route)
+                return
+            }
+            outstanding += 1
+            context.fireChannelRead(data)
+        case (.held(let head, _, _), .body):
+            // Not a plain GET after all: Hummingbird answers it.
+            state = .passing
+            outstanding += 1
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+            context.fireChannelRead(data)
+        case (.held(let head, let request, let route), .end):
+            state = .taken
+            origin = head.headers["origin"].first
+            logged = (head.method.rawValue, request.uri.path, 0, .now)
+            route.serve(request, on: self)
+        case (.passing, _), (.held, .head):
+            context.fireChannelRead(data)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent, case .taken = state { hangUp() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        hangUp()
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { writable?() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func hangUp() {
+        guard !isGone else { return }
+        isGone = true
+        let gone = self.gone
+        self.gone = nil
+        gone?()
+    }
+
+    // MARK: Outbound (Hummingbird's responses)
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), outstanding > 0 { outstanding -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: The route's side
+
+    /// Answers with `response` (a refusal) and closes the connection.
+    func refuse(_ response: Response) async {
+        let body = CollectedBody()
+        var response = response
+        try? await response.body.write(body)
+        let bytes = body.buffer
+        response.headers[.contentLength] = String(bytes.readableBytes)
+        response.headers[.connection] = "close"
+        let head = response
+        channel.eventLoop.execute { [self] in
+            guard let context else { return }
+            writeHead(head.status, head.headers, context)
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            bodyBytes += bytes.readableBytes
+            close()
+        }
+    }
+
+    /// Sends the response head of a stream; `gone` runs once when the client hangs up (at
+    /// once if it has already), `writable` whenever a full connection can take more again.
+    func open(_ status: HTTPResponse.Status, _ headers: HTTPFields, gone: @escaping () -> Void, writable: @escaping () -> Void) {
+        guard let context, !finished else { return gone() }
+        self.writable = writable
+        if isGone { return gone() }
+        self.gone = gone
+        writeHead(status, headers, context)
+    }
+
+    /// Writes a body chunk through the HTTP encoder; the future completes once the socket took it.
+    func write(_ chunk: ByteBuffer) -> EventLoopFuture<Void> {
+        guard let context, !finished else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        bodyBytes += chunk.readableBytes
+        return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))
+    }
+
+    /// Where bytes go straight to the socket, past the HTTP encoder (which is first in the
+    /// pipeline): for ready-made HTTP chunks.
+    var front: ChannelHandlerContext? {
+        try? channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    /// Ends the response (the last chunk), logs it, and closes the connection. `rawBytes` are
+    /// body bytes the stream wrote at the `front`.
+    func close(rawBytes: Int = 0) {
+        gone = nil
+        writable = nil
+        guard let context, !finished else { return }
+        finished = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        if let l = logged, server.accessLog {
+            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bodyBytes + rawBytes, logger: server.runtime.logger)
+        }
+        logged = nil
+    }
+
+    private func writeHead(_ status: HTTPResponse.Status, _ fields: HTTPFields, _ context: ChannelHandlerContext) {
+        var fields = fields
+        if let cors = server.corsPolicy, let origin, cors.allows(origin: origin) {
+            for field in cors.originHeaders(origin) { fields[field.name] = field.value }
+        }
+        fields[.date] = HTTPDate.now
+        fields[.server] = "switchboard"
+        server.stats.count(status)
+        logged?.status = status.code
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
+                                    headers: HTTPHeaders(fields))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+}
+
+/// A response body read into one buffer (a refusal's few bytes).
+private final class CollectedBody: ResponseBodyWriter, @unchecked Sendable {
+    var buffer = ByteBuffer()
+
+    func write(_ buffer: ByteBuffer) async throws {
+        var b = buffer
+        self.buffer.writeBuffer(&b)
+    }
+
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// The `Date` header's format (RFC 9110 §5.6.7), in UTC.
+enum HTTPDate {
+    static var now: String {
+        var t = time(nil)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
