@@ -126,6 +126,27 @@ import Testing
         #expect(allowed.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
     }
 
+    /// A connection whose first request is a stream is the stream's alone (Hummingbird let go
+    /// of it): what the client sends on it afterwards — even bytes that are not HTTP — is
+    /// dropped and the stream goes on; the client's hang-up still ends it at once.
+    @Test func aStreamOwnsItsConnectionAndIgnoresWhatTheClientSendsOnIt() async throws {
+        let h = try await WebHarness.start(Self.system)
+        defer { Task { await h.stop() } }
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        let wire = try Wire(try await Self.port(h))
+        wire.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(await wire.read { $0.contains("retry: ") })
+        await waitUntil("the subscriber") { events.subscriberCount == 1 }
+        wire.send("\u{1}\u{2} not HTTP at all \r\n\r\nGET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try await h.postJSON("/messages", #"{"from": "ann", "text": "still here"}"#).status == 202)
+        #expect(await wire.read { $0.contains(#""text":"still here""#) })
+        #expect(!wire.closed)
+        #expect(wire.text.components(separatedBy: "HTTP/1.1 ").count == 2, "one response on the connection")
+        #expect(events.subscriberCount == 1)
+        shutdown(wire.fd, Int32(SHUT_RDWR))
+        await waitUntil("the subscriber leaves") { events.subscriberCount == 0 }
+    }
+
     /// A stream asked for after another request on the same connection — kept alive (a
     /// browser's EventSource reusing the page's connection), or pipelined behind it — gets
     /// its answer after the other one's, complete, and its events.

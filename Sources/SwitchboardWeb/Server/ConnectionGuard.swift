@@ -1,4 +1,5 @@
 import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -171,27 +172,43 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
-/// A server child channel with a `ConnectionGuard` after the HTTP decoder of `inner`, and a
-/// `StreamTakeover` after it.
-struct GuardedChannel<Inner: ServerChildChannel>: ServerChildChannel {
-    let inner: Inner
+/// Hummingbird's server child channel (HTTP/1.1 with WebSocket upgrades) with a
+/// `ConnectionGuard` after its HTTP decoder, and a `StreamTakeover` after that.
+///
+/// A connection whose first request is a stream the takeover serves needs nothing more of
+/// Hummingbird: its task ends there (`handle` returns without running `inner`'s), so an idle
+/// subscriber holds no task at all, only its handlers on the event loop.
+struct GuardedChannel: ServerChildChannel {
+    /// The handler that waits for a connection's first request, to upgrade it or not.
+    private typealias UpgradeHandler = NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>
+
+    struct Value: ServerChildChannelValue {
+        let inner: HTTP1WebSocketUpgradeChannel.Value
+        /// Whether the takeover kept the connection's first request (true) or let it through.
+        let takenOver: EventLoopFuture<Bool>
+        var channel: any Channel { inner.channel }
+    }
+
+    let inner: HTTP1WebSocketUpgradeChannel
     let limits: GuardLimits
     let registry: ConnectionRegistry
     /// For the streams taken over ahead of Hummingbird (see `StreamTakeover`).
     let server: HTTPServerComponent
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Inner.Value> {
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let ops = channel.pipeline.syncOperations
             let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let guardHandler = ConnectionGuard(limits: limits, registry: registry)
             try ops.addHandler(guardHandler, position: .after(decoder))
-            try ops.addHandler(StreamTakeover(server: server, channel: channel), position: .after(guardHandler))
-            return value
+            let takeover = StreamTakeover(server: server, channel: channel, behind: try? ops.handler(type: UpgradeHandler.self))
+            try ops.addHandler(takeover, position: .after(guardHandler))
+            return Value(inner: value, takenOver: takeover.firstRequestTaken)
         }
     }
 
-    func handle(value: Inner.Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
+    func handle(value: Value, logger: Logger) async {
+        if (try? await value.takenOver.get()) == true { return }
+        await inner.handle(value: value.inner, logger: logger)
     }
 }

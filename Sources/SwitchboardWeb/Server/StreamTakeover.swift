@@ -22,6 +22,12 @@ protocol ConnectionStreaming: Sendable {
 /// behind one Hummingbird is answering, a placeholder answering 503 — goes on untouched.
 /// A taken-over connection is the stream's until it closes: the stream's end closes it.
 ///
+/// When the connection's first request is taken over, Hummingbird's side of the connection is
+/// let go (`firstRequestTaken`; see `GuardedChannel`): its task ends, the handlers waiting for a
+/// first request behind this one are removed, and the request decoder gives way to a handler
+/// that drops whatever the client sends, so that an idle stream holds its socket, a few
+/// handlers and its subscriber, nothing else.
+///
 /// - Important: Everything but `refuse` runs on the connection's event loop.
 final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
@@ -38,6 +44,10 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     private let server: HTTPServerComponent
     /// The connection.
     let channel: any Channel
+    /// Waits for the first request behind this handler (removed when that one is taken over).
+    private let behind: (any RemovableChannelHandler)?
+    private let decided: EventLoopPromise<Bool>
+    private var isDecided = false
     private var state = State.passing
     /// Requests passed on whose response has not ended yet.
     private var outstanding = 0
@@ -53,9 +63,22 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     /// The request's `Origin`, for the CORS headers of the answer.
     private var origin: String?
 
-    init(server: HTTPServerComponent, channel: any Channel) {
+    /// `behind` is the handler after this one that waits for the connection's first request.
+    init(server: HTTPServerComponent, channel: any Channel, behind: (any RemovableChannelHandler)?) {
         self.server = server
         self.channel = channel
+        self.behind = behind
+        decided = channel.eventLoop.makePromise(of: Bool.self)
+    }
+
+    /// Whether the connection's first request was taken over (true), or passed on (false): once
+    /// true, nothing of Hummingbird serves this connection.
+    var firstRequestTaken: EventLoopFuture<Bool> { decided.futureResult }
+
+    private func decide(_ taken: Bool) {
+        guard !isDecided else { return }
+        isDecided = true
+        decided.succeed(taken)
     }
 
     // MARK: Inbound
@@ -65,6 +88,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        decide(false)
         self.context = nil
     }
 
@@ -76,6 +100,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         case (.passing, .head(let head)):
             if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
                 // The bytes after the upgrade are frames: this handler is done.
+                decide(false)
                 context.fireChannelRead(data)
                 context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
                 return
@@ -87,10 +112,12 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
                 state = .held(head, Request(head: request, body: RequestBody(buffer: ByteBuffer())), route)
                 return
             }
+            decide(false)
             outstanding += 1
             context.fireChannelRead(data)
         case (.held(let head, _, _), .body):
             // Not a plain GET after all: Hummingbird answers it.
+            decide(false)
             state = .passing
             outstanding += 1
             context.fireChannelRead(wrapInboundOut(.head(head)))
@@ -99,6 +126,11 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
             state = .taken
             origin = head.headers["origin"].first
             logged = (head.method.rawValue, request.uri.path, 0, .now)
+            if !isDecided {
+                decide(true)
+                // After this read: the decoder may still be delivering what came with it.
+                context.eventLoop.assumeIsolated().execute { [self] in letGoOfHummingbird() }
+            }
             route.serve(request, on: self)
         case (.passing, _), (.held, .head):
             context.fireChannelRead(data)
@@ -106,13 +138,31 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed? = event as? ChannelEvent, case .taken = state { hangUp() }
+        if case .taken = state {
+            if case .inputClosed? = event as? ChannelEvent { hangUp() }
+            // The server is shutting down: the stream ends now (it would at its endpoint's stop).
+            if event is ChannelShouldQuiesceEvent { hangUp() }
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        decide(false)
         hangUp()
         context.fireChannelInactive()
+    }
+
+    /// The connection's first request was taken over: what Hummingbird set up for a first
+    /// request goes (its task has ended, see `GuardedChannel`), and the request decoder gives
+    /// way to `DropInbound` — this connection carries no more requests.
+    private func letGoOfHummingbird() {
+        guard let context else { return }
+        let ops = context.pipeline.syncOperations
+        if let behind { ops.removeHandler(behind, promise: nil) }
+        guard let decoder = try? ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
+        // First the sink, then the decoder: what the decoder still holds lands in the sink.
+        try? ops.addHandler(DropInbound(), position: .after(decoder))
+        ops.removeHandler(decoder, promise: nil)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -206,6 +256,15 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
                                     headers: HTTPHeaders(fields))
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
+}
+
+/// Takes the request decoder's place on a connection whose stream was taken over: the bytes a
+/// client sends on its stream are dropped (`StreamTakeover` ignores them anyway); events —
+/// the client's half-close, the connection's end — go on.
+private final class DropInbound: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Any
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// A response body read into one buffer (a refusal's few bytes).

@@ -163,9 +163,11 @@ struct Target: Sendable {
     /// The release `switchboard` binary with a chat-like system: channel → mult → sse + publish.
     /// With `auth`, both endpoints check an HS256 token (minted by `switchboard token`).
     /// With `swiftExecutor`, Swift concurrency keeps its own thread pool (`SWITCHBOARD_EXECUTOR=swift`)
-    /// instead of running on NIO's event loops.
-    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil, auth: Bool = false, swiftExecutor: Bool = false) async throws -> Target {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
+    /// instead of running on NIO's event loops. With `baseline`, that binary (an earlier build,
+    /// to compare before and after in one run) instead of the one beside this tool.
+    static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil, auth: Bool = false, swiftExecutor: Bool = false,
+                            baseline: String? = nil) async throws -> Target {
+        let binary = baseline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
         let config = """
             {"name": "bench", "components": {
               "inbox": {"type": "channel", "buffer": 4096},
@@ -188,7 +190,8 @@ struct Target: Sendable {
         let file = own + "/bench.json"
         let p = try await run(binary, config, file: file, port: port, environment: swiftExecutor ? ["SWITCHBOARD_EXECUTOR": "swift"] : [:])
         let pid = p.processIdentifier
-        let name = auth ? "switchboard+auth" : metricsPort != nil ? "switchboard+metrics" : swiftExecutor ? "switchboard (Swift's pool)" : "switchboard"
+        let name = auth ? "switchboard+auth" : metricsPort != nil ? "switchboard+metrics" : swiftExecutor ? "switchboard (Swift's pool)"
+            : baseline != nil ? "switchboard (baseline)" : "switchboard"
         var target = Target(name: name, port: port, subscribePath: "/events",
                             publishURL: "http://127.0.0.1:\(port)/messages\(auth ? "" : "?from=bench")", process: p, pidsOf: { [pid] })
         if auth {

@@ -6,6 +6,8 @@
 //   (--only auth: the same system without and with an auth component on publish and sse)
 //   (--only executor: Switchboard on NIO's event loops against Swift's own pool)
 //   (--rounds N: every scenario N times, the targets alternating; the table shows medians)
+//   (--baseline PATH: also an earlier switchboard binary, e.g. a copy of the last release build,
+//    so that before and after come from one run)
 //   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
 //    --bus-messages N and --bus-publishers N (32) for the bus throughput run)
 //
@@ -54,6 +56,9 @@ struct SSELoad {
             }
             if only == "executor" { targets.append(try await Target.switchboard(dir: dir, port: 18083, swiftExecutor: true)) }
             if only == "metrics" { targets.append(try await Target.switchboard(dir: dir, port: 18081, metricsPort: 19090)) }
+            if let baseline = args.firstIndex(of: "--baseline").flatMap({ args.indices.contains($0 + 1) ? args[$0 + 1] : nil }) {
+                targets.append(try await Target.switchboard(dir: dir, port: 18084, baseline: baseline))
+            }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
         } catch {
             print("could not start the servers: \(error)")
@@ -232,12 +237,15 @@ struct SSELoad {
         for c in channels { try? await c.close() }
     }
 
-    /// The table, with the first target's figure over the second's when there are two.
+    /// The table, with each target's figure over nchan's (the last target) when nchan ran, or
+    /// the first's over the second's when two others ran.
     func printTable(_ r: [String: [String: String]], targets: [String], subscribers: Int, messages: Int, idle: [Int]) {
         func v(_ s: String, _ t: String, _ k: String) -> String { r[s + " " + t]?[k] ?? "—" }
-        let ratio = targets.count == 2
-        print("\n| figure | " + targets.joined(separator: " | ") + (ratio ? " | \(targets[0]) / \(targets[1])" : "") + " |")
-        print("|---|" + targets.map { _ in "---|" }.joined() + (ratio ? "---|" : ""))
+        let over = targets.count >= 2 ? targets.count - 1 : nil
+        let ratios = over.map { o in targets.indices.filter { $0 != o && (targets.count == 2 || targets[o] == "nginx+nchan") } } ?? []
+        let cols = ratios.map { " | \(targets[$0]) / \(targets[over!])" }.joined()
+        print("\n| figure | " + targets.joined(separator: " | ") + cols + " |")
+        print("|---|" + targets.map { _ in "---|" }.joined() + ratios.map { _ in "---|" }.joined())
         var rows: [(String, String, String)] = [
             ("\(subscribers) subscribers, many in flight: deliveries/s", "throughput", "deliveriesPerSecond"),
             ("\(subscribers) subscribers, many in flight: server CPU µs per delivery", "throughput", "cpuMicrosPerDelivery"),
@@ -253,8 +261,8 @@ struct SSELoad {
         for (label, scenario, key) in rows {
             let cells = targets.map { v(scenario, $0, key) }
             var line = "| \(label) | " + cells.joined(separator: " | ")
-            if ratio {
-                if let a = Double(cells[0]), let b = Double(cells[1]), b > 0, key != "growthKB" {
+            for i in ratios {
+                if let a = Double(cells[i]), let b = Double(cells[over!]), b > 0, key != "growthKB" {
                     line += String(format: " | %.2f×", a / b)
                 } else {
                     line += " | "
@@ -265,8 +273,9 @@ struct SSELoad {
         let runs = ["throughput", "latency", "chat"]
         let lost = targets.map { t in runs.map { v($0, t, "lost") }.joined(separator: " / ") }
         let dups = targets.map { t in runs.map { v($0, t, "duplicated") }.joined(separator: " / ") }
-        print("| lost (many / one in flight / chat) | " + lost.joined(separator: " | ") + (ratio ? " | " : "") + " |")
-        print("| duplicated (same runs) | " + dups.joined(separator: " | ") + (ratio ? " | " : "") + " |")
+        let blank = String(repeating: " | ", count: ratios.count)
+        print("| lost (many / one in flight / chat) | " + lost.joined(separator: " | ") + blank + " |")
+        print("| duplicated (same runs) | " + dups.joined(separator: " | ") + blank + " |")
     }
 }
 
