@@ -203,9 +203,16 @@ struct GuardedChannel: ServerChildChannel {
             try ops.addHandler(guardHandler, position: .after(decoder))
             let takeover = StreamTakeover(server: server, channel: channel, behind: try? ops.handler(type: UpgradeHandler.self))
             try ops.addHandler(takeover, position: .after(guardHandler))
+            // The socket keeps its read buffer for its whole life (NIO pools it per channel and
+            // never shrinks it): start at 1 KB, not NIO's 2 KB — a request head fits (nginx's
+            // default header buffer is 1 KB too), a longer read grows it, and an idle stream
+            // holds half as much.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.reads)
             return Value(inner: value, takenOver: takeover.firstRequestTaken)
         }
     }
+
+    private static let reads = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65_536)
 
     func handle(value: Value, logger: Logger) async {
         if (try? await value.takenOver.get()) == true { return }

@@ -37,15 +37,17 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
 
     private enum State {
         case passing
-        case held(HTTPRequestHead, Request, any ConnectionStreaming)
+        /// Boxed: a held request is brief, the handler lives as long as its connection.
+        indirect case held(HTTPRequestHead, Request, any ConnectionStreaming)
         case taken
     }
 
     private let server: HTTPServerComponent
     /// The connection.
     let channel: any Channel
-    /// Waits for the first request behind this handler (removed when that one is taken over).
-    private let behind: (any RemovableChannelHandler)?
+    /// Waits for the first request behind this handler (removed, and let go of, when that one
+    /// is taken over: it holds the request decoder and the upgraders).
+    private var behind: (any RemovableChannelHandler)?
     private let decided: EventLoopPromise<Bool>
     private var isDecided = false
     private var state = State.passing
@@ -159,6 +161,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         guard let context else { return }
         let ops = context.pipeline.syncOperations
         if let behind { ops.removeHandler(behind, promise: nil) }
+        behind = nil
         guard let decoder = try? ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
         // First the sink, then the decoder: what the decoder still holds lands in the sink.
         try? ops.addHandler(DropInbound(), position: .after(decoder))
