@@ -82,10 +82,17 @@ final class SubscriberHandler: ChannelInboundHandler {
     var carry: [UInt8] = []
     let token: [UInt8]
 
-    init(state: RunState, host: String, path: String, bearer: String? = nil) {
+    /// Whether this subscriber is a WebSocket (an upgrade request; `101` counts as connected).
+    let webSocket: Bool
+
+    init(state: RunState, host: String, path: String, bearer: String? = nil, webSocket: Bool = false) {
         self.state = state
+        self.webSocket = webSocket
         let auth = bearer.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-        request = ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\(auth)\r\n")
+        let accept = webSocket
+            ? "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            : "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
+        request = ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\(accept)\(auth)\r\n")
         seen = Array(repeating: 0, count: (state.messages + 63) / 64)
         token = Array("run=\(state.run) seq=".utf8)
     }
@@ -102,7 +109,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         if !headersDone {
             guard let end = find([13, 10, 13, 10], in: bytes, from: 0) else { carry = bytes; return }
             headersDone = true
-            if bytes.starts(with: Array("HTTP/1.1 200".utf8)) { state.connected.add(1, ordering: .relaxed) } else { state.failed.add(1, ordering: .relaxed) }
+            if bytes.starts(with: Array((webSocket ? "HTTP/1.1 101" : "HTTP/1.1 200").utf8)) { state.connected.add(1, ordering: .relaxed) } else { state.failed.add(1, ordering: .relaxed) }
             bytes.removeFirst(end + 4)
         }
         var i = 0
@@ -148,7 +155,8 @@ final class SubscriberHandler: ChannelInboundHandler {
 }
 
 /// Opens `count` subscribers on `group` (one event loop), a batch at a time.
-func connectSubscribers(_ count: Int, state: RunState, group: any EventLoopGroup, host: String, port: Int, path: String, bearer: String? = nil) async throws -> [any Channel] {
+func connectSubscribers(_ count: Int, state: RunState, group: any EventLoopGroup, host: String, port: Int, path: String, bearer: String? = nil,
+                        webSocket: Bool = false) async throws -> [any Channel] {
     var channels: [any Channel] = []
     channels.reserveCapacity(count)
     var remaining = count
@@ -159,7 +167,7 @@ func connectSubscribers(_ count: Int, state: RunState, group: any EventLoopGroup
                 .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SubscriberHandler(state: state, host: host, path: path, bearer: bearer))
+                        try channel.pipeline.syncOperations.addHandler(SubscriberHandler(state: state, host: host, path: path, bearer: bearer, webSocket: webSocket))
                     }
                 }
                 .connect(host: host, port: port)

@@ -9,6 +9,8 @@ struct Target: Sendable {
     /// Where subscribers connect: one port, or one per instance (spread evenly).
     let ports: [Int]
     let subscribePath: String
+    /// Where a WebSocket subscriber upgrades (the idle WebSocket scenario), if the target has one.
+    var webSocketPath: String?
     /// The first (or only) port.
     var port: Int { ports[0] }
     /// Where messages are published: round-robin by sequence number.
@@ -174,6 +176,7 @@ struct Target: Sendable {
               "fanout": {"type": "mult", "using": {"source": "inbox"}, "tapDefaults": {"policy": "block", "capacity": 4096}},
               "http": {"type": "http-server", "port": \(port), "maxConnections": 100000},
               "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"\(auth ? #", "auth": "auth""# : "")}},
+              "ws": {"type": "websocket", "path": "/ws", "using": {"server": "http", "source": "fanout", "channel": "inbox"\(auth ? #", "auth": "auth""# : "")}},
               "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout"\(auth ? #", "auth": "auth""# : "")}}\(auth ? #"""
             ,
               "auth": {"type": "auth", "keys": [{"alg": "HS256", "secret": "sse-load-secret-of-at-least-32-bytes"}]}
@@ -194,6 +197,7 @@ struct Target: Sendable {
             : baseline != nil ? "switchboard (baseline)" : "switchboard"
         var target = Target(name: name, port: port, subscribePath: "/events",
                             publishURL: "http://127.0.0.1:\(port)/messages\(auth ? "" : "?from=bench")", process: p, pidsOf: { [pid] })
+        target.webSocketPath = "/ws"
         if auth {
             let mint = Process()
             mint.executableURL = URL(fileURLWithPath: binary)
@@ -225,6 +229,7 @@ struct Target: Sendable {
                 listen 127.0.0.1:\(port);
                 location = /pub { nchan_publisher; nchan_channel_id chat; nchan_message_buffer_length 1000; nchan_message_timeout 1h; }
                 location = /sub { nchan_subscriber eventsource; nchan_channel_id chat; }
+                location = /ws { nchan_subscriber websocket; nchan_channel_id chat; }
               }
             }
             """
@@ -236,7 +241,9 @@ struct Target: Sendable {
         try p.run()
         try await waitForPort(port)
         let master = p.processIdentifier
-        return Target(name: "nginx+nchan", port: port, subscribePath: "/sub", publishURL: "http://127.0.0.1:\(port)/pub",
-                      process: p, pidsOf: { [master] + Target.children(of: master) })
+        var target = Target(name: "nginx+nchan", port: port, subscribePath: "/sub", publishURL: "http://127.0.0.1:\(port)/pub",
+                            process: p, pidsOf: { [master] + Target.children(of: master) })
+        target.webSocketPath = "/ws"
+        return target
     }
 }

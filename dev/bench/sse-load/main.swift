@@ -18,6 +18,8 @@
 //   chat        1,000 subscribers at 50 messages/s (chat-like): CPU per delivery, p50/p99.
 //   idle        N idle subscribers (each of --idle): server RSS per subscriber. 19,000, not
 //               20,000: the open-files hard limit here is 20,000 and cannot be raised.
+//   idlews      --idle-ws N (5,000) idle WebSocket subscribers (raw upgrade requests; nchan's
+//               `nchan_subscriber websocket`): server RSS per subscriber.
 // Every scenario counts lost and duplicated deliveries.
 import AsyncHTTPClient
 import Foundation
@@ -86,7 +88,7 @@ struct SSELoad {
         let allScenarios =
             only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
-            : ["throughput", "latency", "chat"] + idleCounts.map { "idle\($0)" } + ["churn"]
+            : ["throughput", "latency", "chat"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn"]
         // --scenarios a,b: only those (e.g. chat,latency, while profiling).
         let picked = args.firstIndex(of: "--scenarios").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1].split(separator: ",").map(String.init) : nil }
         let scenarios = picked.map { p in allScenarios.filter { p.contains($0) || p.contains("idle") && $0.hasPrefix("idle") } } ?? allScenarios
@@ -100,6 +102,7 @@ struct SSELoad {
             // idle round would measure reuse, not what a subscriber costs.
             if round > 0, scenario.hasPrefix("idle") || scenario == "churn" { continue }
             for target in (round % 2 == 0 ? targets : targets.reversed()) {
+                if scenario == "idlews", target.webSocketPath == nil { continue }
                 run += 1
                 let r: [String: String]
                 switch scenario {
@@ -111,6 +114,7 @@ struct SSELoad {
                 case "paced": r = await throughput(target, run: run, subscribers: subscribers, messages: 1000, window: 1, group: group, pace: .milliseconds(10))
                 // Chat-like: 50 messages/s to 1,000 subscribers for 10 s.
                 case "chat": r = await throughput(target, run: run, subscribers: 1000, messages: option("--chat-messages", 500), window: 1, group: group, pace: .milliseconds(20))
+                case "idlews": r = await idleMemory(target, subscribers: option("--idle-ws", 5000), group: group, webSocket: true)
                 case let s where s.hasPrefix("idle"): r = await idleMemory(target, subscribers: Int(s.dropFirst(4)) ?? 5000, group: group)
                 default: r = await churnMemory(target, cycles: churn, group: group)
                 }
@@ -193,13 +197,14 @@ struct SSELoad {
         ]
     }
 
-    func idleMemory(_ target: Target, subscribers: Int, group: MultiThreadedEventLoopGroup) async -> [String: String] {
+    func idleMemory(_ target: Target, subscribers: Int, group: MultiThreadedEventLoopGroup, webSocket: Bool = false) async -> [String: String] {
         try? await Task.sleep(for: .seconds(1))
         let before = target.rssKB()
         let state = RunState(run: 0, messages: 1, subscribers: subscribers)
         let channels: [any Channel]
         do {
-            channels = try await connectSubscribers(subscribers, state: state, group: group, host: target.host, port: target.port, path: target.subscribePath)
+            channels = try await connectSubscribers(subscribers, state: state, group: group, host: target.host, port: target.port,
+                                                    path: webSocket ? target.webSocketPath ?? "/" : target.subscribePath, webSocket: webSocket)
         } catch {
             return ["error": "\(error)"]
         }
@@ -257,6 +262,7 @@ struct SSELoad {
             ("1,000 subscribers at 50 msg/s: p99 latency ms", "chat", "p99ms"),
         ]
         rows += idle.map { ("\($0) idle subscribers: RSS KB per subscriber", "idle\($0)", "kbPerSubscriber") }
+        rows.append(("\(option("--idle-ws", 5000)) idle WebSocket subscribers: RSS KB per subscriber", "idlews", "kbPerSubscriber"))
         rows.append(("10,000 connect/disconnect cycles: RSS growth KB", "churn", "growthKB"))
         for (label, scenario, key) in rows {
             let cells = targets.map { v(scenario, $0, key) }
