@@ -59,14 +59,21 @@ import Testing
         try #require(URL(string: try await h.url("/"))?.port)
     }
 
+    /// A raw connection that sent `request` and got as far as the stream's `retry:`, once the
+    /// endpoint counts its subscriber.
+    static func subscribed(_ h: WebHarness, _ request: String) async throws -> (SSEEndpoint, Wire) {
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        let wire = try Wire(try await port(h))
+        wire.send(request)
+        #expect(await wire.read { $0.contains("retry: ") })
+        await waitUntil("the subscriber") { events.subscriberCount == 1 }
+        return (events, wire)
+    }
+
     @Test func theStreamCarriesItsHeadersEventsAndEndsWithItsLastChunk() async throws {
         let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
-        let events = try await h.component("events", as: SSEEndpoint.self)
-        let wire = try Wire(try await Self.port(h))
-        wire.send("GET /events?room=lobby HTTP/1.1\r\nHost: t\r\nOrigin: https://chat.test\r\n\r\n")
-        #expect(await wire.read { $0.contains("retry: ") })
-        await waitUntil("the subscriber") { events.subscriberCount == 1 }
+        let (events, wire) = try await Self.subscribed(h, "GET /events?room=lobby HTTP/1.1\r\nHost: t\r\nOrigin: https://chat.test\r\n\r\n")
         let head = wire.text.lowercased()
         #expect(head.hasPrefix("http/1.1 200 ok\r\n"))
         for field in ["content-type: text/event-stream", "cache-control: no-cache", "transfer-encoding: chunked",
@@ -132,11 +139,7 @@ import Testing
     @Test func aStreamOwnsItsConnectionAndIgnoresWhatTheClientSendsOnIt() async throws {
         let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
-        let events = try await h.component("events", as: SSEEndpoint.self)
-        let wire = try Wire(try await Self.port(h))
-        wire.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(await wire.read { $0.contains("retry: ") })
-        await waitUntil("the subscriber") { events.subscriberCount == 1 }
+        let (events, wire) = try await Self.subscribed(h, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
         wire.send("\u{1}\u{2} not HTTP at all \r\n\r\nGET /events HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try await h.postJSON("/messages", #"{"from": "ann", "text": "still here"}"#).status == 202)
         #expect(await wire.read { $0.contains(#""text":"still here""#) })
