@@ -18,6 +18,7 @@
 //   chat        1,000 subscribers at 50 messages/s (chat-like): CPU per delivery, p50/p99.
 //   idle        N idle subscribers (each of --idle): server RSS per subscriber. 19,000, not
 //               20,000: the open-files hard limit here is 20,000 and cannot be raised.
+//   chatws      the chat scenario with WebSocket subscribers (nchan's `nchan_subscriber websocket`).
 //   idlews      --idle-ws N (5,000) idle WebSocket subscribers (raw upgrade requests; nchan's
 //               `nchan_subscriber websocket`): server RSS per subscriber.
 // Every scenario counts lost and duplicated deliveries.
@@ -88,7 +89,7 @@ struct SSELoad {
         let allScenarios =
             only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
-            : ["throughput", "latency", "chat"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn"]
+            : ["throughput", "latency", "chat", "chatws"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn"]
         // --scenarios a,b: only those (e.g. chat,latency, while profiling).
         let picked = args.firstIndex(of: "--scenarios").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1].split(separator: ",").map(String.init) : nil }
         let scenarios = picked.map { p in allScenarios.filter { p.contains($0) || p.contains("idle") && $0.hasPrefix("idle") } } ?? allScenarios
@@ -102,7 +103,7 @@ struct SSELoad {
             // idle round would measure reuse, not what a subscriber costs.
             if round > 0, scenario.hasPrefix("idle") || scenario == "churn" { continue }
             for target in (round % 2 == 0 ? targets : targets.reversed()) {
-                if scenario == "idlews", target.webSocketPath == nil { continue }
+                if scenario.hasSuffix("ws"), target.webSocketPath == nil { continue }
                 run += 1
                 let r: [String: String]
                 switch scenario {
@@ -114,6 +115,8 @@ struct SSELoad {
                 case "paced": r = await throughput(target, run: run, subscribers: subscribers, messages: 1000, window: 1, group: group, pace: .milliseconds(10))
                 // Chat-like: 50 messages/s to 1,000 subscribers for 10 s.
                 case "chat": r = await throughput(target, run: run, subscribers: 1000, messages: option("--chat-messages", 500), window: 1, group: group, pace: .milliseconds(20))
+                case "chatws": r = await throughput(target, run: run, subscribers: 1000, messages: option("--chat-messages", 500), window: 1, group: group, pace: .milliseconds(20),
+                                                    webSocket: true)
                 case "idlews": r = await idleMemory(target, subscribers: option("--idle-ws", 5000), group: group, webSocket: true)
                 case let s where s.hasPrefix("idle"): r = await idleMemory(target, subscribers: Int(s.dropFirst(4)) ?? 5000, group: group)
                 default: r = await churnMemory(target, cycles: churn, group: group)
@@ -139,14 +142,15 @@ struct SSELoad {
     }
 
     func throughput(_ target: Target, run: Int, subscribers: Int, messages: Int, window: Int, group: MultiThreadedEventLoopGroup,
-                    publishers: Int = 4, pace: Duration? = nil) async -> [String: String] {
+                    publishers: Int = 4, pace: Duration? = nil, webSocket: Bool = false) async -> [String: String] {
         let state = RunState(run: run, messages: messages, subscribers: subscribers)
         var channels: [any Channel] = []
         do {
             // Spread over the target's instances.
             for (i, port) in target.ports.enumerated() {
                 let share = subscribers / target.ports.count + (i < subscribers % target.ports.count ? 1 : 0)
-                channels += try await connectSubscribers(share, state: state, group: group, host: target.host, port: port, path: target.subscribePath, bearer: target.bearer)
+                channels += try await connectSubscribers(share, state: state, group: group, host: target.host, port: port,
+                                                         path: webSocket ? target.webSocketPath ?? "/" : target.subscribePath, bearer: target.bearer, webSocket: webSocket)
             }
         } catch {
             return ["error": "\(error)"]
@@ -260,6 +264,9 @@ struct SSELoad {
             ("1,000 subscribers at 50 msg/s: server CPU µs per delivery", "chat", "cpuMicrosPerDelivery"),
             ("1,000 subscribers at 50 msg/s: p50 latency ms", "chat", "p50ms"),
             ("1,000 subscribers at 50 msg/s: p99 latency ms", "chat", "p99ms"),
+            ("1,000 WebSocket subscribers at 50 msg/s: server CPU µs per delivery", "chatws", "cpuMicrosPerDelivery"),
+            ("1,000 WebSocket subscribers at 50 msg/s: p50 latency ms", "chatws", "p50ms"),
+            ("1,000 WebSocket subscribers at 50 msg/s: p99 latency ms", "chatws", "p99ms"),
         ]
         rows += idle.map { ("\($0) idle subscribers: RSS KB per subscriber", "idle\($0)", "kbPerSubscriber") }
         rows.append(("\(option("--idle-ws", 5000)) idle WebSocket subscribers: RSS KB per subscriber", "idlews", "kbPerSubscriber"))
@@ -276,11 +283,11 @@ struct SSELoad {
             }
             print(line + " |")
         }
-        let runs = ["throughput", "latency", "chat"]
+        let runs = ["throughput", "latency", "chat", "chatws"]
         let lost = targets.map { t in runs.map { v($0, t, "lost") }.joined(separator: " / ") }
         let dups = targets.map { t in runs.map { v($0, t, "duplicated") }.joined(separator: " / ") }
         let blank = String(repeating: " | ", count: ratios.count)
-        print("| lost (many / one in flight / chat) | " + lost.joined(separator: " | ") + blank + " |")
+        print("| lost (many / one in flight / chat / chat over WebSocket) | " + lost.joined(separator: " | ") + blank + " |")
         print("| duplicated (same runs) | " + dups.joined(separator: " | ") + blank + " |")
     }
 }
