@@ -77,7 +77,8 @@ import Testing
         let head = wire.text.lowercased()
         #expect(head.hasPrefix("http/1.1 200 ok\r\n"))
         for field in ["content-type: text/event-stream", "cache-control: no-cache", "transfer-encoding: chunked",
-                      "access-control-allow-origin: https://chat.test", "server: switchboard", "date: "] {
+                      "access-control-allow-origin: https://chat.test", "server: switchboard", "date: ",
+                      "connection: close"] {
             #expect(head.contains(field), "\(field)")
         }
         #expect(try await h.postJSON("/messages", #"{"from": "ann", "text": "to the lobby", "room": "lobby"}"#).status == 202)

@@ -215,6 +215,10 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         self.writable = writable
         if isGone { return gone() }
         self.gone = gone
+        // The connection ends with the stream (it carries no other request): say so, so that a
+        // client expects the close after the last chunk instead of keeping the connection.
+        var headers = headers
+        headers[.connection] = "close"
         writeHead(status, headers, context)
     }
 
