@@ -67,6 +67,8 @@ enum FigureMetrics {
         ],
         "websocket": [
             (["sessions"], gauge("websocket", "sessions", "", "open WebSocket sessions")),
+            (["delivered"], counter("websocket", "delivered", "messages written to sessions")),
+            (["dropped"], counter("websocket", "dropped", "messages sessions lost to their policy")),
         ],
         "webhook-out": [
             (["delivered"], counter("webhook_out", "delivered", "webhooks delivered")),

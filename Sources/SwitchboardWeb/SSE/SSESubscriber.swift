@@ -196,51 +196,7 @@ final class SSESubscriber: @unchecked Sendable {
     }
 }
 
-/// The subscribers of one endpoint, grouped by event loop so that a batch costs one hop per
-/// loop, not one per subscriber.
-final class SSESubscribers: Sendable {
-    private struct Group {
-        let loop: any EventLoop
-        var members: [UInt64: SSESubscriber]
-    }
+/// The subscribers of one SSE endpoint, grouped by event loop.
+typealias SSESubscribers = LoopGroups<SSESubscriber>
 
-    private let groups = Mutex<[ObjectIdentifier: Group]>([:])
-
-    func add(_ s: SSESubscriber) {
-        groups.withLock { g in
-            let key = ObjectIdentifier(s.channel.eventLoop)
-            g[key, default: Group(loop: s.channel.eventLoop, members: [:])].members[s.id] = s
-        }
-    }
-
-    func remove(_ s: SSESubscriber) {
-        groups.withLock { g in
-            let key = ObjectIdentifier(s.channel.eventLoop)
-            g[key]?.members[s.id] = nil
-            if g[key]?.members.isEmpty == true { g[key] = nil }
-        }
-    }
-
-    var all: [SSESubscriber] { groups.withLock { $0.values.flatMap { $0.members.values } } }
-    var count: Int { groups.withLock { $0.values.reduce(0) { $0 + $1.members.count } } }
-
-    /// Runs `body` on each loop for its subscribers; the futures it returns are awaited. The
-    /// other loops get their share first; the loop the caller runs on (the usual case: tasks
-    /// run on the event loops) does its own share at once instead of queueing it behind itself.
-    func onEachLoop(_ body: @escaping @Sendable (SSESubscriber) -> EventLoopFuture<Void>?) async {
-        let snapshot = groups.withLock { $0.values.map { ($0.loop, Array($0.members.values)) } }
-        let here = snapshot.firstIndex { $0.0.inEventLoop }
-        var futures = snapshot.indices.filter { $0 != here }.map { i in
-            let (loop, members) = snapshot[i]
-            return loop.submit { members.compactMap(body) }
-        }
-        if let here {
-            let (loop, members) = snapshot[here]
-            futures.append(loop.makeSucceededFuture(members.compactMap(body)))
-        }
-        for f in futures {
-            guard let waits = try? await f.get() else { continue }
-            for w in waits { try? await w.get() }
-        }
-    }
-}
+extension SSESubscriber: LoopMember {}

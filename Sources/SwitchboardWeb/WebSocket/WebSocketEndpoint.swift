@@ -47,10 +47,27 @@ public final class WebSocketEndpoint: ClientCounting {
     struct Session {
         let name: String?
         let room: String?
-        let tap: Tap<Message>
+        let subscriber: WSSubscriber
         let since: Date
     }
 
+    /// The running part: the listener on the source (or the tap a pump reads, for a source
+    /// that cannot run one) and the sessions' live sides, grouped by event loop.
+    final class Running: Sendable {
+        let subscribers = LoopGroups<WSSubscriber>()
+        let hub: Tap<Message>?
+        let unlisten = Mutex<(@Sendable () -> Void)?>(nil)
+        let pump = Mutex<Task<Void, Never>?>(nil)
+        /// Set when the endpoint halts: a session that arrives after is refused.
+        let closed = Atomic<Bool>(false)
+
+        init(hub: Tap<Message>?) { self.hub = hub }
+    }
+
+    private let name: String
+    private let running = Mutex<Running?>(nil)
+    /// What sessions that have gone delivered and dropped, so the totals only grow.
+    private let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
     private let mount: EndpointMount
     private let source: Dependency<any MessageFanout>
     private let channel: Dependency<any MessageSink>
@@ -69,6 +86,7 @@ public final class WebSocketEndpoint: ClientCounting {
     private let presence: PresenceLink
 
     init(_ context: ComponentContext) {
+        name = context.name
         mount = EndpointMount(context)
         source = context.dependency("source", as: (any MessageFanout).self, "the mult (or pub) whose messages are sent out")
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel inbound messages are put on")
@@ -89,6 +107,18 @@ public final class WebSocketEndpoint: ClientCounting {
         draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
+        let r: Running
+        if let listening = fanout as? any MessageListening {
+            // Inside the mult's own loop: each batch is encoded once and handed to each
+            // connection's event loop, with no task per session.
+            r = Running(hub: nil)
+            let unlisten = try listening.listen({ [self] batch in await dispatch(batch, r) }, end: {})
+            r.unlisten.withLock { $0 = unlisten }
+        } else {
+            r = Running(hub: try fanout.tap(TapOptions(name: "websocket:\(name)", policy: .block, capacity: config.capacity)))
+            r.pump.withLock { $0 = Task { await self.pump(r) } }
+        }
+        running.withLock { $0 = r }
         // With auth, the handshake itself is refused (no upgrade) for a bad token or a room it
         // does not allow: the request then reaches the plain GET route, which answers 401 or
         // 403 with the reason (a GET without an upgrade that would pass gets 426).
@@ -108,7 +138,7 @@ public final class WebSocketEndpoint: ClientCounting {
             connection.limitUnreadBytes(config.bufferBytes)
             return { inbound, outbound, _ in
                 try await self.session(query: query, viewer: viewer, identity: identity, client: connection.clientAddress, inbound: inbound, outbound: outbound,
-                                       connection: connection, fanout: fanout, sink: sink)
+                                       connection: connection, sink: sink)
             }
         }])
         auth.announce()
@@ -116,12 +146,12 @@ public final class WebSocketEndpoint: ClientCounting {
 
     public func stop() async throws {
         mount.unmount()
-        endSessions()
+        await halt()
     }
 
     public func suspend() async throws -> (any Sendable)? {
         mount.suspend()
-        endSessions()
+        await halt()
         return SuspendedRoutes()
     }
 
@@ -134,9 +164,42 @@ public final class WebSocketEndpoint: ClientCounting {
         draining.store(true, ordering: .relaxed)
     }
 
-    /// Ending each session's tap ends its connection (clients reconnect).
-    private func endSessions() {
-        for session in sessions.withLock({ Array($0.values) }) { session.tap.cancel() }
+    /// Leaves the source and ends every session's live side, which ends the session: its
+    /// connection closes (clients reconnect, and resume).
+    private func halt() async {
+        guard let r = running.withLock({ s in defer { s = nil }; return s }) else { return }
+        r.closed.store(true, ordering: .sequentiallyConsistent)
+        r.unlisten.withLock { $0 }?()
+        r.hub?.cancel()
+        let pump = r.pump.withLock { $0 }
+        pump?.cancel()
+        await pump?.value
+        await r.subscribers.onEachLoop { $0.end(); return nil }
+    }
+
+    /// Reads the hub tap (for sources that cannot run a listener).
+    private func pump(_ r: Running) async {
+        guard let hub = r.hub else { return }
+        while true {
+            let batch = await hub.chan.receive(upTo: 256)
+            if batch.isEmpty { return }
+            await dispatch(batch, r)
+        }
+    }
+
+    /// Encodes each message once and hands the batch to every connection's event loop
+    /// (waiting for `block` sessions that are behind).
+    private func dispatch(_ batch: [Message], _ r: Running) async {
+        let events = batch.map { WSEvent($0, text: Self.frame($0), defaultRoom: config.defaultRoom) }
+        await r.subscribers.onEachLoop { $0.deliver(events) }
+    }
+
+    /// Messages delivered to and dropped for sessions, those gone included.
+    var totals: (delivered: Int, dropped: Int) {
+        let live = sessions.withLock { $0.values.map(\.subscriber) }
+        return retired.withLock { t in
+            (t.delivered + live.reduce(0) { $0 + $1.delivered }, t.dropped + live.reduce(0) { $0 + $1.dropped })
+        }
     }
 
     private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
@@ -149,20 +212,31 @@ public final class WebSocketEndpoint: ClientCounting {
     /// Rethrows what the client got wrong on the wire (invalid UTF-8, a message over
     /// maxMessageSize), so that the connection closes with the code RFC 6455 gives it.
     private func session(query: [String: String], viewer: Viewer, identity: Identity?, client: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                         connection: any Channel, fanout: any MessageFanout, sink: any MessageSink) async throws {
+                         connection: any Channel, sink: any MessageSink) async throws {
         let id = nextSession.add(1, ordering: .relaxed).newValue
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
-        let tap: Tap<Message>
-        do {
-            tap = try fanout.tap(TapOptions(name: "ws#\(id)", policy: config.policy, capacity: config.capacity))
-        } catch {
-            try? await outbound.write(.text(Self.frame(["type": "error", "error": .string("\(error)")])))
+        let loop = connection.eventLoop
+        guard let r = running.withLock({ $0 }) else {
+            try? await outbound.write(.text(Self.frame(["type": "error", "error": "the WebSocket endpoint is not running"])))
             return
         }
-        // A client too slow for its tap is cut off at once, even while a write to it waits.
-        tap.whenDisconnected { connection.close(promise: nil) }
+        let s = WSSubscriber(id: id, channel: connection, room: room, viewer: viewer, policy: config.policy, pendingLimit: config.capacity)
+        let ended = Latch<Void>()
+        let installed = try? await loop.submit { () -> Bool in
+            guard s.install() else { return false }  // the client is gone already
+            s.whenEnded { ended.resolve(.success(())) }
+            return true
+        }.get()
+        guard installed == true else { return }
+        r.subscribers.add(s)
+        // The endpoint may have halted since `running` was read: its end would miss this
+        // session, so it ends now (the client reconnects).
+        if r.closed.load(ordering: .sequentiallyConsistent) {
+            r.subscribers.remove(s)
+            return
+        }
         let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
-        sessions.withLock { $0[id] = Session(name: name, room: room, tap: tap, since: Date()) }
+        sessions.withLock { $0[id] = Session(name: name, room: room, subscriber: s, since: Date()) }
         count("connected")
         // Counted in the room while connected (a name given later in a hello frame is not).
         let leave = presence.join(name, room: room ?? config.defaultRoom)
@@ -173,46 +247,39 @@ public final class WebSocketEndpoint: ClientCounting {
         defer {
             unlisten()
             leave()
-            tap.cancel()
+            loop.execute { s.end() }
+            r.subscribers.remove(s)
             sessions.withLock { $0[id] = nil }
+            retired.withLock { $0.delivered += s.delivered; $0.dropped += s.dropped }
         }
         let resumeFrom = query["lastEventId"].flatMap(MessageID.init)
-        // Client → channel in a child task, tap → client in this one (one task fewer per idle
-        // session); whichever ends first ends the other: the receiver by cancelling the tap,
-        // the sender by cancelling the receiver. The wire's error counts only when the client's
-        // side ended first.
+        // Client → channel in a child task; the live side writes from the event loop and this
+        // task waits for it to end; whichever ends first ends the other: the receiver by ending
+        // the live side, the live side (endpoint stopped, client too slow) by cancelling the
+        // receiver. The wire's error counts only when the client's side ended first.
         let receiverEnded = Latch<Void>()
         let wireError = await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
                 let error = await self.receive(inbound, outbound: outbound, name: name, identity: identity, client: client, room: room, viewer: viewer, sink: sink)
                 receiverEnded.resolve(.success(()))
-                tap.cancel()
+                loop.execute { s.end() }
                 return error
             }
-            var skip = Set<MessageID>()
-            if let resumeFrom { skip = await self.resume(after: resumeFrom, room: room, viewer: viewer, to: outbound) }
-            await self.send(tap: tap, room: room, viewer: viewer, skipping: skip, to: outbound)
+            let skip = resumeFrom == nil ? [] : await self.resume(after: resumeFrom!, room: room, viewer: viewer, to: outbound)
+            // The resume's frames are on the loop's queue already (the writer hands each over
+            // before it returns): the live frames held meanwhile follow them.
+            loop.execute { s.goLive(skipping: skip) }
+            await withTaskCancellationHandler {
+                try? await ended.wait()
+            } onCancel: {
+                loop.execute { s.end() }
+            }
             let receiverFirst = receiverEnded.isResolved
             group.cancelAll()
-            tap.cancel()
             let error = await group.next() ?? nil
             return receiverFirst ? error : nil
         }
         if let wireError { throw wireError }
-    }
-
-    /// Source → client: every message (of the room, if one was chosen) as a JSON frame.
-    /// Skips the messages in `skipping` (already sent by a resume).
-    private func send(tap: Tap<Message>, room: String?, viewer: Viewer, skipping: Set<MessageID>, to outbound: WebSocketOutboundWriter) async {
-        var skipping = skipping
-        while true {
-            let batch = await tap.chan.receive(upTo: 256)
-            if batch.isEmpty { return }
-            for message in batch where (room == nil || (message.room ?? config.defaultRoom) == room) && viewer.sees(message, defaultRoom: config.defaultRoom) {
-                if !skipping.isEmpty, skipping.remove(message.id) != nil { continue }
-                do { try await outbound.write(.text(Self.frame(message))) } catch { return }
-            }
-        }
     }
 
     static func frame(_ message: Message) -> String {
@@ -336,12 +403,13 @@ public final class WebSocketEndpoint: ClientCounting {
         let s = sessions.withLock { $0 }
         let c = counts.withLock { $0 }
         return [
-            "path": .string(config.path), "sessions": .int(s.count), "ack": ack.json, "rateLimit": limiter?.figures ?? .null,
+            "path": .string(config.path), "sessions": .int(s.count), "delivered": .int(totals.delivered), "dropped": .int(totals.dropped),
+            "policy": .string(config.policy.rawValue), "ack": ack.json, "rateLimit": limiter?.figures ?? .null,
             "history": store.map { .string($0.target) } ?? .null,
             "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             "sessionSample": .array(s.sorted { $0.key < $1.key }.prefix(20).map { id, s in
                 ["id": .int(Int(id)), "name": s.name.map(JSONValue.string) ?? .null, "room": s.room.map(JSONValue.string) ?? .null,
-                 "tap": s.tap.json]
+                 "delivered": .int(s.subscriber.delivered), "dropped": .int(s.subscriber.dropped)]
             }),
         ]
     }
