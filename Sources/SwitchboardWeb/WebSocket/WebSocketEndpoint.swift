@@ -196,10 +196,13 @@ public final class WebSocketEndpoint: ClientCounting {
 
     /// Messages delivered to and dropped for sessions, those gone included.
     var totals: (delivered: Int, dropped: Int) {
-        let live = sessions.withLock { $0.values.map(\.subscriber) }
-        return retired.withLock { t in
-            (t.delivered + live.reduce(0) { $0 + $1.delivered }, t.dropped + live.reduce(0) { $0 + $1.dropped })
+        let live: [WSSubscriber] = sessions.withLock { $0.values.map(\.subscriber) }
+        var (delivered, dropped) = retired.withLock { $0 }
+        for s in live {
+            delivered += s.delivered
+            dropped += s.dropped
         }
+        return (delivered, dropped)
     }
 
     private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
