@@ -142,7 +142,7 @@ import Testing
         #expect(events.subscriberCount == 0)
         let figures = try await h.map.inspect("fanout")["figures"]
         #expect(figures?["tapCount"] == 0)  // no subscriber left a tap behind
-        #expect(figures?["listeners"] == 1)  // the sse endpoint's own, in the mult's loop
+        #expect(figures?["listeners"] == 2)  // the sse and websocket endpoints' own, in the mult's loop
     }
 
     @Test func webSocketRoundTripWithTheSameIdEverywhere() async throws {
