@@ -103,27 +103,16 @@ final class SSESubscriber: @unchecked Sendable {
             }
             return nil
         }
-        var out: ByteBuffer?
-        var single: ByteBuffer?
-        var count = 0
+        var batch = BatchBytes()
         for e in events where matches(e) {
             if !overlap.isEmpty, let id = e.id {
                 if overlap.remove(id) != nil { continue }
                 overlap.removeAll()
             }
-            count += 1
-            if single == nil, out == nil {
-                single = e.framed
-            } else {
-                if out == nil, let s = single {
-                    out = channel.allocator.buffer(capacity: s.readableBytes * 4)
-                    out!.writeImmutableBuffer(s)
-                    single = nil
-                }
-                out!.writeImmutableBuffer(e.framed)
-            }
+            batch.append(e.framed, allocator: channel.allocator)
         }
-        guard let bytes = out ?? single, let socket else { return nil }
+        let count = batch.count
+        guard let bytes = batch.bytes, let socket else { return nil }
         if !channel.isWritable {
             switch policy {
             case .disconnect:

@@ -153,24 +153,13 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
             if pending.count > pendingLimit { overflow(pending.count) }
             return nil
         }
-        var out: ByteBuffer?
-        var single: ByteBuffer?
-        var count = 0
+        var batch = BatchBytes()
         for e in events where matches(e) {
             if !skipping.isEmpty, skipping.remove(e.id) != nil { continue }
-            count += 1
-            if single == nil, out == nil {
-                single = e.frame
-            } else {
-                if out == nil, let s = single {
-                    out = channel.allocator.buffer(capacity: s.readableBytes * 4)
-                    out!.writeImmutableBuffer(s)
-                    single = nil
-                }
-                out!.writeImmutableBuffer(e.frame)
-            }
+            batch.append(e.frame, allocator: channel.allocator)
         }
-        guard let bytes = out ?? single, let socket else { return nil }
+        let count = batch.count
+        guard let bytes = batch.bytes, let socket else { return nil }
         if !channel.isWritable {
             switch policy {
             case .disconnect:
