@@ -235,12 +235,7 @@ public final class SSEEndpoint: Component {
 
     /// Reads the hub tap (for sources that cannot run a listener).
     private func pump(_ r: Running) async {
-        guard let hub = r.hub else { return }
-        while true {
-            let batch = await hub.chan.receive(upTo: 256)
-            if batch.isEmpty { return }
-            await dispatch(batch, r)
-        }
+        await r.hub?.forEachBatch { await dispatch($0, r) }
     }
 
     /// Encodes each message once, records it, and hands the batch to every connection's

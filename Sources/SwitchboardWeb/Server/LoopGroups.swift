@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardChannels
 import Synchronization
 
 /// A stream's subscriber that lives on its connection's event loop (SSE, WebSocket).
@@ -80,4 +81,16 @@ struct BatchBytes {
 
     /// The bytes to write (nil: nothing is for this subscriber).
     var bytes: ByteBuffer? { joined ?? single }
+}
+
+extension Tap {
+    /// Hands each batch the tap receives (up to 256) to `body` until the tap ends: an
+    /// endpoint's pump, for a source that cannot run a listener.
+    func forEachBatch(_ body: ([Element]) async -> Void) async {
+        while true {
+            let batch = await chan.receive(upTo: 256)
+            if batch.isEmpty { return }
+            await body(batch)
+        }
+    }
 }

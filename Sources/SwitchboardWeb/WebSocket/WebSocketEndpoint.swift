@@ -179,12 +179,7 @@ public final class WebSocketEndpoint: ClientCounting {
 
     /// Reads the hub tap (for sources that cannot run a listener).
     private func pump(_ r: Running) async {
-        guard let hub = r.hub else { return }
-        while true {
-            let batch = await hub.chan.receive(upTo: 256)
-            if batch.isEmpty { return }
-            await dispatch(batch, r)
-        }
+        await r.hub?.forEachBatch { await dispatch($0, r) }
     }
 
     /// Encodes each message once and hands the batch to every connection's event loop

@@ -71,7 +71,6 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
     let pendingLimit: Int
     private let deliveredCount = Atomic<Int>(0)
     private let droppedCount = Atomic<Int>(0)
-    private let disconnectedFlag = Atomic<Bool>(false)
 
     // Event-loop state.
     private var live = false
@@ -94,7 +93,6 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
 
     var delivered: Int { deliveredCount.load(ordering: .relaxed) }
     var dropped: Int { droppedCount.load(ordering: .relaxed) }
-    var isDisconnected: Bool { disconnectedFlag.load(ordering: .relaxed) }
 
     /// Puts the subscriber after the connection's frame encoder; false when the connection is
     /// gone (or is no WebSocket).
@@ -188,7 +186,6 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
         droppedCount.add(count, ordering: .relaxed)
         pending = []
         guard policy == .disconnect || policy == .block else { return }
-        disconnectedFlag.store(true, ordering: .relaxed)
         end()
         channel.close(promise: nil)
     }
