@@ -37,12 +37,24 @@ public struct WebSocketRoute: Sendable {
     /// Decides on the upgrade (given the request and its connection): the frame handler, or
     /// `nil` to refuse.
     public let handler: @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
+    /// Serves the handshake and the session on the connection itself, ahead of Hummingbird
+    /// (see `StreamTakeover`), when it is the connection's first request.
+    let stream: (any ConnectionStreaming)?
 
     /// A WebSocket route on `path`.
     public init(_ path: String,
                 handler: @escaping @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
         self.path = path
         self.handler = handler
+        stream = nil
+    }
+
+    /// A WebSocket route served on its connection's event loop (`stream`). Hummingbird's upgrade
+    /// sees only what the takeover passes on — a handshake with a body — and refuses it.
+    init(_ path: String, stream: any ConnectionStreaming) {
+        self.path = path
+        self.stream = stream
+        handler = { _, _ in nil }
     }
 }
 

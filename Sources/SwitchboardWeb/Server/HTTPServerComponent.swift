@@ -76,6 +76,8 @@ public final class HTTPServerComponent: HTTPServing {
 
     /// The request body limit endpoints apply unless they set their own.
     public var requestBodyLimit: Int { config.requestBodyLimit }
+    /// The largest WebSocket frame a client may send.
+    var maxWebSocketFrame: Int { config.maxWebSocketFrame }
 
     var corsPolicy: CORSPolicy? { cors.withLock { $0 } }
 

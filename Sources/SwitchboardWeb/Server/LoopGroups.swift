@@ -35,6 +35,8 @@ final class LoopGroups<Member: LoopMember>: Sendable {
 
     var all: [Member] { groups.withLock { $0.values.flatMap { $0.members.values } } }
     var count: Int { groups.withLock { $0.values.reduce(0) { $0 + $1.members.count } } }
+    /// No members on any loop (a loop's group goes with its last member).
+    var isEmpty: Bool { groups.withLock { $0.isEmpty } }
 
     /// Runs `body` on each loop for its members; the futures it returns are awaited. The
     /// other loops get their share first; the loop the caller runs on (the usual case: tasks

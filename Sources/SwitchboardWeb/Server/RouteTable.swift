@@ -130,6 +130,11 @@ final class RouteTable: Sendable {
         table.withLock { $0.webSockets[path]?.route }
     }
 
+    /// The side of the WebSocket route on `path` that serves on the connection, if it has one.
+    func webSocketStream(_ path: String) -> (any ConnectionStreaming)? {
+        table.withLock { $0.webSockets[path]?.route.stream }
+    }
+
     /// `METHOD path → owner` for the console.
     var listing: [(String, String)] {
         table.withLock { t in

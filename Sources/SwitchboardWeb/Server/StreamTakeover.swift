@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
+import NIOWebSocket
 
 /// A GET route that serves a plain request on its connection itself, ahead of Hummingbird:
 /// a long-lived stream (SSE) then holds no request task, no `Request` and no response writer
@@ -100,7 +101,13 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         case (.taken, _):
             return  // a client talking on its stream: nothing to answer
         case (.passing, .head(let head)):
-            if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
+            if Self.asksForWebSocket(head) {
+                // A connection's first request may become a WebSocket served on the loop.
+                if !isDecided, head.method == .GET, let route = server.routes.webSocketStream(String(head.uri.prefix { $0 != "?" })),
+                   let request = try? HTTPRequest(head, secure: false, splitCookie: false) {
+                    state = .held(head, Request(head: request, body: RequestBody(buffer: ByteBuffer())), route)
+                    return
+                }
                 // The bytes after the upgrade are frames: this handler is done.
                 decide(false)
                 context.fireChannelRead(data)
@@ -130,8 +137,10 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
             logged = (head.method.rawValue, request.uri.path, 0, .now)
             if !isDecided {
                 decide(true)
-                // After this read: the decoder may still be delivering what came with it.
-                context.eventLoop.assumeIsolated().execute { [self] in letGoOfHummingbird() }
+                // After this read: the decoder may still be delivering what came with it. An
+                // upgrade keeps the decoder, which holds the frames a client may send early.
+                let upgrading = Self.asksForWebSocket(head)
+                context.eventLoop.assumeIsolated().execute { [self] in letGoOfHummingbird(keepingDecoder: upgrading) }
             }
             route.serve(request, on: self)
         case (.passing, _), (.held, .head):
@@ -156,13 +165,14 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
 
     /// The connection's first request was taken over: what Hummingbird set up for a first
     /// request goes (its task has ended, see `GuardedChannel`), and the request decoder gives
-    /// way to `DropInbound` — this connection carries no more requests.
-    private func letGoOfHummingbird() {
+    /// way to `DropInbound` — this connection carries no more requests — unless it is kept
+    /// for a WebSocket upgrade (see `upgrade`).
+    private func letGoOfHummingbird(keepingDecoder: Bool) {
         guard let context else { return }
         let ops = context.pipeline.syncOperations
         if let behind { ops.removeHandler(behind, promise: nil) }
         behind = nil
-        guard let decoder = try? ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
+        guard !keepingDecoder, let decoder = try? ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
         // First the sink, then the decoder: what the decoder still holds lands in the sink.
         try? ops.addHandler(DropInbound(), position: .after(decoder))
         ops.removeHandler(decoder, promise: nil)
@@ -248,6 +258,45 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
             AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bodyBytes + rawBytes, logger: server.runtime.logger)
         }
         logged = nil
+    }
+
+    /// Answers a WebSocket handshake with 101 and `headers`, and hands the connection to NIO's
+    /// frame decoder (frames up to the server's `maxWebSocketFrame`) followed by `session`: the
+    /// HTTP handlers leave, and the bytes the client sent after its handshake reach the new
+    /// ones. False when the client is gone. Runs on the connection's event loop.
+    func upgrade(_ headers: HTTPFields, to session: any ChannelHandler) -> Bool {
+        guard let context, !finished, !isGone else { return false }
+        finished = true
+        gone = nil
+        writable = nil
+        writeHead(.switchingProtocols, headers, context)
+        context.flush()
+        if let l = logged, server.accessLog {
+            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: 0, logger: server.runtime.logger)
+        }
+        logged = nil
+        let ops = context.pipeline.syncOperations
+        do {
+            // The guard left a watcher for Hummingbird's upgrade, which will not come.
+            if let watcher = try? ops.handler(type: UpgradeWatcher.self) { ops.removeHandler(watcher, promise: nil) }
+            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let encoder = try ops.handler(type: HTTPResponseEncoder.self)
+            ops.removeHandler(context: context, promise: nil)
+            let frames = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: server.maxWebSocketFrame))
+            try ops.addHandlers([frames, session], position: .after(decoder))
+            ops.removeHandler(encoder, promise: nil)
+            // Last: what the decoder holds past the handshake goes on to the frame decoder.
+            ops.removeHandler(decoder, promise: nil)
+            return true
+        } catch {
+            channel.close(promise: nil)
+            return false
+        }
+    }
+
+    /// A GET that asks to become a WebSocket (`Upgrade: websocket`).
+    static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
+        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
     }
 
     private func writeHead(_ status: HTTPResponse.Status, _ fields: HTTPFields, _ context: ChannelHandlerContext) {

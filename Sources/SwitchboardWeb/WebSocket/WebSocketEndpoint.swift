@@ -11,8 +11,8 @@ import Synchronization
 /// Inbound `{"text": …, "room"?: …}` goes onto the channel as the sender (named by
 /// `?name=` in the URL or a first frame `{"name": …}`), answered by
 /// `{"type": "ack", "id": …}`; outbound, every message of the source arrives as
-/// `{"type": "message", "id": …, "from": …, "text": …, …}`. Ping and close are handled
-/// by the WebSocket layer; a disconnect removes the client's tap.
+/// `{"type": "message", "id": …, "from": …, "text": …, …}`. The handshake, ping and close are
+/// handled on the connection's event loop (`WebSocketWire`); a session holds no task while idle.
 ///
 /// With a store in the `store` slot, acks mean "stored" (see `ack`); with one in the `history`
 /// slot, a client that connects with `?lastEventId=<id>` (or sends `{"resume": "<id>"}`) first
@@ -28,6 +28,9 @@ public final class WebSocketEndpoint: ClientCounting {
         var defaultRoom: String
         var maxTextLength: Int
         var resumeLimit: Int
+        /// How often an idle session is pinged (nil: never); a ping still unanswered at the
+        /// next one closes the connection.
+        var ping: Duration?
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -40,6 +43,8 @@ public final class WebSocketEndpoint: ClientCounting {
             defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
             maxTextLength = MessageInput.maxTextLength(c)
             resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
+            let ping = c.duration("ping", default: .seconds(30), in: .zero...Duration.seconds(86_400))
+            self.ping = ping == .zero ? nil : max(ping, .milliseconds(10))
             context.claimRoute("GET", path)
         }
     }
@@ -52,12 +57,12 @@ public final class WebSocketEndpoint: ClientCounting {
     }
 
     /// The running part: the listener on the source (or the tap a pump reads, for a source
-    /// that cannot run one) and the sessions' live sides, grouped by event loop.
+    /// that cannot run one), the sessions' live sides grouped by event loop, and the pinger.
     final class Running: Sendable {
         let subscribers = LoopGroups<WSSubscriber>()
         let hub: Tap<Message>?
         let unlisten = Mutex<(@Sendable () -> Void)?>(nil)
-        let pump = Mutex<Task<Void, Never>?>(nil)
+        let tasks = Mutex<[Task<Void, Never>]>([])
         /// Set when the endpoint halts: a session that arrives after is refused.
         let closed = Atomic<Bool>(false)
 
@@ -65,25 +70,25 @@ public final class WebSocketEndpoint: ClientCounting {
     }
 
     private let name: String
-    private let running = Mutex<Running?>(nil)
+    let running = Mutex<Running?>(nil)
     /// What sessions that have gone delivered and dropped, so the totals only grow.
-    private let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
+    let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
     private let mount: EndpointMount
     private let source: Dependency<any MessageFanout>
     private let channel: Dependency<any MessageSink>
-    private let config: Config
+    let config: Config
     private let ack: Acknowledger
-    private let store: Dependency<any MessageStore>?
-    private let sessions = Mutex<[UInt64: Session]>([:])
+    let store: Dependency<any MessageStore>?
+    let sessions = Mutex<[UInt64: Session]>([:])
 
     /// Sessions connected now.
     public var connectedClients: Int { sessions.withLock { $0.count } }
-    private let nextSession = Atomic<UInt64>(0)
+    let nextSession = Atomic<UInt64>(0)
     private let counts = Mutex<[String: Int]>([:])
     private let draining = Atomic<Bool>(false)
-    private let auth: EdgeAuth
+    let auth: EdgeAuth
     private let limiter: RateLimiter?
-    private let presence: PresenceLink
+    let presence: PresenceLink
 
     init(_ context: ComponentContext) {
         name = context.name
@@ -116,31 +121,20 @@ public final class WebSocketEndpoint: ClientCounting {
             r.unlisten.withLock { $0 = unlisten }
         } else {
             r = Running(hub: try fanout.tap(TapOptions(name: "websocket:\(name)", policy: .block, capacity: config.capacity)))
-            r.pump.withLock { $0 = Task { await self.pump(r) } }
+            r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
+        }
+        if let period = config.ping {
+            r.tasks.withLock { $0.append(Task { await Self.keepAlive(r, every: period) }) }
         }
         running.withLock { $0 = r }
-        // With auth, the handshake itself is refused (no upgrade) for a bad token or a room it
-        // does not allow: the request then reaches the plain GET route, which answers 401 or
-        // 403 with the reason (a GET without an upgrade that would pass gets 426).
+        // With auth, a plain GET gets 401 or 403 with the reason, like a refused handshake (a
+        // GET without an upgrade that would pass gets 426).
         let plain = HTTPRoute(.get, config.path) { [self] request, _ in
             let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
             if case .refused(let refusal, _) = await auth.viewer(request, room: room) { return refusal }
             return .error(.upgradeRequired, "this is a WebSocket endpoint: connect with an Upgrade: websocket request")
         }
-        try mount.mount(auth.isOn ? [plain] : [], webSockets: [WebSocketRoute(config.path) { [self] head, connection in
-            let query = Self.query(head.path ?? "")
-            let headers = head.headerFields
-            let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
-            guard case .viewer(let viewer, let identity) = await auth.viewer(headers: headers, query: { query[$0] }, room: room) else {
-                count("unauthorized")
-                return nil
-            }
-            connection.limitUnreadBytes(config.bufferBytes)
-            return { inbound, outbound, _ in
-                try await self.session(query: query, viewer: viewer, identity: identity, client: connection.clientAddress, inbound: inbound, outbound: outbound,
-                                       connection: connection, sink: sink)
-            }
-        }])
+        try mount.mount(auth.isOn ? [plain] : [], webSockets: [WebSocketRoute(config.path, stream: WebSocketSessions(endpoint: self, sink: sink))])
         auth.announce()
     }
 
@@ -164,16 +158,16 @@ public final class WebSocketEndpoint: ClientCounting {
         draining.store(true, ordering: .relaxed)
     }
 
-    /// Leaves the source and ends every session's live side, which ends the session: its
+    /// Leaves the source and ends every session: each gets a close frame (1000) and its
     /// connection closes (clients reconnect, and resume).
     private func halt() async {
         guard let r = running.withLock({ s in defer { s = nil }; return s }) else { return }
         r.closed.store(true, ordering: .sequentiallyConsistent)
         r.unlisten.withLock { $0 }?()
         r.hub?.cancel()
-        let pump = r.pump.withLock { $0 }
-        pump?.cancel()
-        await pump?.value
+        let tasks = r.tasks.withLock { $0 }
+        tasks.forEach { $0.cancel() }
+        for t in tasks { await t.value }
         await r.subscribers.onEachLoop { $0.end(); return nil }
     }
 
@@ -182,9 +176,19 @@ public final class WebSocketEndpoint: ClientCounting {
         await r.hub?.forEachBatch { await dispatch($0, r) }
     }
 
+    /// Pings every session each `period`; one that did not answer the ping before is closed.
+    private static func keepAlive(_ r: Running, every period: Duration) async {
+        while (try? await Task.sleep(for: period)) != nil {
+            await r.subscribers.onEachLoop { $0.ping(); return nil }
+        }
+    }
+
     /// Encodes each message once and hands the batch to every connection's event loop
     /// (waiting for `block` sessions that are behind).
     private func dispatch(_ batch: [Message], _ r: Running) async {
+        // Nobody to encode for (a session added after this check gets the next batch, as it
+        // would have missed this one's snapshot anyway).
+        if r.subscribers.isEmpty { return }
         let events = batch.map { WSEvent($0, text: Self.frame($0), defaultRoom: config.defaultRoom) }
         await r.subscribers.onEachLoop { $0.deliver(events) }
     }
@@ -200,84 +204,11 @@ public final class WebSocketEndpoint: ClientCounting {
         return (delivered, dropped)
     }
 
-    private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
 
     static func query(_ path: String) -> [String: String] {
         guard let q = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
         return MessageInput.formFields(String(q))
-    }
-
-    /// Rethrows what the client got wrong on the wire (invalid UTF-8, a message over
-    /// maxMessageSize), so that the connection closes with the code RFC 6455 gives it.
-    private func session(query: [String: String], viewer: Viewer, identity: Identity?, client: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                         connection: any Channel, sink: any MessageSink) async throws {
-        let id = nextSession.add(1, ordering: .relaxed).newValue
-        let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
-        let loop = connection.eventLoop
-        guard let r = running.withLock({ $0 }) else {
-            try? await outbound.write(.text(Self.frame(["type": "error", "error": "the WebSocket endpoint is not running"])))
-            return
-        }
-        let s = WSSubscriber(id: id, channel: connection, room: room, viewer: viewer, policy: config.policy, pendingLimit: config.capacity)
-        let ended = Latch<Void>()
-        let installed = try? await loop.submit { () -> Bool in
-            guard s.install() else { return false }  // the client is gone already
-            s.whenEnded { ended.resolve(.success(())) }
-            return true
-        }.get()
-        guard installed == true else { return }
-        r.subscribers.add(s)
-        // The endpoint may have halted since `running` was read: its end would miss this
-        // session, so it ends now (the client reconnects).
-        if r.closed.load(ordering: .sequentiallyConsistent) {
-            r.subscribers.remove(s)
-            return
-        }
-        let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
-        sessions.withLock { $0[id] = Session(name: name, room: room, subscriber: s, since: Date()) }
-        count("connected")
-        // Counted in the room while connected (a name given later in a hello frame is not).
-        let leave = presence.join(name, room: room ?? config.defaultRoom)
-        let unlisten = presence.listen { change in
-            guard room == nil || change.room == room else { return }
-            Task { try? await outbound.write(.text(change.json.jsonText)) }
-        }
-        defer {
-            unlisten()
-            leave()
-            loop.execute { s.end() }
-            r.subscribers.remove(s)
-            sessions.withLock { $0[id] = nil }
-            retired.withLock { $0.delivered += s.delivered; $0.dropped += s.dropped }
-        }
-        let resumeFrom = query["lastEventId"].flatMap(MessageID.init)
-        // Client → channel in a child task; the live side writes from the event loop and this
-        // task waits for it to end; whichever ends first ends the other: the receiver by ending
-        // the live side, the live side (endpoint stopped, client too slow) by cancelling the
-        // receiver. The wire's error counts only when the client's side ended first.
-        let receiverEnded = Latch<Void>()
-        let wireError = await withTaskGroup(of: (any Error)?.self) { group in
-            group.addTask {
-                let error = await self.receive(inbound, outbound: outbound, name: name, identity: identity, client: client, room: room, viewer: viewer, sink: sink)
-                receiverEnded.resolve(.success(()))
-                loop.execute { s.end() }
-                return error
-            }
-            let skip = resumeFrom == nil ? [] : await self.resume(after: resumeFrom!, room: room, viewer: viewer, to: outbound)
-            // The resume's frames are on the loop's queue already (the writer hands each over
-            // before it returns): the live frames held meanwhile follow them.
-            loop.execute { s.goLive(skipping: skip) }
-            await withTaskCancellationHandler {
-                try? await ended.wait()
-            } onCancel: {
-                loop.execute { s.end() }
-            }
-            let receiverFirst = receiverEnded.isResolved
-            group.cancelAll()
-            let error = await group.next() ?? nil
-            return receiverFirst ? error : nil
-        }
-        if let wireError { throw wireError }
     }
 
     static func frame(_ message: Message) -> String {
@@ -286,57 +217,8 @@ public final class WebSocketEndpoint: ClientCounting {
         return JSONValue.object(o).jsonText
     }
 
-    /// Sends the stored messages after `lastID`, then `{"type": "resumed", "count", "gap"}`;
-    /// returns their ids, which the live stream then skips.
-    @discardableResult
-    private func resume(after lastID: MessageID, room: String?, viewer: Viewer, to outbound: WebSocketOutboundWriter) async -> Set<MessageID> {
-        guard let store = try? store?.get() else {
-            try? await outbound.write(.text(Self.frame(["type": "error", "error": "this endpoint keeps no history to resume from"])))
-            return []
-        }
-        do {
-            let (stored, _, gap) = try await StoredResume.messages(
-                after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
-                store: store, ring: [Message](), id: { $0.id })
-            for m in stored where viewer.sees(m, defaultRoom: config.defaultRoom) { try await outbound.write(.text(Self.frame(m))) }
-            try await outbound.write(.text(Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(stored.count), "gap": .bool(gap)])))
-            return Set(stored.map(\.id))
-        } catch {
-            try? await outbound.write(.text(Self.frame(["type": "error", "error": .string("could not resume: \(error)")])))
-            return []
-        }
-    }
-
-    /// Client → channel: hello frames name the sender; message frames are put and acknowledged.
-    /// Returns the inbound stream's error, if it ended with one.
-    private func receive(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, name: String?, identity: Identity?,
-                         client: String, room: String?, viewer: Viewer, sink: any MessageSink) async -> (any Error)? {
-        var name = name
-        do {
-            for try await message in inbound.messages(maxSize: config.maxMessageSize) {
-                if case .text(let text) = message, let id = Self.resumeRequest(text) {
-                    await resume(after: id, room: room, viewer: viewer, to: outbound)
-                    continue
-                }
-                let reply = await handle(message, name: &name, identity: identity, client: client, sink: sink)
-                try await outbound.write(.text(Self.frame(reply)))
-            }
-            return nil
-        } catch {
-            count("errors")
-            return error
-        }
-    }
-
-    /// The id of a `{"resume": "<id>"}` frame.
-    static func resumeRequest(_ text: String) -> MessageID? {
-        guard text.contains("\"resume\""), case .object(let o)? = try? JSONParser.parse(text).value, o.count == 1,
-            let id = o["resume"]?.stringValue.flatMap(MessageID.init)
-        else { return nil }
-        return id
-    }
-
-    package func handle(_ message: WebSocketMessage, name: inout String?, identity: Identity? = nil, client: String = "in-process",
+    /// The answer to one inbound message: `name` is the session's sender (a hello frame sets it).
+    package func handle(_ message: WSInbound, name: inout String?, identity: Identity? = nil, client: String = "in-process",
                         sink: any MessageSink) async -> JSONObject {
         guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
         guard let value = try? JSONParser.parse(text).value, case .object(let o) = value else {

@@ -22,13 +22,18 @@ struct WSEvent: Sendable {
         frame = Self.textFrame(text)
     }
 
-    /// RFC 6455 §5.2: FIN and the text opcode, the payload length (7 bits, or 126 and 16 bits,
-    /// or 127 and 64 bits), no mask (a server's frames are never masked), the payload.
+    /// A final text frame with `text`.
     static func textFrame(_ text: String) -> ByteBuffer {
-        let size = text.utf8.count
+        frame(.text, ByteBuffer(string: text))
+    }
+
+    /// RFC 6455 §5.2: FIN and `opcode`, the payload length (7 bits, or 126 and 16 bits, or 127
+    /// and 64 bits), no mask (a server's frames are never masked), the payload.
+    static func frame(_ opcode: WebSocketOpcode, _ payload: ByteBuffer) -> ByteBuffer {
+        let size = payload.readableBytes
         var b = ByteBuffer()
         b.reserveCapacity(size + 10)
-        b.writeInteger(UInt8(0x81))
+        b.writeInteger(UInt8(0x80) | UInt8(webSocketOpcode: opcode))
         if size < 126 {
             b.writeInteger(UInt8(size))
         } else if size <= Int(UInt16.max) {
@@ -38,30 +43,22 @@ struct WSEvent: Sendable {
             b.writeInteger(UInt8(127))
             b.writeInteger(UInt64(size))
         }
-        b.writeString(text)
+        b.writeImmutableBuffer(payload)
         return b
     }
 }
 
 /// One WebSocket session's outbound messages, written straight from its connection's event
 /// loop: the endpoint hands every batch of encoded frames to each loop once, and there each
-/// session writes what is for it in one write and one flush, at the context of the frame
-/// encoder (past it: the frames are ready-made). Acks, presence notices, resumes and the
-/// WebSocket layer's own frames (ping, close) still go through the session's writer.
+/// session writes what is for it in one write and one flush, through its `WebSocketWire`.
+/// Acks, presence notices and resumes go through the same wire, in the order they are sent.
 ///
-/// It sits in the pipeline right after the frame encoder, where it sees the frames the
-/// WebSocket layer writes: once a close frame goes out, nothing more is written (RFC 6455
-/// §5.5.1). Its buffer is the connection's outbound buffer (`bufferBytes`); when that is full
-/// the policy decides, as for SSE: `disconnect` closes the connection, `dropNewest`/`dropOldest`
-/// skip the batch (counted), `block` makes the endpoint wait.
+/// Its buffer is the connection's outbound buffer (`bufferBytes`); when that is full the policy
+/// decides, as for SSE: `disconnect` closes the connection, `dropNewest`/`dropOldest` skip the
+/// batch (counted), `block` makes the endpoint wait.
 ///
 /// - Important: Everything but the counters is touched only on `channel.eventLoop`.
-final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMember, @unchecked Sendable {
-    /// Between the encoder and the decoder, the bytes read pass by untouched.
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
-
+final class WSSubscriber: LoopMember, @unchecked Sendable {
     let id: UInt64
     let channel: any Channel
     let room: String?
@@ -69,6 +66,8 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
     let policy: TapPolicy
     /// The most live messages held while a resume is written.
     let pendingLimit: Int
+    /// The connection's WebSocket side.
+    let wire: WebSocketWire
     private let deliveredCount = Atomic<Int>(0)
     private let droppedCount = Atomic<Int>(0)
 
@@ -79,58 +78,29 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
     private var pending: [WSEvent] = []
     private var skipping = Set<MessageID>()
     private var writable: EventLoopPromise<Void>?
-    /// The frame encoder's context: bytes written there go straight to the socket.
-    private var socket: ChannelHandlerContext?
 
-    init(id: UInt64, channel: any Channel, room: String?, viewer: Viewer, policy: TapPolicy, pendingLimit: Int) {
+    init(id: UInt64, channel: any Channel, wire: WebSocketWire, room: String?, viewer: Viewer, policy: TapPolicy, pendingLimit: Int) {
         self.id = id
         self.channel = channel
+        self.wire = wire
         self.room = room
         self.viewer = viewer
         self.policy = policy
         self.pendingLimit = pendingLimit
+        wire.onWritable = { [weak self] in
+            guard let self, let promise = writable else { return }
+            writable = nil
+            promise.succeed()
+        }
+        // A close frame either way, or the connection's end, ends the live side.
+        wire.onEnd = { [weak self] in self?.finish() }
     }
 
     var delivered: Int { deliveredCount.load(ordering: .relaxed) }
     var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
-    /// Puts the subscriber after the connection's frame encoder; false when the connection is
-    /// gone (or is no WebSocket).
-    func install() -> Bool {
-        channel.eventLoop.assertInEventLoop()
-        let ops = channel.pipeline.syncOperations
-        guard channel.isActive, let encoder = try? ops.context(handlerType: WebSocketFrameEncoder.self),
-              (try? ops.addHandler(self, position: .after(encoder.handler))) != nil
-        else { return false }
-        socket = encoder
-        return true
-    }
-
-    // MARK: The WebSocket layer's frames
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if unwrapOutboundIn(data).opcode == .connectionClose { end() }
-        context.write(data, promise: promise)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, let promise = writable {
-            writable = nil
-            promise.succeed()
-        }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        end()
-        context.fireChannelInactive()
-    }
-
-    // MARK: The endpoint's side
-
-    /// After the resume (if any) went out through the session's writer: writes what came
-    /// meanwhile, then everything as it comes. `skipping` are the ids the resume held (the
-    /// live side may have them too).
+    /// After the resume (if any) went out: writes what came meanwhile, then everything as it
+    /// comes. `skipping` are the ids the resume held (the live side may have them too).
     func goLive(skipping ids: Set<MessageID>) {
         channel.eventLoop.assertInEventLoop()
         guard !ended else { return }
@@ -157,7 +127,7 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
             batch.append(e.frame, allocator: channel.allocator)
         }
         let count = batch.count
-        guard let bytes = batch.bytes, let socket else { return nil }
+        guard let bytes = batch.bytes else { return nil }
         if !channel.isWritable {
             switch policy {
             case .disconnect:
@@ -170,7 +140,7 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
                 break  // write anyway; the endpoint waits below
             }
         }
-        socket.writeAndFlush(NIOAny(bytes), promise: nil)
+        wire.send(bytes)
         deliveredCount.add(count, ordering: .relaxed)
         if policy == .block, !channel.isWritable {
             let promise = writable ?? channel.eventLoop.makePromise()
@@ -180,22 +150,34 @@ final class WSSubscriber: ChannelDuplexHandler, RemovableChannelHandler, LoopMem
         return nil
     }
 
+    /// A keep-alive ping (see `WebSocketWire.ping`).
+    func ping() {
+        channel.eventLoop.assertInEventLoop()
+        wire.ping()
+    }
+
     /// A client too slow for its buffer (or for what is held while it resumes): `disconnect`
     /// and `block` close the connection, the drop policies skip (counted).
     private func overflow(_ count: Int) {
         droppedCount.add(count, ordering: .relaxed)
         pending = []
         guard policy == .disconnect || policy == .block else { return }
-        end()
+        finish()
         channel.close(promise: nil)
     }
 
-    /// Ends the session's live side: nothing more is written, and the session ends.
+    /// Ends the session: a close frame (1000) goes out and the connection closes once the
+    /// client answers (see `WebSocketWire.close`).
     func end() {
         channel.eventLoop.assertInEventLoop()
+        wire.close()
+        finish()
+    }
+
+    /// Nothing more is written by the live side; `whenEnded` runs.
+    private func finish() {
         guard !ended else { return }
         ended = true
-        socket = nil
         pending = []
         writable?.succeed()
         writable = nil

@@ -108,7 +108,7 @@ struct SSELoad {
                 let r: [String: String]
                 switch scenario {
                 case "throughput": r = await throughput(target, run: run, subscribers: subscribers, messages: messages, window: 64, group: group)
-                case "latency": r = await throughput(target, run: run, subscribers: only == "cluster" ? subscribers : 100, messages: latencyMessages, window: 1, group: group)
+                case "latency": r = await throughput(target, run: run, subscribers: only == "cluster" ? subscribers : option("--latency-subscribers", 100), messages: latencyMessages, window: 1, group: group)
                 // Messages through the bus as fast as it takes them: one subscriber per instance.
                 case "bus": r = await throughput(target, run: run, subscribers: target.ports.count, messages: option("--bus-messages", 30_000), window: 4096, group: group, publishers: option("--bus-publishers", 32))
                 // Chat-like: 100 messages/s to every subscriber.

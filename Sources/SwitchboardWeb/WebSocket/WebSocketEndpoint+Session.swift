@@ -1,0 +1,167 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Switchboard
+import SwitchboardChannels
+
+/// A client's WebSocket: its handshake, who it is, its resume, then live — served on its
+/// connection's event loop ahead of Hummingbird (`StreamTakeover`). Short tasks do what waits
+/// (the token check, the store, putting a message on the channel); an idle session has none.
+extension WebSocketEndpoint {
+    /// What one session knows of its client while it runs.
+    private final class Client: @unchecked Sendable {
+        let identity: Identity?
+        let address: String
+        let room: String?
+        let viewer: Viewer
+        /// The sender; a hello frame may set it. Only the session's inbound queue touches it.
+        var name: String?
+
+        init(identity: Identity?, address: String, room: String?, viewer: Viewer, name: String?) {
+            self.identity = identity
+            self.address = address
+            self.room = room
+            self.viewer = viewer
+            self.name = name
+        }
+    }
+
+    /// Serves a handshake the takeover kept: checks it, who the client is and that the endpoint
+    /// runs (refusing with 400/426, 401/403 or 503 and a JSON reason), answers 101, then sends
+    /// the resume asked for and goes live.
+    func serve(_ request: Request, on connection: StreamTakeover, sink: any MessageSink) async {
+        let query = Self.query(request.uri.description)
+        let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
+        let accept: HTTPFields
+        switch WebSocketHandshake.answer(request.headers) {
+        case .success(let headers): accept = headers
+        case .failure(let refusal): return await connection.refuse(refusal.response)
+        }
+        guard let r = running.withLock({ $0 }) else {
+            var headers = HTTPFields()
+            headers[.retryAfter] = "1"
+            return await connection.refuse(.error(.serviceUnavailable, "the WebSocket endpoint is not running", headers: headers))
+        }
+        let viewer: Viewer
+        let identity: Identity?
+        switch await auth.viewer(headers: request.headers, query: { query[$0] }, room: room) {
+        case .viewer(let v, let i): (viewer, identity) = (v, i)
+        case .refused(let refusal, _):
+            count("unauthorized")
+            return await connection.refuse(refusal)
+        }
+        let channel = connection.channel
+        let loop = channel.eventLoop
+        let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
+        let client = Client(identity: identity, address: channel.clientAddress, room: room, viewer: viewer, name: name)
+        let wire = WebSocketWire(eventLoop: loop, maxMessageSize: config.maxMessageSize)
+        let s = WSSubscriber(id: nextSession.add(1, ordering: .relaxed).newValue, channel: channel, wire: wire, room: room, viewer: viewer,
+                             policy: config.policy, pendingLimit: config.capacity)
+        let inbox = InboundQueue(channel: channel) { [self] inbound in await received(inbound, from: client, wire: wire, sink: sink) }
+        wire.onMessage = { inbox.enqueue($0) }
+        // Every message before the client's close frame is answered before the close is.
+        wire.beforeClose = { inbox.whenDrained($0) }
+        let upgraded = try? await loop.submit { [config] in
+            channel.limitUnreadBytes(config.bufferBytes)
+            return connection.upgrade(accept, to: wire)
+        }.get()
+        guard upgraded == true else { return }
+        r.subscribers.add(s)
+        // The endpoint may have halted since `running` was read: its end would miss this
+        // session, so it ends now (the client reconnects).
+        if r.closed.load(ordering: .sequentiallyConsistent) {
+            r.subscribers.remove(s)
+            loop.execute { s.end() }
+            return
+        }
+        sessions.withLock { $0[s.id] = Session(name: name, room: room, subscriber: s, since: Date()) }
+        count("connected")
+        // Counted in the room while connected (a name given later in a hello frame is not).
+        let leave = presence.join(name, room: room ?? config.defaultRoom)
+        let unlisten = presence.listen { change in
+            guard room == nil || change.room == room else { return }
+            loop.execute { wire.send(text: change.json.jsonText) }
+        }
+        try? await loop.submit {
+            s.whenEnded { [self] in
+                unlisten()
+                leave()
+                r.subscribers.remove(s)
+                sessions.withLock { $0[s.id] = nil }
+                retired.withLock { $0.delivered += s.delivered; $0.dropped += s.dropped }
+                if wire.failure != nil { count("errors") }
+            }
+        }.get()
+        var skip = Set<MessageID>()
+        if let from = query["lastEventId"].flatMap(MessageID.init) { skip = await resume(after: from, room: room, viewer: viewer, wire: wire) }
+        // The resume's frames are written already: the live frames held meanwhile follow them.
+        let resumed = skip
+        loop.execute { s.goLive(skipping: resumed) }
+    }
+
+    /// One message from the client: a resume request, or what `handle` answers.
+    private func received(_ inbound: WSInbound, from client: Client, wire: WebSocketWire, sink: any MessageSink) async {
+        if case .text(let text) = inbound, let id = Self.resumeRequest(text) {
+            await resume(after: id, room: client.room, viewer: client.viewer, wire: wire)
+            return
+        }
+        let reply = await handle(inbound, name: &client.name, identity: client.identity, client: client.address, sink: sink)
+        let text = Self.frame(reply)
+        wire.eventLoop.execute { wire.send(text: text) }
+    }
+
+    /// The id of a `{"resume": "<id>"}` frame.
+    static func resumeRequest(_ text: String) -> MessageID? {
+        guard text.contains("\"resume\""), case .object(let o)? = try? JSONParser.parse(text).value, o.count == 1,
+            let id = o["resume"]?.stringValue.flatMap(MessageID.init)
+        else { return nil }
+        return id
+    }
+
+    /// Sends the stored messages after `lastID`, then `{"type": "resumed", "count", "gap"}`;
+    /// returns their ids, which the live stream then skips. The frames go out in writes of
+    /// about 64 KB, each once the one before was taken: a client that does not read holds one.
+    @discardableResult
+    private func resume(after lastID: MessageID, room: String?, viewer: Viewer, wire: WebSocketWire) async -> Set<MessageID> {
+        guard let store = try? store?.get() else {
+            await write([Self.frame(["type": "error", "error": "this endpoint keeps no history to resume from"])], to: wire)
+            return []
+        }
+        do {
+            let (stored, _, gap) = try await StoredResume.messages(
+                after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
+                store: store, ring: [Message](), id: { $0.id })
+            let texts = stored.filter { viewer.sees($0, defaultRoom: config.defaultRoom) }.map(Self.frame)
+                + [Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(stored.count), "gap": .bool(gap)])]
+            await write(texts, to: wire)
+            return Set(stored.map(\.id))
+        } catch {
+            await write([Self.frame(["type": "error", "error": .string("could not resume: \(error)")])], to: wire)
+            return []
+        }
+    }
+
+    /// Writes `texts` as text frames, in chunks of about 64 KB, each once the one before went out.
+    private func write(_ texts: [String], to wire: WebSocketWire) async {
+        let loop = wire.eventLoop
+        var chunk = ByteBuffer()
+        for (i, text) in texts.enumerated() {
+            chunk.writeImmutableBuffer(WSEvent.textFrame(text))
+            guard chunk.readableBytes >= 65_536 || i == texts.count - 1 else { continue }
+            let bytes = chunk
+            chunk = ByteBuffer()
+            guard (try? await loop.flatSubmit { wire.write(bytes) }.get()) != nil else { return }
+        }
+    }
+}
+
+/// The WebSocket endpoint's side of a connection taken over ahead of Hummingbird.
+struct WebSocketSessions: ConnectionStreaming {
+    let endpoint: WebSocketEndpoint
+    let sink: any MessageSink
+
+    func serve(_ request: Request, on connection: StreamTakeover) {
+        Task { await endpoint.serve(request, on: connection, sink: sink) }
+    }
+}
