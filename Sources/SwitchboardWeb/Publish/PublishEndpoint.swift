@@ -58,7 +58,8 @@ public final class PublishEndpoint: Component {
         let server = try mount.server.get()
         let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
         auth.announce()
-        try mount.mount([HTTPRoute(.post, config.path) { [self] request, context in
+        // Answered on its connection ahead of Hummingbird when the connection allows it.
+        try mount.mount([HTTPRoute(.post, config.path, direct: true) { [self] request, context in
             let started = ContinuousClock.now
             let response = await publish(request, to: sink, limit: limit, client: context.channel.clientAddress)
             duration.record(ContinuousClock.now - started)

@@ -15,17 +15,21 @@ public struct HTTPRoute: Sendable {
     /// Serves a plain GET on the connection itself, ahead of Hummingbird (see `StreamTakeover`);
     /// `handler` still answers everything else (HEAD, in-process requests).
     let stream: (any ConnectionStreaming)?
+    /// Answered on the connection ahead of Hummingbird (see `StreamTakeover`): a small request
+    /// answered with a small response, many times a second on one connection (`publish`).
+    let direct: Bool
 
     /// A route for `method` on `path`.
     public init(_ method: HTTPRequest.Method, _ path: String, handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.init(method, path, stream: nil, handler: handler)
     }
 
-    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)?,
+    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)? = nil, direct: Bool = false,
          handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.method = method
         self.path = path
         self.stream = stream
+        self.direct = direct
         self.handler = handler
     }
 }

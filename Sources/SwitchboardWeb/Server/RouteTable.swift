@@ -126,6 +126,11 @@ final class RouteTable: Sendable {
         table.withLock { $0.http[path]?[.get]?.route.stream }
     }
 
+    /// Whether `method path` is answered ahead of Hummingbird (placeholders are not).
+    func isDirect(_ method: HTTPRequest.Method, _ path: String) -> Bool {
+        table.withLock { $0.http[path]?[method]?.route.direct == true }
+    }
+
     func webSocket(_ path: String) -> WebSocketRoute? {
         table.withLock { $0.webSockets[path]?.route }
     }

@@ -40,6 +40,10 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         case passing
         /// Boxed: a held request is brief, the handler lives as long as its connection.
         indirect case held(HTTPRequestHead, Request, any ConnectionStreaming)
+        /// The body of a request to a direct route is being read (into `body`).
+        indirect case reading(HTTPRequestHead, HTTPRequest)
+        /// A direct request is being answered; what the client sent after it waits here.
+        case answering([HTTPServerRequestPart])
         case taken
     }
 
@@ -65,6 +69,11 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     private var bodyBytes = 0
     /// The request's `Origin`, for the CORS headers of the answer.
     private var origin: String?
+    /// The body of the direct request being read.
+    private var body = ByteBuffer()
+    /// The server is shutting down: a connection that only carried direct requests closes
+    /// when it is idle (Hummingbird, which closes its own, never saw them).
+    private var quiescing = false
 
     /// `behind` is the handler after this one that waits for the connection's first request.
     init(server: HTTPServerComponent, channel: any Channel, behind: (any RemovableChannelHandler)?) {
@@ -121,9 +130,39 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
                 state = .held(head, Request(head: request, body: RequestBody(buffer: ByteBuffer())), route)
                 return
             }
+            // Not a body announced over the limit, nor one that expects `100 Continue`:
+            // Hummingbird answers those at once.
+            if outstanding == 0, head.method == .POST, !head.headers.contains(name: "expect"),
+               head.headers["content-length"].allSatisfy({ (Int($0) ?? .max) <= server.requestBodyLimit }),
+               server.routes.isDirect(.post, String(head.uri.prefix { $0 != "?" })),
+               let request = try? HTTPRequest(head, secure: false, splitCookie: false) {
+                // Hummingbird serves whatever else this connection asks for.
+                decide(false)
+                state = .reading(head, request)
+                body.clear()
+                return
+            }
             decide(false)
             outstanding += 1
             context.fireChannelRead(data)
+        case (.reading, .body(let chunk)):
+            guard body.readableBytes + chunk.readableBytes <= server.requestBodyLimit else {
+                // Answered before the body is read: the connection ends with the answer.
+                state = .answering([])
+                body.clear()
+                let limit = server.requestBodyLimit
+                return respond(keepAlive: false, context) { .error(.contentTooLarge, "request body exceeds the limit of \(limit) bytes") }
+            }
+            body.writeImmutableBuffer(chunk)
+        case (.reading(let head, let request), .end):
+            state = .answering([])
+            answerDirect(head, request, context)
+        case (.answering(var waiting), _):
+            // Pipelined behind the request being answered: it comes after the answer.
+            waiting.append(part)
+            state = .answering(waiting)
+        case (.reading, .head):
+            context.close(promise: nil)  // the decoder never does this
         case (.held(let head, _, _), .body):
             // Not a plain GET after all: Hummingbird answers it.
             decide(false)
@@ -148,7 +187,61 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         }
     }
 
+    /// Answers a direct request with the server's responder (the same as Hummingbird's way:
+    /// CORS, the access log, the route as the table has it now).
+    private func answerDirect(_ head: HTTPRequestHead, _ http: HTTPRequest, _ context: ChannelHandlerContext) {
+        let request = Request(head: http, body: RequestBody(buffer: body))
+        body = ByteBuffer()
+        let edge = EdgeContext(source: .init(channel: channel, logger: server.runtime.logger))
+        let responder = DynamicResponder(server: server)
+        respond(keepAlive: head.isKeepAlive, context) {
+            (try? await responder.respond(to: request, context: edge)) ?? .error(.internalServerError, "internal error")
+        }
+    }
+
+    /// Makes the answer in a task (the route may wait), writes it on the loop with its length,
+    /// then goes on with the requests that waited behind it, or closes (`keepAlive` false).
+    private func respond(keepAlive: Bool, _ context: ChannelHandlerContext, _ make: @escaping @Sendable () async -> Response) {
+        let loop = context.eventLoop
+        Task { [self] in
+            var response = await make()
+            let collected = CollectedBody()
+            try? await response.body.write(collected)
+            response.body = ResponseBody()
+            let ready = response
+            loop.execute { [self] in write(ready, body: collected.buffer, keepAlive: keepAlive) }
+        }
+    }
+
+    private func write(_ response: Response, body: ByteBuffer, keepAlive: Bool) {
+        guard let context else { return }
+        var fields = response.headers
+        fields[.contentLength] = String(body.readableBytes)
+        if !keepAlive || quiescing { fields[.connection] = "close" }
+        fields[.date] = HTTPDate.now
+        fields[.server] = "switchboard"
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase),
+                                    headers: HTTPHeaders(fields))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard keepAlive, !quiescing, case .answering(let waiting) = state else {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        state = .passing
+        guard !waiting.isEmpty else { return }
+        for part in waiting { channelRead(context: context, data: wrapInboundOut(part)) }
+        // What went on to Hummingbird is delivered at a read's completion.
+        context.fireChannelReadComplete()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if case .passing = state, outstanding == 0 { context.close(promise: nil) }
+        }
         if case .taken = state {
             if case .inputClosed? = event as? ChannelEvent { hangUp() }
             // The server is shutting down: the stream ends now (it would at its endpoint's stop).
