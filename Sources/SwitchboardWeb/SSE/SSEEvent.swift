@@ -41,6 +41,11 @@ struct SSEEvent: Sendable {
         var out = ""
         if let id { out += "id: \(id)\n" }
         if let event { out += "event: \(event)\n" }
+        // One line (always, for JSON, which escapes its line breaks): no walk over the scalars.
+        if !data.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            out += "data: \(data)\n\n"
+            return out
+        }
         var line = ""
         var afterCR = false
         for scalar in data.unicodeScalars {

@@ -7,27 +7,33 @@ import NIOHTTPTypesHTTP1
 import NIOWebSocket
 
 /// A GET route that serves a plain request on its connection itself, ahead of Hummingbird:
-/// a long-lived stream (SSE) then holds no request task, no `Request` and no response writer
-/// for its whole life — a few hundred bytes of state on the event loop instead.
+/// a long-lived stream (SSE, a WebSocket) then holds no request task, no `Request` and no
+/// response writer for its whole life — a few hundred bytes of state on the event loop instead.
 protocol ConnectionStreaming: Sendable {
     /// Serves `request` (its head; a streamed GET has no body) on `connection`. Called on the
-    /// connection's event loop; the route answers with `connection.refuse` or `open`, `write`
-    /// … `close`.
+    /// connection's event loop; the route answers with `connection.refuse`, `open`, `write`
+    /// … `close`, or (a WebSocket handshake) `upgrade`.
     func serve(_ request: Request, on connection: StreamTakeover)
 }
 
-/// Sits after the `ConnectionGuard` of every connection and takes a plain GET on a streaming
-/// route (see `ConnectionStreaming`) away from Hummingbird, whose per-connection task then
-/// never sees it: it keeps waiting for a first request, a shallow wait that holds little.
-/// Everything else — other routes, HEAD, a GET with a body or an upgrade, a request pipelined
-/// behind one Hummingbird is answering, a placeholder answering 503 — goes on untouched.
-/// A taken-over connection is the stream's until it closes: the stream's end closes it.
+/// Sits after the `ConnectionGuard` of every connection and takes three kinds of request away
+/// from Hummingbird, whose per-connection task then never sees them:
+/// - a plain GET on a streaming route (see `ConnectionStreaming`): the connection is the
+///   stream's until it closes, and the stream's end closes it;
+/// - a WebSocket handshake, as a connection's first request, on a route that serves its
+///   sessions on the loop (`WebSocketRoute.stream`): see `upgrade`;
+/// - a POST to a direct route (`HTTPRoute.direct`, `publish`): its body is read here and the
+///   server's responder answers it in a short task, the connection staying Hummingbird's for
+///   anything else it asks, in order.
+/// Everything else — other routes, HEAD, a GET with a body, `Expect: 100-continue`, a body
+/// announced over the limit, a request pipelined behind one Hummingbird is answering, a
+/// placeholder answering 503 — goes on untouched.
 ///
-/// When the connection's first request is taken over, Hummingbird's side of the connection is
+/// When the connection's first request is a stream, Hummingbird's side of the connection is
 /// let go (`firstRequestTaken`; see `GuardedChannel`): its task ends, the handlers waiting for a
 /// first request behind this one are removed, and the request decoder gives way to a handler
-/// that drops whatever the client sends, so that an idle stream holds its socket, a few
-/// handlers and its subscriber, nothing else.
+/// that drops whatever the client sends (or, for a WebSocket, to the frame decoder), so that an
+/// idle stream holds its socket, a few handlers and its subscriber, nothing else.
 ///
 /// - Important: Everything but `refuse` runs on the connection's event loop.
 final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
@@ -36,7 +42,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
+    enum State {
         case passing
         /// Boxed: a held request is brief, the handler lives as long as its connection.
         indirect case held(HTTPRequestHead, Request, any ConnectionStreaming)
@@ -47,7 +53,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         case taken
     }
 
-    private let server: HTTPServerComponent
+    let server: HTTPServerComponent
     /// The connection.
     let channel: any Channel
     /// Waits for the first request behind this handler (removed, and let go of, when that one
@@ -55,25 +61,25 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     private var behind: (any RemovableChannelHandler)?
     private let decided: EventLoopPromise<Bool>
     private var isDecided = false
-    private var state = State.passing
+    var state = State.passing
     /// Requests passed on whose response has not ended yet.
     private var outstanding = 0
-    private var context: ChannelHandlerContext?
-    private var gone: (() -> Void)?
-    private var writable: (() -> Void)?
-    private var isGone = false
+    var context: ChannelHandlerContext?
+    var gone: (() -> Void)?
+    var writable: (() -> Void)?
+    var isGone = false
     /// The taken-over response has ended: nothing more is written.
-    private var finished = false
+    var finished = false
     /// The request line and start, for the access log.
-    private var logged: (method: String, path: String, status: Int, started: ContinuousClock.Instant)?
-    private var bodyBytes = 0
+    var logged: (method: String, path: String, status: Int, started: ContinuousClock.Instant)?
+    var bodyBytes = 0
     /// The request's `Origin`, for the CORS headers of the answer.
-    private var origin: String?
+    var origin: String?
     /// The body of the direct request being read.
-    private var body = ByteBuffer()
+    var body = ByteBuffer()
     /// The server is shutting down: a connection that only carried direct requests closes
     /// when it is idle (Hummingbird, which closes its own, never saw them).
-    private var quiescing = false
+    var quiescing = false
 
     /// `behind` is the handler after this one that waits for the connection's first request.
     init(server: HTTPServerComponent, channel: any Channel, behind: (any RemovableChannelHandler)?) {
@@ -187,56 +193,6 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         }
     }
 
-    /// Answers a direct request with the server's responder (the same as Hummingbird's way:
-    /// CORS, the access log, the route as the table has it now).
-    private func answerDirect(_ head: HTTPRequestHead, _ http: HTTPRequest, _ context: ChannelHandlerContext) {
-        let request = Request(head: http, body: RequestBody(buffer: body))
-        body = ByteBuffer()
-        let edge = EdgeContext(source: .init(channel: channel, logger: server.runtime.logger))
-        let responder = DynamicResponder(server: server)
-        respond(keepAlive: head.isKeepAlive, context) {
-            (try? await responder.respond(to: request, context: edge)) ?? .error(.internalServerError, "internal error")
-        }
-    }
-
-    /// Makes the answer in a task (the route may wait), writes it on the loop with its length,
-    /// then goes on with the requests that waited behind it, or closes (`keepAlive` false).
-    private func respond(keepAlive: Bool, _ context: ChannelHandlerContext, _ make: @escaping @Sendable () async -> Response) {
-        let loop = context.eventLoop
-        Task { [self] in
-            var response = await make()
-            let collected = CollectedBody()
-            try? await response.body.write(collected)
-            response.body = ResponseBody()
-            let ready = response
-            loop.execute { [self] in write(ready, body: collected.buffer, keepAlive: keepAlive) }
-        }
-    }
-
-    private func write(_ response: Response, body: ByteBuffer, keepAlive: Bool) {
-        guard let context else { return }
-        var fields = response.headers
-        fields[.contentLength] = String(body.readableBytes)
-        if !keepAlive || quiescing { fields[.connection] = "close" }
-        fields[.date] = HTTPDate.now
-        fields[.server] = "switchboard"
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase),
-                                    headers: HTTPHeaders(fields))
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        guard keepAlive, !quiescing, case .answering(let waiting) = state else {
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
-            return
-        }
-        state = .passing
-        guard !waiting.isEmpty else { return }
-        for part in waiting { channelRead(context: context, data: wrapInboundOut(part)) }
-        // What went on to Hummingbird is delivered at a read's completion.
-        context.fireChannelReadComplete()
-    }
-
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             quiescing = true
@@ -290,121 +246,6 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         if case .end = unwrapOutboundIn(data), outstanding > 0 { outstanding -= 1 }
         context.write(data, promise: promise)
     }
-
-    // MARK: The route's side
-
-    /// Answers with `response` (a refusal) and closes the connection.
-    func refuse(_ response: Response) async {
-        let body = CollectedBody()
-        var response = response
-        try? await response.body.write(body)
-        let bytes = body.buffer
-        response.headers[.contentLength] = String(bytes.readableBytes)
-        response.headers[.connection] = "close"
-        let head = response
-        channel.eventLoop.execute { [self] in
-            guard let context else { return }
-            writeHead(head.status, head.headers, context)
-            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
-            bodyBytes += bytes.readableBytes
-            close()
-        }
-    }
-
-    /// Sends the response head of a stream; `gone` runs once when the client hangs up (at
-    /// once if it has already), `writable` whenever a full connection can take more again.
-    func open(_ status: HTTPResponse.Status, _ headers: HTTPFields, gone: @escaping () -> Void, writable: @escaping () -> Void) {
-        guard let context, !finished else { return gone() }
-        self.writable = writable
-        if isGone { return gone() }
-        self.gone = gone
-        // The connection ends with the stream (it carries no other request): say so, so that a
-        // client expects the close after the last chunk instead of keeping the connection.
-        var headers = headers
-        headers[.connection] = "close"
-        writeHead(status, headers, context)
-    }
-
-    /// Writes a body chunk through the HTTP encoder; the future completes once the socket took it.
-    func write(_ chunk: ByteBuffer) -> EventLoopFuture<Void> {
-        guard let context, !finished else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        bodyBytes += chunk.readableBytes
-        return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))
-    }
-
-    /// Where bytes go straight to the socket, past the HTTP encoder (which is first in the
-    /// pipeline): for ready-made HTTP chunks.
-    var front: ChannelHandlerContext? {
-        try? channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
-    }
-
-    /// Ends the response (the last chunk), logs it, and closes the connection. `rawBytes` are
-    /// body bytes the stream wrote at the `front`.
-    func close(rawBytes: Int = 0) {
-        gone = nil
-        writable = nil
-        guard let context, !finished else { return }
-        finished = true
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-        if let l = logged, server.accessLog {
-            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bodyBytes + rawBytes, logger: server.runtime.logger)
-        }
-        logged = nil
-    }
-
-    /// Answers a WebSocket handshake with 101 and `headers`, and hands the connection to NIO's
-    /// frame decoder (frames up to the server's `maxWebSocketFrame`) followed by `session`: the
-    /// HTTP handlers leave, and the bytes the client sent after its handshake reach the new
-    /// ones. False when the client is gone. Runs on the connection's event loop.
-    func upgrade(_ headers: HTTPFields, to session: any ChannelHandler) -> Bool {
-        guard let context, !finished, !isGone else { return false }
-        finished = true
-        gone = nil
-        writable = nil
-        writeHead(.switchingProtocols, headers, context)
-        context.flush()
-        if let l = logged, server.accessLog {
-            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: 0, logger: server.runtime.logger)
-        }
-        logged = nil
-        let ops = context.pipeline.syncOperations
-        do {
-            // The guard left a watcher for Hummingbird's upgrade, which will not come.
-            if let watcher = try? ops.handler(type: UpgradeWatcher.self) { ops.removeHandler(watcher, promise: nil) }
-            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            let encoder = try ops.handler(type: HTTPResponseEncoder.self)
-            ops.removeHandler(context: context, promise: nil)
-            let frames = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: server.maxWebSocketFrame))
-            try ops.addHandlers([frames, session], position: .after(decoder))
-            ops.removeHandler(encoder, promise: nil)
-            // Last: what the decoder holds past the handshake goes on to the frame decoder.
-            ops.removeHandler(decoder, promise: nil)
-            return true
-        } catch {
-            channel.close(promise: nil)
-            return false
-        }
-    }
-
-    /// A GET that asks to become a WebSocket (`Upgrade: websocket`).
-    static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
-        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-    }
-
-    private func writeHead(_ status: HTTPResponse.Status, _ fields: HTTPFields, _ context: ChannelHandlerContext) {
-        var fields = fields
-        if let cors = server.corsPolicy, let origin, cors.allows(origin: origin) {
-            for field in cors.originHeaders(origin) { fields[field.name] = field.value }
-        }
-        fields[.date] = HTTPDate.now
-        fields[.server] = "switchboard"
-        server.stats.count(status)
-        logged?.status = status.code
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
-                                    headers: HTTPHeaders(fields))
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-    }
 }
 
 /// Takes the request decoder's place on a connection whose stream was taken over: the bytes a
@@ -414,30 +255,4 @@ private final class DropInbound: ChannelInboundHandler, RemovableChannelHandler 
     typealias InboundIn = Any
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-}
-
-/// A response body read into one buffer (a refusal's few bytes).
-private final class CollectedBody: ResponseBodyWriter, @unchecked Sendable {
-    var buffer = ByteBuffer()
-
-    func write(_ buffer: ByteBuffer) async throws {
-        var b = buffer
-        self.buffer.writeBuffer(&b)
-    }
-
-    func finish(_ trailingHeaders: HTTPFields?) async throws {}
-}
-
-/// The `Date` header's format (RFC 9110 §5.6.7), in UTC.
-enum HTTPDate {
-    static var now: String {
-        var t = time(nil)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
-    }
 }

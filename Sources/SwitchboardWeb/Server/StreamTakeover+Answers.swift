@@ -1,0 +1,191 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// What a taken-over connection answers: a direct request's response, a stream (head, chunks,
+/// end), a refusal, or a WebSocket upgrade. Everything but `refuse` runs on the event loop.
+extension StreamTakeover {
+    // MARK: Direct requests
+
+    /// Answers a direct request with the server's responder (the same as Hummingbird's way:
+    /// CORS, the access log, the route as the table has it now).
+    func answerDirect(_ head: HTTPRequestHead, _ http: HTTPRequest, _ context: ChannelHandlerContext) {
+        let request = Request(head: http, body: RequestBody(buffer: body))
+        body = ByteBuffer()
+        let edge = EdgeContext(source: .init(channel: channel, logger: server.runtime.logger))
+        let responder = DynamicResponder(server: server)
+        respond(keepAlive: head.isKeepAlive, context) {
+            (try? await responder.respond(to: request, context: edge)) ?? .error(.internalServerError, "internal error")
+        }
+    }
+
+    /// Makes the answer in a task (the route may wait), writes it on the loop with its length,
+    /// then goes on with the requests that waited behind it, or closes (`keepAlive` false).
+    func respond(keepAlive: Bool, _ context: ChannelHandlerContext, _ make: @escaping @Sendable () async -> Response) {
+        let loop = context.eventLoop
+        Task { [self] in
+            var response = await make()
+            let collected = CollectedBody()
+            try? await response.body.write(collected)
+            response.body = ResponseBody()
+            let ready = response
+            loop.execute { [self] in write(ready, body: collected.buffer, keepAlive: keepAlive) }
+        }
+    }
+
+    /// Writes a direct request's answer with its length; then the requests that waited behind
+    /// it go on, or the connection closes.
+    func write(_ response: Response, body: ByteBuffer, keepAlive: Bool) {
+        guard let context else { return }
+        var fields = response.headers
+        fields[.contentLength] = String(body.readableBytes)
+        if !keepAlive || quiescing { fields[.connection] = "close" }
+        fields[.date] = HTTPDate.now
+        fields[.server] = "switchboard"
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase),
+                                    headers: HTTPHeaders(fields))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard keepAlive, !quiescing, case .answering(let waiting) = state else {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        state = .passing
+        guard !waiting.isEmpty else { return }
+        for part in waiting { channelRead(context: context, data: wrapInboundOut(part)) }
+        // What went on to Hummingbird is delivered at a read's completion.
+        context.fireChannelReadComplete()
+    }
+
+    // MARK: The route's side
+
+    /// Answers with `response` (a refusal) and closes the connection.
+    func refuse(_ response: Response) async {
+        let body = CollectedBody()
+        var response = response
+        try? await response.body.write(body)
+        let bytes = body.buffer
+        response.headers[.contentLength] = String(bytes.readableBytes)
+        response.headers[.connection] = "close"
+        let head = response
+        channel.eventLoop.execute { [self] in
+            guard let context else { return }
+            writeHead(head.status, head.headers, context)
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            bodyBytes += bytes.readableBytes
+            close()
+        }
+    }
+
+    /// Sends the response head of a stream; `gone` runs once when the client hangs up (at
+    /// once if it has already), `writable` whenever a full connection can take more again.
+    func open(_ status: HTTPResponse.Status, _ headers: HTTPFields, gone: @escaping () -> Void, writable: @escaping () -> Void) {
+        guard let context, !finished else { return gone() }
+        self.writable = writable
+        if isGone { return gone() }
+        self.gone = gone
+        // The connection ends with the stream (it carries no other request): say so, so that a
+        // client expects the close after the last chunk instead of keeping the connection.
+        var headers = headers
+        headers[.connection] = "close"
+        writeHead(status, headers, context)
+    }
+
+    /// Writes a body chunk through the HTTP encoder; the future completes once the socket took it.
+    func write(_ chunk: ByteBuffer) -> EventLoopFuture<Void> {
+        guard let context, !finished else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        bodyBytes += chunk.readableBytes
+        return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))
+    }
+
+    /// Where bytes go straight to the socket, past the HTTP encoder (which is first in the
+    /// pipeline): for ready-made HTTP chunks.
+    var front: ChannelHandlerContext? {
+        try? channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    /// Ends the response (the last chunk), logs it, and closes the connection. `rawBytes` are
+    /// body bytes the stream wrote at the `front`.
+    func close(rawBytes: Int = 0) {
+        gone = nil
+        writable = nil
+        guard let context, !finished else { return }
+        finished = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        if let l = logged, server.accessLog {
+            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bodyBytes + rawBytes, logger: server.runtime.logger)
+        }
+        logged = nil
+    }
+
+    /// Answers a WebSocket handshake with 101 and `headers`, and hands the connection to NIO's
+    /// frame decoder (frames up to the server's `maxWebSocketFrame`) followed by `session`: the
+    /// HTTP handlers leave, and the bytes the client sent after its handshake reach the new
+    /// ones. False when the client is gone. Runs on the connection's event loop.
+    func upgrade(_ headers: HTTPFields, to session: any ChannelHandler) -> Bool {
+        guard let context, !finished, !isGone else { return false }
+        finished = true
+        gone = nil
+        writable = nil
+        writeHead(.switchingProtocols, headers, context)
+        context.flush()
+        if let l = logged, server.accessLog {
+            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: 0, logger: server.runtime.logger)
+        }
+        logged = nil
+        let ops = context.pipeline.syncOperations
+        do {
+            // The guard left a watcher for Hummingbird's upgrade, which will not come.
+            if let watcher = try? ops.handler(type: UpgradeWatcher.self) { ops.removeHandler(watcher, promise: nil) }
+            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let encoder = try ops.handler(type: HTTPResponseEncoder.self)
+            ops.removeHandler(context: context, promise: nil)
+            let frames = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: server.maxWebSocketFrame))
+            try ops.addHandlers([frames, session], position: .after(decoder))
+            ops.removeHandler(encoder, promise: nil)
+            // Last: what the decoder holds past the handshake goes on to the frame decoder.
+            ops.removeHandler(decoder, promise: nil)
+            return true
+        } catch {
+            channel.close(promise: nil)
+            return false
+        }
+    }
+
+    /// A GET that asks to become a WebSocket (`Upgrade: websocket`).
+    static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
+        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+    }
+
+    private func writeHead(_ status: HTTPResponse.Status, _ fields: HTTPFields, _ context: ChannelHandlerContext) {
+        var fields = fields
+        if let cors = server.corsPolicy, let origin, cors.allows(origin: origin) {
+            for field in cors.originHeaders(origin) { fields[field.name] = field.value }
+        }
+        fields[.date] = HTTPDate.now
+        fields[.server] = "switchboard"
+        server.stats.count(status)
+        logged?.status = status.code
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
+                                    headers: HTTPHeaders(fields))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+}
+
+/// A response body read into one buffer (a refusal's few bytes).
+final class CollectedBody: ResponseBodyWriter, @unchecked Sendable {
+    var buffer = ByteBuffer()
+
+    func write(_ buffer: ByteBuffer) async throws {
+        var b = buffer
+        self.buffer.writeBuffer(&b)
+    }
+
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
