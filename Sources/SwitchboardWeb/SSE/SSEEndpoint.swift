@@ -249,7 +249,7 @@ public final class SSEEndpoint: Component {
             events.append(event)
         }
         let ready = events
-        await r.subscribers.onEachLoop { $0.deliver(ready) }
+        await r.subscribers.deliver { $0.deliver(ready) }
     }
 
     /// The event of `message`, as every subscriber gets it.

@@ -14,6 +14,8 @@ final class LoopGroups<Member: LoopMember>: Sendable {
     private struct Group {
         let loop: any EventLoop
         var members: [UInt64: Member]
+        /// The batch `deliver` queued on this loop last, until the next one has waited for it.
+        var ahead: EventLoopFuture<[EventLoopFuture<Void>]>?
     }
 
     private let groups = Mutex<[ObjectIdentifier: Group]>([:])
@@ -37,6 +39,33 @@ final class LoopGroups<Member: LoopMember>: Sendable {
     var count: Int { groups.withLock { $0.values.reduce(0) { $0 + $1.members.count } } }
     /// No members on any loop (a loop's group goes with its last member).
     var isEmpty: Bool { groups.withLock { $0.isEmpty } }
+
+    /// Hands a batch to each loop's members: the loop the caller runs on does its share at
+    /// once, every other loop gets its share queued. The caller does not wait for those, except
+    /// for the batch it queued on a loop before this one (and what `body` returned for it: a
+    /// `block` subscriber that is behind): at most one batch is queued ahead on any loop, so a
+    /// loop that falls behind still holds the source back, one batch later.
+    ///
+    /// - Important: One caller at a time (the endpoint's listener): batches reach every member
+    ///   in the order they were handed over.
+    func deliver(_ body: @escaping @Sendable (Member) -> EventLoopFuture<Void>?) async {
+        var behind: [EventLoopFuture<[EventLoopFuture<Void>]>] = []
+        var here: (any EventLoop, [Member])?
+        groups.withLock { g in
+            for (key, group) in g {
+                let members = Array(group.members.values)
+                if group.loop.inEventLoop {
+                    here = (group.loop, members)
+                    continue
+                }
+                if let before = group.ahead { behind.append(before) }
+                g[key]?.ahead = group.loop.submit { members.compactMap(body) }
+            }
+        }
+        var waits = here.map { $0.1.compactMap(body) } ?? []
+        for f in behind { waits += (try? await f.get()) ?? [] }
+        for w in waits { try? await w.get() }
+    }
 
     /// Runs `body` on each loop for its members; the futures it returns are awaited. The
     /// other loops get their share first; the loop the caller runs on (the usual case: tasks

@@ -190,7 +190,7 @@ public final class WebSocketEndpoint: ClientCounting {
         // would have missed this one's snapshot anyway).
         if r.subscribers.isEmpty { return }
         let events = batch.map { WSEvent($0, text: Self.frame($0), defaultRoom: config.defaultRoom) }
-        await r.subscribers.onEachLoop { $0.deliver(events) }
+        await r.subscribers.deliver { $0.deliver(events) }
     }
 
     /// Messages delivered to and dropped for sessions, those gone included.
