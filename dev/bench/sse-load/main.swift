@@ -14,7 +14,8 @@
 // Scenarios, each run against both servers:
 //   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
 //               not yet delivered to everyone): deliveries/s, server CPU per delivery.
-//   latency     100 subscribers, one message in flight: publish→receive p50/p99, CPU per delivery.
+//   latency     100 subscribers (--latency-subscribers N), one message in flight: publish→receive
+//               p50/p99, CPU per delivery (with 1 subscriber: what one publish costs).
 //   chat        1,000 subscribers at 50 messages/s (chat-like): CPU per delivery, p50/p99.
 //   idle        N idle subscribers (each of --idle): server RSS per subscriber. 19,000, not
 //               20,000: the open-files hard limit here is 20,000 and cannot be raised.
@@ -255,12 +256,13 @@ struct SSELoad {
         let cols = ratios.map { " | \(targets[$0]) / \(targets[over!])" }.joined()
         print("\n| figure | " + targets.joined(separator: " | ") + cols + " |")
         print("|---|" + targets.map { _ in "---|" }.joined() + ratios.map { _ in "---|" }.joined())
+        let one = option("--latency-subscribers", 100)
         var rows: [(String, String, String)] = [
             ("\(subscribers) subscribers, many in flight: deliveries/s", "throughput", "deliveriesPerSecond"),
             ("\(subscribers) subscribers, many in flight: server CPU µs per delivery", "throughput", "cpuMicrosPerDelivery"),
-            ("100 subscribers, one in flight: p50 latency ms", "latency", "p50ms"),
-            ("100 subscribers, one in flight: p99 latency ms", "latency", "p99ms"),
-            ("100 subscribers, one in flight: server CPU µs per delivery", "latency", "cpuMicrosPerDelivery"),
+            ("\(one) subscribers, one in flight: p50 latency ms", "latency", "p50ms"),
+            ("\(one) subscribers, one in flight: p99 latency ms", "latency", "p99ms"),
+            ("\(one) subscribers, one in flight: server CPU µs per delivery", "latency", "cpuMicrosPerDelivery"),
             ("1,000 subscribers at 50 msg/s: server CPU µs per delivery", "chat", "cpuMicrosPerDelivery"),
             ("1,000 subscribers at 50 msg/s: p50 latency ms", "chat", "p50ms"),
             ("1,000 subscribers at 50 msg/s: p99 latency ms", "chat", "p99ms"),
