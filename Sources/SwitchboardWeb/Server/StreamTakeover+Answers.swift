@@ -13,8 +13,8 @@ extension StreamTakeover {
     /// Answers a direct request with the server's responder (the same as Hummingbird's way:
     /// CORS, the access log, the route as the table has it now).
     func answerDirect(_ head: HTTPRequestHead, _ http: HTTPRequest, _ context: ChannelHandlerContext) {
-        let request = Request(head: http, body: RequestBody(buffer: body))
-        body = ByteBuffer()
+        let request = Request(head: http, body: RequestBody(buffer: body ?? ByteBuffer()))
+        body = nil
         let edge = EdgeContext(source: .init(channel: channel, logger: server.runtime.logger))
         let responder = DynamicResponder(server: server)
         respond(keepAlive: head.isKeepAlive, context) {

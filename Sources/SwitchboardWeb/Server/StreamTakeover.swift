@@ -75,8 +75,8 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
     var bodyBytes = 0
     /// The request's `Origin`, for the CORS headers of the answer.
     var origin: String?
-    /// The body of the direct request being read.
-    var body = ByteBuffer()
+    /// The body of the direct request being read (nil otherwise: most connections never have one).
+    var body: ByteBuffer?
     /// The server is shutting down: a connection that only carried direct requests closes
     /// when it is idle (Hummingbird, which closes its own, never saw them).
     var quiescing = false
@@ -145,21 +145,21 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
                 // Hummingbird serves whatever else this connection asks for.
                 decide(false)
                 state = .reading(head, request)
-                body.clear()
+                body = context.channel.allocator.buffer(capacity: min(head.headers["content-length"].first.flatMap { Int($0) } ?? 256, 16_384))
                 return
             }
             decide(false)
             outstanding += 1
             context.fireChannelRead(data)
         case (.reading, .body(let chunk)):
-            guard body.readableBytes + chunk.readableBytes <= server.requestBodyLimit else {
+            guard (body?.readableBytes ?? 0) + chunk.readableBytes <= server.requestBodyLimit else {
                 // Answered before the body is read: the connection ends with the answer.
                 state = .answering([])
-                body.clear()
+                body = nil
                 let limit = server.requestBodyLimit
                 return respond(keepAlive: false, context) { .error(.contentTooLarge, "request body exceeds the limit of \(limit) bytes") }
             }
-            body.writeImmutableBuffer(chunk)
+            body?.writeImmutableBuffer(chunk)
         case (.reading(let head, let request), .end):
             state = .answering([])
             answerDirect(head, request, context)
