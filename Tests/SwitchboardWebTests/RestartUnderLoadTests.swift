@@ -34,7 +34,18 @@ import Testing
     }
 
     /// Reads the stream, reconnecting with `Last-Event-ID` whenever it ends, until cancelled.
+    ///
+    /// Its own client gives up at once on a refused connection: AsyncHTTPClient otherwise keeps
+    /// retrying the old server's port (now closed) with backoff until its connect timeout, and
+    /// the reader would come back to the new server too late for the test (seen with `ss`: no
+    /// connection open, the reader still "connecting" to the old port).
     final class ResumingReader: @unchecked Sendable {
+        let client: HTTPClient = {
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.retryConnectionEstablishment = false
+            configuration.timeout.connect = .seconds(1)
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        }()
         private let lock = NSLock()
         private var seen: [String] = []
         private var gapCount = 0
@@ -47,7 +58,7 @@ import Testing
             while !Task.isCancelled {
                 guard let url = await RestartUnderLoadTests.url(h, "/events") else { await Task.yield(); continue }
                 let headers = ids.last.map { [("Last-Event-ID", $0)] } ?? []
-                guard let reader = try? await SSEReader(url, headers: headers), reader.status == 200 else { await Task.yield(); continue }
+                guard let reader = try? await SSEReader(url, headers: headers, client: client), reader.status == 200 else { await Task.yield(); continue }
                 lock.withLock { connectionCount += 1 }
                 while !Task.isCancelled, let e = try? await reader.next() {
                     lock.withLock {
@@ -120,6 +131,9 @@ import Testing
         // (It may reach the reader before the answer reaches us: wait for it, bounded.)
         await waitUntil("the last message to reach the reader", limit: .seconds(10)) { reader.ids.contains(lastID) }
         reading.cancel()
+        // Shutting the client down ends the stream the reader is on.
+        try await reader.client.shutdown()
+        await reading.value
         #expect(Set(accepted).subtracting(reader.ids).isEmpty, "lost \(Set(accepted).subtracting(reader.ids).count) of \(accepted.count)")
         #expect(reader.gaps == 0)
         #expect(reader.connections > 1)

@@ -78,10 +78,10 @@ final class SSEReader {
     /// `retry:` values seen.
     private(set) var retries: [Int] = []
 
-    init(_ url: String, headers: [(String, String)] = []) async throws {
+    init(_ url: String, headers: [(String, String)] = [], client: HTTPClient = .shared) async throws {
         var req = HTTPClientRequest(url: url)
         for (k, v) in headers { req.headers.add(name: k, value: v) }
-        let res = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+        let res = try await client.execute(req, timeout: .seconds(60))
         status = Int(res.status.code)
         self.headers = res.headers
         iterator = res.body.makeAsyncIterator()
