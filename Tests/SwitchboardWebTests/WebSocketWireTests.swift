@@ -154,6 +154,30 @@ import Testing
         #expect(!h.channel.isActive)
     }
 
+    /// What the session hands the wire holds the wire in turn (its inbound queue answers through
+    /// it): the wire must let go of it when the connection ends, or every session leaks.
+    @Test(arguments: ["the connection ends", "a close frame", "a protocol error"])
+    func theWireLetsGoOfTheSessionsCallbacksWhenItEnds(_ how: String) throws {
+        final class Session {}
+        weak var gone: Session?
+        let h = try Harness()
+        do {
+            let session = Session()
+            gone = session
+            h.wire.onMessage = { [wire = h.wire] _ in _ = (session, wire) }
+            h.wire.beforeClose = { [wire = h.wire] answer in _ = (session, wire); answer() }
+            h.wire.onWritable = { [wire = h.wire] in _ = (session, wire) }
+        }
+        #expect(gone != nil)
+        switch how {
+        case "the connection ends": _ = try? h.channel.close().wait()
+        case "a close frame": try h.send(Self.frame(0x8, [0x03, 0xE8]))
+        default: try h.send(Self.frame(0x1, Array("hi".utf8), masked: false))
+        }
+        h.channel.embeddedEventLoop.run()
+        #expect(gone == nil, "\(how): the session's callbacks are still held")
+    }
+
     @Test func aFrameOverTheDecodersLimitFailsWith1009() throws {
         let h = try Harness(maxMessageSize: 1 << 20)
         try? h.send(Self.frame(0x2, [UInt8](repeating: 7, count: 5000)))

@@ -249,10 +249,14 @@ package final class WebSocketWire: ChannelInboundHandler, RemovableChannelHandle
         writeClose(code, reason, context).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// The session is over: its callbacks run no more and are let go of (they hold what holds
+    /// this wire: without this, every session would leak when its connection ends).
     private func end() {
         let after = onEnd
         onEnd = {}
         onMessage = { _ in }
+        beforeClose = { $0() }
+        onWritable = {}
         after()
     }
 

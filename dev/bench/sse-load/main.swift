@@ -22,6 +22,8 @@
 //   chatws      the chat scenario with WebSocket subscribers (nchan's `nchan_subscriber websocket`).
 //   idlews      --idle-ws N (5,000) idle WebSocket subscribers (raw upgrade requests; nchan's
 //               `nchan_subscriber websocket`): server RSS per subscriber.
+//   churn(ws)   --churn N (10,000) SSE (WebSocket) subscribers connecting and going, 100 at a
+//               time: server RSS growth (a leak per connection shows here).
 // Every scenario counts lost and duplicated deliveries.
 import AsyncHTTPClient
 import Foundation
@@ -90,7 +92,7 @@ struct SSELoad {
         let allScenarios =
             only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
-            : ["throughput", "latency", "chat", "chatws"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn"]
+            : ["throughput", "latency", "chat", "chatws"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn", "churnws"]
         // --scenarios a,b: only those (e.g. chat,latency, while profiling).
         let picked = args.firstIndex(of: "--scenarios").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1].split(separator: ",").map(String.init) : nil }
         let scenarios = picked.map { p in allScenarios.filter { p.contains($0) || p.contains("idle") && $0.hasPrefix("idle") } } ?? allScenarios
@@ -120,6 +122,7 @@ struct SSELoad {
                                                     webSocket: true)
                 case "idlews": r = await idleMemory(target, subscribers: option("--idle-ws", 5000), group: group, webSocket: true)
                 case let s where s.hasPrefix("idle"): r = await idleMemory(target, subscribers: Int(s.dropFirst(4)) ?? 5000, group: group)
+                case "churnws": r = await churnMemory(target, cycles: churn, group: group, webSocket: true)
                 default: r = await churnMemory(target, cycles: churn, group: group)
                 }
                 print("\(scenario) \(target.name): " + r.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
@@ -225,15 +228,15 @@ struct SSELoad {
     }
 
     /// Connects and disconnects `cycles` subscribers, 100 at a time: RSS before and after.
-    func churnMemory(_ target: Target, cycles: Int, group: MultiThreadedEventLoopGroup) async -> [String: String] {
+    func churnMemory(_ target: Target, cycles: Int, group: MultiThreadedEventLoopGroup, webSocket: Bool = false) async -> [String: String] {
         // A first round warms allocator caches so that the comparison is between steady states.
-        _ = try? await churnRound(target, count: min(cycles, 1000), group: group)
+        _ = try? await churnRound(target, count: min(cycles, 1000), group: group, webSocket: webSocket)
         try? await Task.sleep(for: .seconds(1))
         let before = target.rssKB()
         var done = 0
         while done < cycles {
             let n = min(100, cycles - done)
-            guard (try? await churnRound(target, count: n, group: group)) != nil else { return ["error": "connect failed"] }
+            guard (try? await churnRound(target, count: n, group: group, webSocket: webSocket)) != nil else { return ["error": "connect failed"] }
             done += n
         }
         try? await Task.sleep(for: .seconds(2))
@@ -241,9 +244,10 @@ struct SSELoad {
         return ["cycles": "\(cycles)", "rssBeforeKB": "\(before)", "rssAfterKB": "\(after)", "growthKB": "\(after - before)"]
     }
 
-    func churnRound(_ target: Target, count: Int, group: MultiThreadedEventLoopGroup) async throws {
+    func churnRound(_ target: Target, count: Int, group: MultiThreadedEventLoopGroup, webSocket: Bool = false) async throws {
         let state = RunState(run: 0, messages: 1, subscribers: count)
-        let channels = try await connectSubscribers(count, state: state, group: group, host: target.host, port: target.port, path: target.subscribePath)
+        let channels = try await connectSubscribers(count, state: state, group: group, host: target.host, port: target.port,
+                                                    path: webSocket ? target.webSocketPath ?? "/" : target.subscribePath, webSocket: webSocket)
         for c in channels { try? await c.close() }
     }
 
@@ -273,6 +277,7 @@ struct SSELoad {
         rows += idle.map { ("\($0) idle subscribers: RSS KB per subscriber", "idle\($0)", "kbPerSubscriber") }
         rows.append(("\(option("--idle-ws", 5000)) idle WebSocket subscribers: RSS KB per subscriber", "idlews", "kbPerSubscriber"))
         rows.append(("10,000 connect/disconnect cycles: RSS growth KB", "churn", "growthKB"))
+        rows.append(("10,000 WebSocket connect/disconnect cycles: RSS growth KB", "churnws", "growthKB"))
         for (label, scenario, key) in rows {
             let cells = targets.map { v(scenario, $0, key) }
             var line = "| \(label) | " + cells.joined(separator: " | ")
