@@ -59,12 +59,16 @@ extension WebSocketEndpoint {
         let s = WSSubscriber(id: nextSession.add(1, ordering: .relaxed).newValue, channel: channel, wire: wire, room: room, viewer: viewer,
                              policy: config.policy, pendingLimit: config.capacity)
         let inbox = InboundQueue(channel: channel) { [self] inbound in await received(inbound, from: client, wire: wire, sink: sink) }
-        wire.onMessage = { inbox.enqueue($0) }
-        // Every message before the client's close frame is answered before the close is.
-        wire.beforeClose = { inbox.whenDrained($0) }
         let upgraded = try? await loop.submit { [config] in
+            wire.onMessage = { inbox.enqueue($0) }
+            // Every message before the client's close frame is answered before the close is.
+            wire.beforeClose = { inbox.whenDrained($0) }
             channel.limitUnreadBytes(config.bufferBytes)
-            return connection.upgrade(accept, to: wire)
+            if connection.upgrade(accept, to: wire) { return true }
+            // The client is gone: the callbacks (which hold the wire through the queue) go too.
+            wire.onMessage = { _ in }
+            wire.beforeClose = { $0() }
+            return false
         }.get()
         guard upgraded == true else { return }
         r.subscribers.add(s)
