@@ -28,12 +28,18 @@ import Testing
         WebSocketFrameTests.frames(in: wire.bytes)
     }
 
-    @Test func theHandshakeIsAnsweredWithRFC6455sAcceptKey() async throws {
-        let h = try await WebHarness.start(Self.system())
-        defer { Task { await h.stop() } }
+    /// A raw connection that sent the handshake and read the answer's head.
+    static func upgraded(_ h: WebHarness) async throws -> StreamTakeoverTests.Wire {
         let wire = try StreamTakeoverTests.Wire(try await StreamTakeoverTests.port(h))
         wire.send(Self.handshake())
         #expect(await wire.read { $0.contains("\r\n\r\n") })
+        return wire
+    }
+
+    @Test func theHandshakeIsAnsweredWithRFC6455sAcceptKey() async throws {
+        let h = try await WebHarness.start(Self.system())
+        defer { Task { await h.stop() } }
+        let wire = try await Self.upgraded(h)
         let head = wire.text.lowercased()
         #expect(head.hasPrefix("http/1.1 101 switching protocols\r\n"))
         // RFC 6455 §1.3's own example.
@@ -80,9 +86,7 @@ import Testing
     @Test func stoppingTheEndpointSendsEachSessionACloseFrame() async throws {
         let h = try await WebHarness.start(Self.system())
         defer { Task { await h.stop() } }
-        let wire = try StreamTakeoverTests.Wire(try await StreamTakeoverTests.port(h))
-        wire.send(Self.handshake())
-        #expect(await wire.read { $0.contains("\r\n\r\n") })
+        let wire = try await Self.upgraded(h)
         let ws = try await h.component("ws", as: WebSocketEndpoint.self)
         await waitUntil("the session") { ws.connectedClients == 1 }
         try await ws.stop()

@@ -64,7 +64,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             responseStarted = false
             registry.setWaiting(id, false)
             context.fireChannelRead(data)
-            if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
+            if head.asksForWebSocket {
                 let ops = context.pipeline.syncOperations
                 try? ops.addHandler(UpgradeWatcher(), position: .last)
                 ops.removeHandler(context: context, promise: nil)

@@ -43,11 +43,7 @@ extension StreamTakeover {
         var fields = response.headers
         fields[.contentLength] = String(body.readableBytes)
         if !keepAlive || quiescing { fields[.connection] = "close" }
-        fields[.date] = HTTPDate.now
-        fields[.server] = "switchboard"
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase),
-                                    headers: HTTPHeaders(fields))
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.head(Self.responseHead(response.status, fields))), promise: nil)
         if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         guard keepAlive, !quiescing, case .answering(let waiting) = state else {
@@ -118,10 +114,7 @@ extension StreamTakeover {
         finished = true
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-        if let l = logged, server.accessLog {
-            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bodyBytes + rawBytes, logger: server.runtime.logger)
-        }
-        logged = nil
+        logAnswer(bytes: bodyBytes + rawBytes)
     }
 
     /// Answers a WebSocket handshake with 101 and `headers`, and hands the connection to NIO's
@@ -135,10 +128,7 @@ extension StreamTakeover {
         writable = nil
         writeHead(.switchingProtocols, headers, context)
         context.flush()
-        if let l = logged, server.accessLog {
-            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: 0, logger: server.runtime.logger)
-        }
-        logged = nil
+        logAnswer(bytes: 0)
         let ops = context.pipeline.syncOperations
         do {
             // The guard left a watcher for Hummingbird's upgrade, which will not come.
@@ -158,23 +148,31 @@ extension StreamTakeover {
         }
     }
 
-    /// A GET that asks to become a WebSocket (`Upgrade: websocket`).
-    static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
-        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-    }
-
     private func writeHead(_ status: HTTPResponse.Status, _ fields: HTTPFields, _ context: ChannelHandlerContext) {
         var fields = fields
         if let cors = server.corsPolicy, let origin, cors.allows(origin: origin) {
             for field in cors.originHeaders(origin) { fields[field.name] = field.value }
         }
-        fields[.date] = HTTPDate.now
-        fields[.server] = "switchboard"
         server.stats.count(status)
         logged?.status = status.code
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
-                                    headers: HTTPHeaders(fields))
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.head(Self.responseHead(status, fields))), promise: nil)
+    }
+
+    /// An HTTP/1.1 response head with `fields`, `Date` and `Server`.
+    private static func responseHead(_ status: HTTPResponse.Status, _ fields: HTTPFields) -> HTTPResponseHead {
+        var fields = fields
+        fields[.date] = HTTPDate.now
+        fields[.server] = "switchboard"
+        return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
+                                headers: HTTPHeaders(fields))
+    }
+
+    /// Logs the taken-over request once (with the access log on), with `bytes` of body.
+    private func logAnswer(bytes: Int) {
+        if let l = logged, server.accessLog {
+            AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bytes, logger: server.runtime.logger)
+        }
+        logged = nil
     }
 }
 
@@ -188,4 +186,11 @@ final class CollectedBody: ResponseBodyWriter, @unchecked Sendable {
     }
 
     func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+extension HTTPRequestHead {
+    /// A request that asks to become a WebSocket (`Upgrade: websocket`).
+    var asksForWebSocket: Bool {
+        headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+    }
 }

@@ -116,7 +116,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
         case (.taken, _):
             return  // a client talking on its stream: nothing to answer
         case (.passing, .head(let head)):
-            if Self.asksForWebSocket(head) {
+            if head.asksForWebSocket {
                 // A connection's first request may become a WebSocket served on the loop.
                 if !isDecided, head.method == .GET, let route = server.routes.webSocketStream(String(head.uri.prefix { $0 != "?" })),
                    let request = try? HTTPRequest(head, secure: false, splitCookie: false) {
@@ -184,7 +184,7 @@ final class StreamTakeover: ChannelDuplexHandler, RemovableChannelHandler, @unch
                 decide(true)
                 // After this read: the decoder may still be delivering what came with it. An
                 // upgrade keeps the decoder, which holds the frames a client may send early.
-                let upgrading = Self.asksForWebSocket(head)
+                let upgrading = head.asksForWebSocket
                 context.eventLoop.assumeIsolated().execute { [self] in letGoOfHummingbird(keepingDecoder: upgrading) }
             }
             route.serve(request, on: self)
