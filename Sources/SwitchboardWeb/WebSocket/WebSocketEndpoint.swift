@@ -44,7 +44,10 @@ public final class WebSocketEndpoint: ClientCounting {
             maxTextLength = MessageInput.maxTextLength(c)
             resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
             let ping = c.duration("ping", default: .seconds(30), in: .zero...Duration.seconds(86_400))
-            self.ping = ping == .zero ? nil : max(ping, .milliseconds(10))
+            if ping > .zero, ping < .milliseconds(10) {
+                c.issue(.invalidValue, "ping", "a ping interval is at least 10ms (0 turns pings off)")
+            }
+            self.ping = ping == .zero ? nil : ping
             context.claimRoute("GET", path)
         }
     }
