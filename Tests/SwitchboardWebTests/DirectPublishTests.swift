@@ -76,4 +76,63 @@ import Testing
         #expect(Self.statuses(wire.text) == [202, 413])
         #expect(wire.closed)
     }
+
+    /// A channel of one, a publish that waits long for room, and a body limit of its own.
+    static let narrow = #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 1},
+          "http": {"type": "http-server", "port": 0, "requestBodyLimit": 1000},
+          "publish": {"type": "publish", "wait": "60s", "maxBodySize": 16, "using": {"server": "http", "channel": "inbox"}},
+          "quick": {"type": "publish", "path": "/quick", "wait": "10ms", "using": {"server": "http", "channel": "inbox"}}
+        }}
+        """#
+
+    @Test func aPublishThatFindsTheChannelFullWaitsForRoomAndWhatCameBehindItIsAnsweredAfterIt() async throws {
+        let h = try await WebHarness.start(Self.narrow)
+        defer { Task { await h.stop() } }
+        let inbox = try await h.component("inbox", as: ChannelComponent.self).currentChan()
+        let wire = try StreamTakeoverTests.Wire(try await StreamTakeoverTests.port(h))
+        wire.send(Self.post("one"))
+        #expect(await wire.read { Self.statuses($0).count == 1 })
+        // The channel (one place) is full: both wait, the second behind the first.
+        wire.send(Self.post("two") + Self.post("three"))
+        #expect(await inbox.receive()?.text == "one")
+        #expect(await wire.read { Self.statuses($0).count == 2 })
+        #expect(await inbox.receive()?.text == "two")
+        #expect(await wire.read { Self.statuses($0).count == 3 })
+        #expect(await inbox.receive()?.text == "three")
+        #expect(Self.statuses(wire.text) == [202, 202, 202])
+        #expect(!wire.closed)
+    }
+
+    @Test func aChannelThatStaysFullIs503WithRetryAfterAndTheConnectionGoesOn() async throws {
+        let h = try await WebHarness.start(Self.narrow)
+        defer { Task { await h.stop() } }
+        let inbox = try await h.component("inbox", as: ChannelComponent.self).currentChan()
+        let wire = try StreamTakeoverTests.Wire(try await StreamTakeoverTests.port(h))
+        let quick = { (text: String) in Self.post(text).replacingOccurrences(of: "POST /messages", with: "POST /quick") }
+        wire.send(quick("one") + quick("two"))
+        #expect(await wire.read { Self.statuses($0).count == 2 })
+        #expect(Self.statuses(wire.text) == [202, 503])
+        #expect(wire.text.lowercased().contains("retry-after: 1\r\n"))
+        #expect(wire.text.contains(#""error":"the channel is full; try again later""#))
+        #expect(await inbox.receive()?.text == "one")
+        wire.send(quick("three"))
+        #expect(await wire.read { Self.statuses($0).count == 3 })
+        #expect(Self.statuses(wire.text) == [202, 503, 202])
+        #expect(await inbox.receive()?.text == "three")
+    }
+
+    @Test func aBodyOverThePublishersOwnLimitIs413AndNothingIsPut() async throws {
+        let h = try await WebHarness.start(Self.narrow)
+        defer { Task { await h.stop() } }
+        let inbox = try await h.component("inbox", as: ChannelComponent.self).currentChan()
+        let wire = try StreamTakeoverTests.Wire(try await StreamTakeoverTests.port(h))
+        wire.send(Self.post(String(repeating: "x", count: 17)) + Self.post("fits"))
+        #expect(await wire.read { Self.statuses($0).count == 2 })
+        #expect(Self.statuses(wire.text) == [413, 202])
+        #expect(wire.text.contains("the body exceeds the limit of 16 bytes"))
+        #expect(await inbox.receive()?.text == "fits")
+    }
 }
+

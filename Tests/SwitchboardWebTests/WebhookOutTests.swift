@@ -250,8 +250,12 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
             }}
             """#
         let h = try await WebHarness.start(json)
-        for i in 0..<10 { _ = try await put(h, "m\(i)") }
-        await waitUntil("every message at the fast target") { fast.all.count == 10 }
+        // One at a time at the fast target (its queue holds two as well: a publisher faster than
+        // the receiver would overflow it too), while the slow one holds the first.
+        for i in 0..<10 {
+            _ = try await put(h, "m\(i)")
+            await waitUntil("message \(i) at the fast target") { fast.all.count == i + 1 }
+        }
         // The slow one holds one delivery, queues two, and the rest are dead letters to redeliver.
         try await waitUntil("the slow target's overflow") { try await figures(h)["deadLetters"] == 7 }
         let out = try await h.component("out", as: WebhookOutComponent.self)

@@ -154,6 +154,16 @@ public final class ChannelComponent: MessageChannel, MessageTailable {
         }
     }
 
+    public func offer(_ message: Message) -> PutOutcome? {
+        guard let chan = state.withLock({ $0.chan }) else { return .closed }
+        switch chan.offer(message) {
+        case .accepted: return .accepted
+        case .dropped: return .dropped
+        case .closed: return .closed
+        case .wouldBlock: return nil
+        }
+    }
+
     public func tail(capacity: Int) throws -> Tap<Message> {
         guard state.withLock({ $0.chan != nil }) else { throw NotRunning(name) }
         return tails.tap(name: "tail", policy: .dropOldest, capacity: capacity)

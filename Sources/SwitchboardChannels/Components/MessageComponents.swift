@@ -5,6 +5,15 @@ import Switchboard
 public protocol MessageSink: Component {
     /// Puts `message`, waiting at most `timeout` for room (zero: not at all).
     func put(_ message: Message, timeout: Duration) async -> PutOutcome
+
+    /// Puts `message` if that needs no waiting: the outcome, or `nil` when only `put` can
+    /// tell (no room now, or a sink that always waits). What the outcome means is `put`'s.
+    func offer(_ message: Message) -> PutOutcome?
+}
+
+extension MessageSink {
+    /// A sink that cannot tell without waiting: callers `put`.
+    public func offer(_ message: Message) -> PutOutcome? { nil }
 }
 
 /// What became of a `put`.

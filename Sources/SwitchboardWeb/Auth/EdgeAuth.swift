@@ -64,9 +64,9 @@ struct EdgeAuth {
     }
 }
 
-extension Response {
+extension JSONAnswer {
     /// 401 with the reason, as a JSON body and a `WWW-Authenticate` header.
-    static func unauthorized(_ failure: AuthFailure) -> Response {
+    static func unauthorized(_ failure: AuthFailure) -> Self {
         var h = HTTPFields()
         h[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
         return .error(.unauthorized, failure.detail, ["reason": .string(failure.reason.rawValue)], headers: h)

@@ -74,9 +74,9 @@ final class RateLimiter: Sendable {
     }
 }
 
-extension Response {
+extension JSONAnswer {
     /// 429 with `Retry-After` (whole seconds, at least 1) and the reason.
-    static func rateLimited(_ wait: Duration, _ limit: RateLimiter.Config) -> Response {
+    static func rateLimited(_ wait: Duration, _ limit: RateLimiter.Config) -> Self {
         var h = HTTPFields()
         let seconds = max(1, wait.retryAfterSeconds)
         h[.retryAfter] = "\(seconds)"

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Prometheus
 import Switchboard
 import SwitchboardChannels
@@ -58,13 +59,38 @@ public final class PublishEndpoint: Component {
         let server = try mount.server.get()
         let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
         auth.announce()
-        // Answered on its connection ahead of Hummingbird when the connection allows it.
-        try mount.mount([HTTPRoute(.post, config.path, direct: true) { [self] request, context in
+        // Answered on its connection ahead of Hummingbird when the connection allows it: at once
+        // on the event loop when nothing has to wait.
+        let direct: @Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome = { [self] request, body, context in
+            timed(.now, publish(request, body: body, limit: limit, to: sink, client: context.channel.clientAddress))
+        }
+        try mount.mount([HTTPRoute(.post, config.path, direct: direct) { [self] request, context in
             let started = ContinuousClock.now
-            let response = await publish(request, to: sink, limit: limit, client: context.channel.clientAddress)
-            duration.record(ContinuousClock.now - started)
-            return response
+            let outcome: DirectOutcome
+            do {
+                let body = try await BodyLimit.collect(request, limit: limit)
+                outcome = publish(request, body: body, limit: limit, to: sink, client: context.channel.clientAddress)
+            } catch is BodyLimit.TooLarge {
+                outcome = .now(tooLarge(limit))
+            } catch {
+                count("rejected")
+                outcome = .now(.error(.badRequest, "the request body could not be read (malformed chunked encoding?)"))
+            }
+            return await timed(started, outcome).answer.response
         }])
+    }
+
+    /// `outcome`, recording how long it took since `started` once it is answered.
+    private func timed(_ started: ContinuousClock.Instant, _ outcome: DirectOutcome) -> DirectOutcome {
+        outcome.map { [duration] answer in
+            duration.record(ContinuousClock.now - started)
+            return answer
+        }
+    }
+
+    private func tooLarge(_ limit: Int) -> DirectAnswer {
+        count("tooLarge")
+        return .error(.contentTooLarge, "the body exceeds the limit of \(limit) bytes")
     }
 
     public func stop() async throws {
@@ -89,61 +115,67 @@ public final class PublishEndpoint: Component {
         counts.withLock { $0[key, default: 0] += 1 }
     }
 
-    func publish(_ request: Request, to sink: any MessageSink, limit: Int, client: String = "in-process") async -> Response {
-        let body: ByteBuffer
-        do {
-            body = try await BodyLimit.collect(request, limit: limit)
-        } catch is BodyLimit.TooLarge {
-            count("tooLarge")
-            return .error(.contentTooLarge, "the body exceeds the limit of \(limit) bytes")
-        } catch {
-            count("rejected")
-            return .error(.badRequest, "the request body could not be read (malformed chunked encoding?)")
-        }
+    /// Publishes the message in `body`: answered at once when nothing has to wait (no token to
+    /// check, room on the channel, no store's commit to wait for), else later.
+    func publish(_ request: Request, body: ByteBuffer, limit: Int, to sink: any MessageSink, client: String) -> DirectOutcome {
+        guard body.readableBytes <= limit else { return .now(tooLarge(limit)) }
+        guard auth.isOn else { return accept(request, body, identity: nil, to: sink, client: client) }
         // After the body is read: answering before it would cut the client off mid-request.
-        var identity: Identity?
-        switch await auth.identify(request) {
-        case .failure(let why)?:
-            count("unauthorized")
-            return .unauthorized(why)
-        case .success(let who)?: identity = who
-        case nil: break
+        return .later { [self] in
+            switch await auth.identify(request) {
+            case .failure(let why)?:
+                count("unauthorized")
+                return .unauthorized(why)
+            case .success(let who)?: return await accept(request, body, identity: who, to: sink, client: client).answer
+            case nil: return await accept(request, body, identity: nil, to: sink, client: client).answer
+            }
         }
+    }
+
+    /// Checks the message and puts it: at once if the channel has room (with `"ack": "accepted"`).
+    private func accept(_ request: Request, _ body: ByteBuffer, identity: Identity?, to sink: any MessageSink, client: String) -> DirectOutcome {
         var parts: MessageInput.Parts
         do {
             parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query, maxTextLength: config.maxTextLength)
         } catch {
             count("rejected")
             switch error {
-            case .badJSON(let why): return .error(.badRequest, "bad JSON: \(why)")
-            case .missingText: return .error(.badRequest, "missing text")
-            case .invalid(let why): return .error(.badRequest, why)
+            case .badJSON(let why): return .now(.error(.badRequest, "bad JSON: \(why)"))
+            case .missingText: return .now(.error(.badRequest, "missing text"))
+            case .invalid(let why): return .now(.error(.badRequest, why))
             case .textTooLong(let n, let limit):
-                return .error(.contentTooLarge, "the text is \(n) bytes; the limit is \(limit) (maxTextLength)", ["limit": .int(limit)])
+                return .now(.error(.contentTooLarge, "the text is \(n) bytes; the limit is \(limit) (maxTextLength)", ["limit": .int(limit)]))
             case .unsupportedType(let t):
-                return .error(.unsupportedMediaType, "unsupported content type \(t)",
-                              ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]])
+                return .now(.error(.unsupportedMediaType, "unsupported content type \(t)",
+                                   ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]]))
             }
         }
         if let identity {
             // The token says who is talking; a body that says otherwise is refused, not trusted.
             if let from = parts.from, from != identity.name {
                 count("rejected")
-                return .error(.badRequest, "\"from\" is \"\(from)\" but the token is \(identity.name)'s: leave \"from\" out", ["reason": "spoofedFrom"])
+                return .now(.error(.badRequest, "\"from\" is \"\(from)\" but the token is \(identity.name)'s: leave \"from\" out",
+                                   ["reason": "spoofedFrom"]))
             }
             let room = parts.room ?? Message.defaultRoom
             guard identity.publish.allows(room) else {
                 count("forbidden")
-                return .error(.forbidden, "\(identity.name) may not publish to \(room)", ["reason": "forbiddenRoom", "room": .string(room)])
+                return .now(.error(.forbidden, "\(identity.name) may not publish to \(room)", ["reason": "forbiddenRoom", "room": .string(room)]))
             }
             parts.from = identity.name
         }
         if let limiter, let wait = limiter.take(identity?.name ?? client) {
             count("rateLimited")
-            return .rateLimited(wait, limiter.config)
+            return .now(.rateLimited(wait, limiter.config))
         }
         let message = parts.message(defaultFrom: config.defaultFrom)
-        switch await ack.put(message, on: sink, timeout: config.wait) {
+        if ack.mode == .accepted, let outcome = sink.offer(message) { return .now(answer(.put(outcome), for: message)) }
+        return .later { [self] in answer(await ack.put(message, on: sink, timeout: config.wait), for: message) }
+    }
+
+    /// The answer to a put of `message`.
+    private func answer(_ outcome: Acknowledger.Outcome, for message: Message) -> DirectAnswer {
+        switch outcome {
         case .stored(let id):
             count("stored")
             return .json(.accepted, ["id": .string(id.description), "status": "stored"])

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Switchboard
 
 /// The server's one responder: CORS, then the route table as it is at this moment.
@@ -14,6 +15,29 @@ struct DynamicResponder: HTTPResponder {
         let started = ContinuousClock.now
         let response = try await respondUnlogged(to: request, context: context)
         return AccessLog.wrap(response, request, since: started, logger: server.runtime.logger)
+    }
+
+    /// A direct route's answer, made on the event loop (see `HTTPRoute.direct`) with what
+    /// `respond` adds: CORS, the status count, the access log. `nil` when the route is not a
+    /// direct one (any more): then `respond` answers.
+    func answerDirect(to request: Request, body: ByteBuffer, context: EdgeContext) -> DirectOutcome? {
+        guard let direct = server.routes.lookup(request.method, request.uri.path).route?.direct else { return nil }
+        let started = ContinuousClock.now
+        let cors = server.corsPolicy
+        let origin = request.headers[.origin]
+        let (server, method, path) = (server, request.method.rawValue, request.uri.path)
+        return direct(request, body, context).map { answer in
+            var answer = answer
+            if let cors, let origin, cors.allows(origin: origin) {
+                for field in cors.originHeaders(origin) { answer.headers[field.name] = field.value }
+            }
+            server.stats.count(answer.status)
+            if server.accessLog {
+                AccessLog.log(method: method, path: path, status: answer.status.code, since: started, bytes: answer.body.readableBytes,
+                              logger: server.runtime.logger)
+            }
+            return answer
+        }
     }
 
     private func respondUnlogged(to request: Request, context: EdgeContext) async throws -> Response {

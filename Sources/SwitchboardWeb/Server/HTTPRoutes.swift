@@ -15,16 +15,19 @@ public struct HTTPRoute: Sendable {
     /// Serves a plain GET on the connection itself, ahead of Hummingbird (see `StreamTakeover`);
     /// `handler` still answers everything else (HEAD, in-process requests).
     let stream: (any ConnectionStreaming)?
-    /// Answered on the connection ahead of Hummingbird (see `StreamTakeover`): a small request
-    /// answered with a small response, many times a second on one connection (`publish`).
-    let direct: Bool
+    /// Answers on the connection ahead of Hummingbird (see `StreamTakeover`), given the whole
+    /// body: a small request answered with a small response, many times a second on one
+    /// connection (`publish`); on the event loop, so it must not block (what waits goes in
+    /// `DirectOutcome.later`). `handler` answers the same requests when Hummingbird has them.
+    let direct: (@Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome)?
 
     /// A route for `method` on `path`.
     public init(_ method: HTTPRequest.Method, _ path: String, handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.init(method, path, stream: nil, handler: handler)
     }
 
-    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)? = nil, direct: Bool = false,
+    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)? = nil,
+         direct: (@Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome)? = nil,
          handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.method = method
         self.path = path

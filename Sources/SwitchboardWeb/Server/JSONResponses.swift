@@ -7,18 +7,12 @@ import Switchboard
 extension Response {
     /// A response whose body is `json`.
     public static func json(_ status: HTTPResponse.Status, _ json: JSONValue, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: json.jsonText + "\n")))
+        DirectAnswer.json(status, json, headers: headers).response
     }
 
     /// A 4xx/5xx response with `{"error": reason, …details}`.
     public static func error(_ status: HTTPResponse.Status, _ reason: String, _ details: JSONObject = JSONObject(), headers: HTTPFields = [:]) -> Response {
-        var body = JSONObject()
-        body["error"] = .string(reason)
-        body["status"] = .int(status.code)
-        for (k, v) in details { body[k] = v }
-        return json(status, .object(body), headers: headers)
+        json(status, JSONValue.errorBody(status, reason, details), headers: headers)
     }
 }
 

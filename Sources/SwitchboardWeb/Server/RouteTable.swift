@@ -128,7 +128,7 @@ final class RouteTable: Sendable {
 
     /// Whether `method path` is answered ahead of Hummingbird (placeholders are not).
     func isDirect(_ method: HTTPRequest.Method, _ path: String) -> Bool {
-        table.withLock { $0.http[path]?[method]?.route.direct == true }
+        table.withLock { $0.http[path]?[method]?.route.direct != nil }
     }
 
     func webSocket(_ path: String) -> WebSocketRoute? {

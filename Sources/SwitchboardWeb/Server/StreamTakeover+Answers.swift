@@ -10,41 +10,46 @@ import NIOWebSocket
 extension StreamTakeover {
     // MARK: Direct requests
 
-    /// Answers a direct request with the server's responder (the same as Hummingbird's way:
-    /// CORS, the access log, the route as the table has it now).
+    /// Answers a direct request: at once on the loop when its route needs no waiting, else
+    /// in a task; either way with the server's responder's CORS, counts and access log.
     func answerDirect(_ head: HTTPRequestHead, _ http: HTTPRequest, _ context: ChannelHandlerContext) {
-        let request = Request(head: http, body: RequestBody(buffer: body ?? ByteBuffer()))
+        let bytes = body ?? ByteBuffer()
         body = nil
+        let request = Request(head: http, body: RequestBody(buffer: bytes))
         let edge = EdgeContext(source: .init(channel: channel, logger: server.runtime.logger))
         let responder = DynamicResponder(server: server)
-        respond(keepAlive: head.isKeepAlive, context) {
-            (try? await responder.respond(to: request, context: edge)) ?? .error(.internalServerError, "internal error")
+        switch responder.answerDirect(to: request, body: bytes, context: edge) {
+        case .now(let answer)?:
+            write(answer, keepAlive: head.isKeepAlive)
+        case .later(let make)?:
+            respond(keepAlive: head.isKeepAlive, context, make)
+        case nil:
+            // The route changed since the head came (a reload): the responder answers as it would.
+            respond(keepAlive: head.isKeepAlive, context) {
+                await DirectAnswer(collecting: (try? await responder.respond(to: request, context: edge)) ?? .error(.internalServerError, "internal error"))
+            }
         }
     }
 
-    /// Makes the answer in a task (the route may wait), writes it on the loop with its length,
-    /// then goes on with the requests that waited behind it, or closes (`keepAlive` false).
-    func respond(keepAlive: Bool, _ context: ChannelHandlerContext, _ make: @escaping @Sendable () async -> Response) {
+    /// Makes the answer in a task (the route waits), writes it on the loop, then goes on with
+    /// the requests that waited behind it, or closes (`keepAlive` false).
+    func respond(keepAlive: Bool, _ context: ChannelHandlerContext, _ make: @escaping @Sendable () async -> DirectAnswer) {
         let loop = context.eventLoop
         Task { [self] in
-            var response = await make()
-            let collected = CollectedBody()
-            try? await response.body.write(collected)
-            response.body = ResponseBody()
-            let ready = response
-            loop.execute { [self] in write(ready, body: collected.buffer, keepAlive: keepAlive) }
+            let answer = await make()
+            loop.execute { [self] in write(answer, keepAlive: keepAlive) }
         }
     }
 
     /// Writes a direct request's answer with its length; then the requests that waited behind
     /// it go on, or the connection closes.
-    func write(_ response: Response, body: ByteBuffer, keepAlive: Bool) {
+    func write(_ answer: DirectAnswer, keepAlive: Bool) {
         guard let context else { return }
-        var fields = response.headers
-        fields[.contentLength] = String(body.readableBytes)
+        var fields = answer.headers
+        fields[.contentLength] = String(answer.body.readableBytes)
         if !keepAlive || quiescing { fields[.connection] = "close" }
-        context.write(wrapOutboundOut(.head(Self.responseHead(response.status, fields))), promise: nil)
-        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.write(wrapOutboundOut(.head(Self.responseHead(answer.status, fields))), promise: nil)
+        if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         guard keepAlive, !quiescing, case .answering(let waiting) = state else {
             let channel = context.channel
@@ -62,18 +67,14 @@ extension StreamTakeover {
 
     /// Answers with `response` (a refusal) and closes the connection.
     func refuse(_ response: Response) async {
-        let body = CollectedBody()
-        var response = response
-        try? await response.body.write(body)
-        let bytes = body.buffer
-        response.headers[.contentLength] = String(bytes.readableBytes)
-        response.headers[.connection] = "close"
-        let head = response
-        channel.eventLoop.execute { [self] in
+        var answer = await DirectAnswer(collecting: response)
+        answer.headers[.contentLength] = String(answer.body.readableBytes)
+        answer.headers[.connection] = "close"
+        channel.eventLoop.execute { [self, answer] in
             guard let context else { return }
-            writeHead(head.status, head.headers, context)
-            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
-            bodyBytes += bytes.readableBytes
+            writeHead(answer.status, answer.headers, context)
+            context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
+            bodyBytes += answer.body.readableBytes
             close()
         }
     }
@@ -173,6 +174,15 @@ extension StreamTakeover {
             AccessLog.log(method: l.method, path: l.path, status: l.status, since: l.started, bytes: bytes, logger: server.runtime.logger)
         }
         logged = nil
+    }
+}
+
+extension DirectAnswer {
+    /// `response` with its body read (a small one: an answer to a direct request).
+    init(collecting response: Response) async {
+        let body = CollectedBody()
+        try? await response.body.write(body)
+        self.init(status: response.status, headers: response.headers, body: body.buffer)
     }
 }
 
