@@ -41,6 +41,20 @@ import Testing
         #expect(try JSONParser.parse(value.prettyJSONText).value == value)
     }
 
+    @Test func stringsAreEscapedExactlyWhereJSONNeedsItAndOtherwiseKeptWhole() throws {
+        let cases: [(String, String)] = [
+            ("plain text, é 😀", #""plain text, é 😀""#),
+            ("a\"b\\c", #""a\"b\\c""#),
+            ("line\nfeed\r\ttab\u{01}", #""line\nfeed\r\ttab\u0001""#),
+            ("sep\u{2028}par\u{2029}", #""sep\u2028par\u2029""#),
+            ("dash — euro € only", #""dash — euro € only""#),  // 0xE2-led, nothing to escape
+        ]
+        for (string, json) in cases {
+            #expect(JSONValue.string(string).jsonText == json)
+            #expect(try JSONParser.parse(json).value == .string(string))
+        }
+    }
+
     @Test func objectsCompareWithoutOrder() {
         let a: JSONValue = ["x": 1, "y": 2]
         let b: JSONValue = ["y": 2, "x": 1]

@@ -60,6 +60,13 @@ extension JSONValue {
     /// Appends `s` as a JSON string literal.
     public static func writeString(_ s: String, to out: inout String) {
         out += "\""
+        // Most strings need no escape: appended whole. 0xE2 leads U+2028 and U+2029 (and other
+        // characters, which the walk below leaves as they are).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -15,7 +15,14 @@ final class LoopGroups<Member: LoopMember>: Sendable {
         let loop: any EventLoop
         var members: [UInt64: Member]
         /// The batch `deliver` queued on this loop last, until the next one has waited for it.
-        var ahead: EventLoopFuture<[EventLoopFuture<Void>]>?
+        var ahead: (batch: EventLoopFuture<[EventLoopFuture<Void>]>, settled: Settled)?
+    }
+
+    /// Set on the loop once a queued batch reached its members and none of them is to be
+    /// waited for: the next batch need not wait for it (waiting for a future of another loop,
+    /// even a fulfilled one, wakes that loop up).
+    private final class Settled: Sendable {
+        let done = Atomic<Bool>(false)
     }
 
     private let groups = Mutex<[ObjectIdentifier: Group]>([:])
@@ -58,8 +65,14 @@ final class LoopGroups<Member: LoopMember>: Sendable {
                     here = (group.loop, members)
                     continue
                 }
-                if let before = group.ahead { behind.append(before) }
-                g[key]?.ahead = group.loop.submit { members.compactMap(body) }
+                if let before = group.ahead, !before.settled.done.load(ordering: .acquiring) { behind.append(before.batch) }
+                let settled = Settled()
+                let batch = group.loop.submit {
+                    let waits = members.compactMap(body)
+                    if waits.isEmpty { settled.done.store(true, ordering: .releasing) }
+                    return waits
+                }
+                g[key]?.ahead = (batch, settled)
             }
         }
         var waits = here.map { $0.1.compactMap(body) } ?? []

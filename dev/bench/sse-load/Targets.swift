@@ -87,21 +87,35 @@ struct Target: Sendable {
 
     static func waitForPort(_ port: Int) async throws {
         for _ in 0..<500 {
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-            close(s)
-            if ok { return }
+            if listens(port) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw NSError(domain: "sse-load", code: 1, userInfo: [NSLocalizedDescriptionKey: "nothing listens on \(port)"])
     }
 
+    /// Throws when `port` is taken: a server left over from an interrupted run would answer
+    /// instead, and its CPU would not be counted (another binary's figures, 0 µs per delivery).
+    static func ensureFree(_ port: Int) throws {
+        guard !listens(port) else {
+            throw NSError(domain: "sse-load", code: 3, userInfo: [NSLocalizedDescriptionKey: "port \(port) is taken (a server left from an earlier run?)"])
+        }
+    }
+
+    /// Whether something accepts connections on `port` (loopback).
+    static func listens(_ port: Int) -> Bool {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        close(s)
+        return ok
+    }
+
     /// Writes `config` to `file` and runs the binary on it (warnings only) until `port` listens.
     static func run(_ binary: String, _ config: String, file: String, port: Int, environment: [String: String] = [:]) async throws -> Process {
+        try ensureFree(port)
         try config.write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
@@ -233,6 +247,7 @@ struct Target: Sendable {
               }
             }
             """
+        try ensureFree(port)
         try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
