@@ -23,7 +23,8 @@ protocol ConnectionStreaming: Sendable {
 /// - a WebSocket handshake, as a connection's first request, on a route that serves its
 ///   sessions on the loop (`WebSocketRoute.stream`): see `upgrade`;
 /// - a POST to a direct route (`HTTPRoute.direct`, `publish`): its body is read here and the
-///   server's responder answers it in a short task, the connection staying Hummingbird's for
+///   route answers it on the loop (or in a short task when it has to wait), with the server's
+///   responder's CORS, counts and access log, the connection staying Hummingbird's for
 ///   anything else it asks, in order.
 /// Everything else — other routes, HEAD, a GET with a body, `Expect: 100-continue`, a body
 /// announced over the limit, a request pipelined behind one Hummingbird is answering, a
