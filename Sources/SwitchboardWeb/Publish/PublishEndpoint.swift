@@ -122,13 +122,15 @@ public final class PublishEndpoint: Component {
         guard auth.isOn else { return accept(request, body, identity: nil, to: sink, client: client) }
         // After the body is read: answering before it would cut the client off mid-request.
         return .later { [self] in
+            var identity: Identity?
             switch await auth.identify(request) {
             case .failure(let why)?:
                 count("unauthorized")
                 return .unauthorized(why)
-            case .success(let who)?: return await accept(request, body, identity: who, to: sink, client: client).answer
-            case nil: return await accept(request, body, identity: nil, to: sink, client: client).answer
+            case .success(let who)?: identity = who
+            case nil: break
             }
+            return await accept(request, body, identity: identity, to: sink, client: client).answer
         }
     }
 

@@ -53,6 +53,13 @@ struct CORSPolicy: Sendable, Equatable {
     }
 
     /// The headers an actual (non-preflight) response from an allowed origin carries.
+    /// Adds the headers of an answer to a request from `origin` to `fields` (nothing when the
+    /// request named no origin, or one that is not allowed).
+    func addOriginHeaders(for origin: String?, to fields: inout HTTPFields) {
+        guard let origin, allows(origin: origin) else { return }
+        for field in originHeaders(origin) { fields[field.name] = field.value }
+    }
+
     func originHeaders(_ origin: String) -> HTTPFields {
         var h = HTTPFields()
         h[.accessControlAllowOrigin] = origins.contains("*") && !credentials ? "*" : origin

@@ -28,9 +28,7 @@ struct DynamicResponder: HTTPResponder {
         let (server, method, path) = (server, request.method.rawValue, request.uri.path)
         return direct(request, body, context).map { answer in
             var answer = answer
-            if let cors, let origin, cors.allows(origin: origin) {
-                for field in cors.originHeaders(origin) { answer.headers[field.name] = field.value }
-            }
+            cors?.addOriginHeaders(for: origin, to: &answer.headers)
             server.stats.count(answer.status)
             if server.accessLog {
                 AccessLog.log(method: method, path: path, status: answer.status.code, since: started, bytes: answer.body.readableBytes,
@@ -49,9 +47,7 @@ struct DynamicResponder: HTTPResponder {
             return response
         }
         var response = await route(request, context)
-        if let cors, let origin, cors.allows(origin: origin) {
-            for field in cors.originHeaders(origin) { response.headers[field.name] = field.value }
-        }
+        cors?.addOriginHeaders(for: origin, to: &response.headers)
         server.stats.count(response.status)
         return response
     }

@@ -151,9 +151,7 @@ extension StreamTakeover {
 
     private func writeHead(_ status: HTTPResponse.Status, _ fields: HTTPFields, _ context: ChannelHandlerContext) {
         var fields = fields
-        if let cors = server.corsPolicy, let origin, cors.allows(origin: origin) {
-            for field in cors.originHeaders(origin) { fields[field.name] = field.value }
-        }
+        server.corsPolicy?.addOriginHeaders(for: origin, to: &fields)
         server.stats.count(status)
         logged?.status = status.code
         context.write(wrapOutboundOut(.head(Self.responseHead(status, fields))), promise: nil)
