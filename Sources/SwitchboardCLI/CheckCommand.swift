@@ -29,7 +29,7 @@ func loadOrExit(_ file: String) throws -> BuiltSystem {
     do {
         return try SystemLoader(registry: SwitchboardCLI.registry).load(file: file)
     } catch {
-        FileHandle.standardError.write(Data("\(file): \(error.description)\n".utf8))
+        LogOutput.write("\(file): \(error.description)\n", to: STDERR_FILENO)
         throw ExitCode(1)
     }
 }

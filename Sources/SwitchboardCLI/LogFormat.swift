@@ -56,7 +56,7 @@ struct LineLogHandler: LogHandler {
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
     var write: @Sendable (Logger.Level, String) -> Void = { _, line in
-        LineLogHandler.output.withLock { _ in FileHandle.standardOutput.write(Data(line.utf8)) }
+        LineLogHandler.output.withLock { _ in _ = LogOutput.write(line, to: STDOUT_FILENO) }
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {

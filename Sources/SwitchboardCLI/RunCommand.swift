@@ -44,6 +44,8 @@ struct RunCommand: AsyncParsableCommand {
         if ProcessInfo.processInfo.environment["SWITCHBOARD_EXECUTOR"] != "swift" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
+        // A log reader that goes away (`| head`, a restarted shipper) must not end the server.
+        LogOutput.ignoreBrokenPipes()
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         guard let format = LogFormat(rawValue: logFormat) else {
             throw ValidationError("--log-format: \"\(logFormat)\" is not one of text, json")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Switchboard
 import Synchronization
 
 /// Where `switchboard run --console` writes its log: the terminal, and once the console is
@@ -12,7 +13,8 @@ import Synchronization
 final class RunLog: Sendable {
     let level: Logger.Level
     let format: LogFormat
-    private let file = Mutex<FileHandle?>(nil)
+    /// The log file's descriptor once the log is diverted.
+    private let file = Mutex<Int32?>(nil)
     private let terminalLevel: Atomic<UInt8>
 
     init(level: Logger.Level, format: LogFormat = .text) {
@@ -24,10 +26,12 @@ final class RunLog: Sendable {
     /// From now on every line also goes to `path` (appended; created if missing) and the
     /// terminal shows warnings and worse. False, changing nothing, when it cannot be opened.
     func divert(to path: String) -> Bool {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return false }
-        handle.seekToEndOfFile()
-        file.withLock { $0 = handle }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        file.withLock { old in
+            if let old { close(old) }
+            old = fd
+        }
         terminalLevel.store(Self.rank(max(level, .warning)), ordering: .relaxed)
         return true
     }
@@ -39,9 +43,9 @@ final class RunLog: Sendable {
 
     func write(_ level: Logger.Level, _ line: String) {
         file.withLock { file in
-            file?.write(Data(line.utf8))
+            if let file { LogOutput.write(line, to: file) }
             if Self.rank(level) >= terminalLevel.load(ordering: .relaxed) {
-                FileHandle.standardError.write(Data(line.utf8))
+                LogOutput.write(line, to: STDERR_FILENO)
             }
         }
     }

@@ -151,7 +151,7 @@ public final class SQLiteEngine: StoreEngine {
         var binds: [SQLiteData] = []
         binds.reserveCapacity(batch.count * 8)
         for m in batch {
-            binds.append(.integer(SQLiteInt64(m.id.rawValue)))
+            binds.append(.integer(SQLiteInt64(m.id.storedValue)))
             binds.append(.integer(SQLiteInt64((m.time.timeIntervalSince1970 * 1_000_000).rounded())))
             binds.append(m.room.map { .text($0) } ?? .null)
             binds.append(.text(m.from))
@@ -167,7 +167,7 @@ public final class SQLiteEngine: StoreEngine {
 
     public func newestID() async throws -> MessageID? {
         let r = try await query("SELECT max(id) AS id FROM messages")
-        return r.first?.column("id")?.integer.map { MessageID(rawValue: UInt64($0)) }
+        return r.first?.column("id")?.integer.flatMap { MessageID(stored: $0) }
     }
 
     public func page(_ q: HistoryQuery) async throws -> HistoryPage {
@@ -184,8 +184,8 @@ public final class SQLiteEngine: StoreEngine {
         let ascending: Bool
         switch q.cursor {
         case .latest: ascending = false
-        case .before(let id): ascending = false; clauses.append("id < ?"); binds.append(.integer(SQLiteInt64(id.rawValue)))
-        case .after(let id): ascending = true; clauses.append("id > ?"); binds.append(.integer(SQLiteInt64(id.rawValue)))
+        case .before(let id): ascending = false; clauses.append("id < ?"); binds.append(.integer(SQLiteInt64(id.storedValue)))
+        case .after(let id): ascending = true; clauses.append("id > ?"); binds.append(.integer(SQLiteInt64(id.storedValue)))
         }
         let limit = max(0, q.limit)
         binds.append(.integer(SQLiteInt64(limit + 1)))
@@ -199,7 +199,7 @@ public final class SQLiteEngine: StoreEngine {
     }
 
     static func message(_ row: SQLiteRow) -> Message? {
-        guard let id = row.column("id")?.integer, let time = row.column("time")?.integer,
+        guard let id = row.column("id")?.integer.flatMap({ MessageID(stored: $0) }), let time = row.column("time")?.integer,
             let from = row.column("sender")?.string, let text = row.column("text")?.string
         else { return nil }
         let data = row.column("data")?.string.flatMap { try? JSONParser.parse($0).value }
@@ -208,7 +208,7 @@ public final class SQLiteEngine: StoreEngine {
             spans = items.compactMap(TextSpan.init(json:))
         }
         return Message(from: from, text: text, room: row.column("room")?.string, to: row.column("recipient")?.string, data: data,
-                       id: MessageID(rawValue: UInt64(id)), time: Date(timeIntervalSince1970: Double(time) / 1_000_000), spans: spans)
+                       id: id, time: Date(timeIntervalSince1970: Double(time) / 1_000_000), spans: spans)
     }
 
     // MARK: Retention
@@ -237,16 +237,16 @@ public final class SQLiteEngine: StoreEngine {
     }
 
     public func prunedThrough() async throws -> MessageID? {
-        try await query("SELECT value FROM store_meta WHERE key = 'pruned_through'").first?.column("value")?.integer.map { MessageID(rawValue: UInt64($0)) }
+        try await query("SELECT value FROM store_meta WHERE key = 'pruned_through'").first?.column("value")?.integer.flatMap { MessageID(stored: $0) }
     }
 
     public func figures() async throws -> StoreFigures {
         let r = try await query("SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM messages").first
         func end(_ column: String) async throws -> (id: MessageID, time: Date)? {
-            guard let id = r?.column(column)?.integer,
+            guard let id = r?.column(column)?.integer, let messageID = MessageID(stored: id),
                 let t = try await query("SELECT time FROM messages WHERE id = ?", [.integer(id)]).first?.column("time")?.integer
             else { return nil }
-            return (MessageID(rawValue: UInt64(id)), Date(timeIntervalSince1970: Double(t) / 1_000_000))
+            return (messageID, Date(timeIntervalSince1970: Double(t) / 1_000_000))
         }
         let bytes = ["", "-wal", "-shm"].reduce(0) { sum, suffix in
             sum + ((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? Int) ?? 0)

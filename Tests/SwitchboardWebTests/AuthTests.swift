@@ -391,3 +391,43 @@ import Testing
         #expect(text == "lobby: obs")
     }
 }
+
+/// Presence follows the rules of messages: a token is counted, and hears joins and leaves,
+/// only in the rooms it may read.
+@Suite struct PresenceRoomRuleTests {
+    @Test func aTokenIsCountedAndToldOnlyInItsOwnRooms() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "auth": {"type": "auth", "keys": [{"alg": "HS256", "secret": "\#(AuthTests.secret)"}]},
+              "presence": {"type": "presence", "using": {"server": "http", "auth": "auth"}},
+              "events": {"type": "sse", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "presence": "presence", "auth": "auth"}},
+              "ws": {"type": "websocket", "presenceEvents": true, "allowQueryToken": true, "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence", "auth": "auth"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        let presence = try await h.component("presence", as: PresenceComponent.self)
+        let dave = try await PrivateMessageTests.token("dave", rooms: ["dev-*"])
+        let (alice, carol) = (try await PrivateMessageTests.token("alice"), try await PrivateMessageTests.token("carol"))
+        func bearer(_ t: String) -> [(String, String)] { [("Authorization", "Bearer \(t)")] }
+
+        // dave opens a stream without ?room=: not counted in the default room he may not read.
+        let daves = try await SSEReader(try await h.url("/events"), headers: bearer(dave))
+        #expect(daves.status == 200)
+        let ws = try await h.url("/ws").replacingOccurrences(of: "http://", with: "ws://")
+        _ = try await FrameLog.exchange(ws + "?token=\(dave)", sending: [#"{"name": "dave"}"#]) { $0["type"] == "hello" }
+        #expect(presence.connections(in: "lobby") == 0)
+        #expect(try await h.request(.GET, "/presence?room=lobby", headers: bearer(dave)).status == 403)
+
+        // alice joins the lobby, then carol dev-1: the first presence event dave hears is carol's.
+        let alices = try await SSEReader(try await h.url("/events?room=lobby"), headers: bearer(alice))
+        #expect(alices.status == 200)
+        let carols = try await SSEReader(try await h.url("/events?room=dev-1"), headers: bearer(carol))
+        #expect(carols.status == 200)
+        let first = try JSONParser.parse(try #require(try await daves.next(named: "presence")).data).value
+        #expect(first["room"] == "dev-1" && first["user"] == "carol", "\(first)")
+        #expect(presence.online("lobby") == ["alice"])
+    }
+}

@@ -13,11 +13,29 @@ public struct MessageID: Sendable, Hashable, Comparable, CustomStringConvertible
     /// An id with this value.
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    /// Parses the decimal form (as sent in `Last-Event-ID`); `nil` for anything else.
+    /// The greatest id a store can hold (a signed 64-bit column): 9223372036854775807.
+    public static let greatest = MessageID(rawValue: UInt64(Int64.max))
+
+    /// Parses the decimal form (as sent in `Last-Event-ID`): a whole number from 1 to
+    /// `greatest`; `nil` for anything else.
     public init?(_ text: some StringProtocol) {
-        guard let v = UInt64(text), v > 0 else { return nil }
+        guard let v = UInt64(text), v > 0, v <= Self.greatest.rawValue else { return nil }
         rawValue = v
     }
+
+    /// An id read back from a store's signed column; `nil` for a value no id has (zero or
+    /// below, from a damaged or hand-edited file).
+    public init?(stored value: some BinaryInteger) {
+        guard value > 0, let v = UInt64(exactly: value), v <= Self.greatest.rawValue else { return nil }
+        rawValue = v
+    }
+
+    /// The value as a store's signed column holds it; ids past `greatest` (which no parser
+    /// accepts) clamp to it.
+    public var storedValue: Int64 { Int64(clamping: rawValue) }
+
+    /// What a client is told when a text is not an id: the range, in words.
+    public static let expected = "a message id (a whole number from 1 to \(greatest.rawValue))"
 
     /// A fresh id, greater than every id made before it in this process.
     public static func next() -> MessageID {

@@ -37,7 +37,7 @@ public struct ConsoleApp {
         do {
             client = try AdminClient(path: options.socket)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            LogOutput.write("\(error)\n", to: STDERR_FILENO)
             return 2
         }
         let interactive = options.commands.isEmpty && (options.forceInteractive || isatty(STDIN_FILENO) == 1)
@@ -45,7 +45,7 @@ public struct ConsoleApp {
         if let rc = options.rcFile {
             let reply = try? client.run(["source " + rc]) { _ in }
             if reply?["ok"] != true {
-                FileHandle.standardError.write(Data("\(rc): \(reply?["text"]?.stringValue ?? "failed")\n".utf8))
+                LogOutput.write("\(rc): \(reply?["text"]?.stringValue ?? "failed")\n", to: STDERR_FILENO)
             } else if interactive {
                 print(reply?["text"]?.stringValue ?? "")
             }
@@ -83,19 +83,19 @@ public struct ConsoleApp {
                 fflush(nil)
             }
             guard let reply else {
-                FileHandle.standardError.write(Data("the server closed the connection\n".utf8))
+                LogOutput.write("the server closed the connection\n", to: STDERR_FILENO)
                 return false
             }
             let ok = reply["ok"] == true
             if options.json {
                 print(reply.jsonText)
             } else if let text = reply["text"]?.stringValue, !text.isEmpty {
-                if ok { print(text) } else { FileHandle.standardError.write(Data("error: \(text)\n".utf8)) }
+                if ok { print(text) } else { LogOutput.write("error: \(text)\n", to: STDERR_FILENO) }
             }
             fflush(nil)
             return ok
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            LogOutput.write("\(error)\n", to: STDERR_FILENO)
             return false
         }
     }
@@ -103,7 +103,7 @@ public struct ConsoleApp {
     private func interactiveLoop(_ client: AdminClient) -> Int32 {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? NSTemporaryDirectory()
         guard let editor = LineEditor(program: "switchboard", historyPath: home + "/.switchboard_history") else {
-            FileHandle.standardError.write(Data("cannot start the line editor\n".utf8))
+            LogOutput.write("cannot start the line editor\n", to: STDERR_FILENO)
             return 2
         }
         // `chat@web-1:8081`: which instance of the system this console is attached to.

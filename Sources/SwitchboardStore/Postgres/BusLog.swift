@@ -34,7 +34,7 @@ struct BusLog: Sendable {
         prefix.reserveCapacity(batch.count)
         var best = Int64.min
         for (j, m) in batch.enumerated() {
-            best = max(best, Int64(bitPattern: m.id.rawValue) - Int64(j + 1))
+            best = max(best, m.id.storedValue - Int64(j + 1))
             prefix.append(best)
         }
         var b = PostgresEngine.binds(batch, first: prefix)

@@ -124,7 +124,7 @@ public final class PostgresEngine: StoreEngine {
 
     /// One INSERT of `batch` with `ids`, as arrays (one bind per column, any batch size).
     func insert(_ batch: [Message], ids: [MessageID], origin: String?, conflict: String = "") -> PostgresQuery {
-        var b = Self.binds(batch, first: ids.map { Int64(bitPattern: $0.rawValue) })
+        var b = Self.binds(batch, first: ids.map(\.storedValue))
         b.append(origin)
         return PostgresQuery(
             unsafeSQL: """
@@ -177,8 +177,8 @@ public final class PostgresEngine: StoreEngine {
         let ascending: Bool
         switch q.cursor {
         case .latest: ascending = false
-        case .before(let id): ascending = false; b.append(Int64(bitPattern: id.rawValue)); clauses.append("id < $\(b.count)")
-        case .after(let id): ascending = true; b.append(Int64(bitPattern: id.rawValue)); clauses.append("id > $\(b.count)")
+        case .before(let id): ascending = false; b.append(id.storedValue); clauses.append("id < $\(b.count)")
+        case .after(let id): ascending = true; b.append(id.storedValue); clauses.append("id > $\(b.count)")
         }
         let limit = max(0, q.limit)
         b.append(limit + 1)

@@ -16,10 +16,11 @@ struct PresenceLink {
         if events, presence == nil { context.config.issue(.invalidValue, "presenceEvents", "presenceEvents needs a presence slot") }
     }
 
-    /// Counts `user` in `room` (nothing without a name or a presence component); the call
-    /// returned counts them out.
-    func join(_ user: String?, room: String) -> @Sendable () -> Void {
-        guard let user, let p = try? presence?.get() else { return {} }
+    /// Counts `viewer` in `room` (nothing without a name or a presence component, or when the
+    /// viewer's token does not allow the room: presence follows the rules of messages); the
+    /// call returned counts them out.
+    func join(_ viewer: Viewer, room: String) -> @Sendable () -> Void {
+        guard let user = viewer.name, viewer.rooms?.allows(room) ?? true, let p = try? presence?.get() else { return {} }
         return p.join(user: user, room: room)
     }
 

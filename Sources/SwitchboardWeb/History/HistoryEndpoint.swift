@@ -85,7 +85,7 @@ public final class HistoryEndpoint: Component {
         func id(_ key: String) -> Result<MessageID?, Problem> {
             guard let text = q(key) else { return .success(nil) }
             guard let id = MessageID(text) else {
-                return .failure(Problem(parameter: key, message: "\"\(key)\" must be a message id (a positive whole number), not \"\(text.prefix(40))\""))
+                return .failure(Problem(parameter: key, message: "\"\(key)\" must be \(MessageID.expected), not \"\(text.prefix(40))\""))
             }
             return .success(id)
         }

@@ -122,6 +122,7 @@ enum FigureMetrics {
 
     static let responses = counter("http", "responses", "responses by status class", labels: ["class"])
     static let reloads = counter("system", "reloads", "reloads of system.json by outcome", labels: ["outcome"])
+    static let droppedLogLines = counter("log", "lines_dropped", "log lines dropped because their write failed (a closed pipe, a full disk)")
 
     /// The samples of one component, from its status row and figures.
     static func samples(name: String, type: String, state: String, figures: JSONValue) -> [Sample] {

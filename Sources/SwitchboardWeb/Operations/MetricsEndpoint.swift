@@ -75,6 +75,7 @@ public final class MetricsEndpoint: Component {
         func scrape() async -> [UInt8] {
             scrapes += 1
             var seen = Set<String>()
+            seen.insert(record(FigureMetrics.Sample(family: FigureMetrics.droppedLogLines, labels: [], value: Double(LogOutput.droppedLines))))
             if let map = system.map {
                 let reloads = await map.reloadCounts
                 for result in SystemMap.ReloadResult.allCases {

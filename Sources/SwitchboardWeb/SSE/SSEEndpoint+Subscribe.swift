@@ -43,6 +43,12 @@ extension SSEEndpoint {
             return .refused(.error(.serviceUnavailable, "the event stream is not running"))
         }
         let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("lastEventId")
+        let lastID: MessageID?
+        switch StoredResume.cursor(lastEventID, parameter: request.headers[HTTPField.Name("Last-Event-ID")!] == nil ? "lastEventId" : "Last-Event-ID") {
+        case .success(let id): lastID = id
+        case .failure(let problem): return .refused(problem.response)
+        }
         let viewer: Viewer
         switch await auth.viewer(request, room: room) {
         case .viewer(let v, _): viewer = v
@@ -60,8 +66,6 @@ extension SSEEndpoint {
             headers[.retryAfter] = "1"
             return .refused(.error(.serviceUnavailable, "the event stream is restarting", headers: headers))
         }
-        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("lastEventId")
-        let lastID = lastEventID.flatMap(MessageID.init)
         var replay = lastID.map { r.history.replay(after: $0, room: room) }
         served.add(1, ordering: .relaxed)
 
@@ -113,7 +117,7 @@ extension SSEEndpoint {
         case .opened(let opened): o = opened
         }
         let s = o.subscriber
-        let leave = presence.join(s.viewer.name, room: s.room ?? config.defaultRoom)
+        let leave = presence.join(s.viewer, room: s.room ?? config.defaultRoom)
         let loop = connection.channel.eventLoop
         do {
             try await loop.submit { [self] in
@@ -151,7 +155,7 @@ extension SSEEndpoint {
         // A client that hangs up ends its stream at once, not at the next write.
         let (watcher, unwatch) = ClientGoneWatcher.watch(channel, gone: { s.end() }, writable: { s.becameWritable() })
         let body = ResponseBody { writer in
-            let leave = self.presence.join(s.viewer.name, room: s.room ?? self.config.defaultRoom)
+            let leave = self.presence.join(s.viewer, room: s.room ?? self.config.defaultRoom)
             defer {
                 leave()
                 unwatch()

@@ -180,7 +180,8 @@ final class SSESubscriber: @unchecked Sendable {
     /// the subscriber is in it; a message when it is in the subscriber's room (if it named one)
     /// and the viewer may see it.
     func matches(_ e: SSEEvent) -> Bool {
-        guard e.id != nil else { return e.room.isEmpty || room == nil || e.room == room }  // heartbeats; notices of a room
+        // Heartbeats (no room); notices of a room (presence), for the rooms this viewer may read.
+        guard e.id != nil else { return e.room.isEmpty || ((room == nil || e.room == room) && viewer.rooms?.allows(e.room) ?? true) }
         return (room == nil || e.room == room) && viewer.sees(room: e.room, parties: e.parties)
     }
 }

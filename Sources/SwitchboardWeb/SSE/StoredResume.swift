@@ -1,9 +1,29 @@
+import Hummingbird
 import Switchboard
 import SwitchboardChannels
 
 /// Resuming from a store what the in-memory history no longer has (after a restart, or for a
 /// client away longer than the ring holds): shared by the SSE and WebSocket endpoints.
 enum StoredResume {
+    /// The resume cursor a client sent as `parameter` (`Last-Event-ID`, `lastEventId`,
+    /// `resume`): none when absent or empty, else an id, or why it is not one.
+    static func cursor(_ text: String?, parameter: String) -> Result<MessageID?, CursorProblem> {
+        guard let text, !text.isEmpty else { return .success(nil) }
+        guard let id = MessageID(text) else { return .failure(CursorProblem(parameter: parameter, text: text)) }
+        return .success(id)
+    }
+
+    /// A resume cursor that is not a message id (out of range included).
+    struct CursorProblem: Error {
+        let parameter: String
+        let text: String
+
+        var message: String { "\"\(parameter)\" must be \(MessageID.expected), not \"\(text.prefix(40))\"" }
+
+        /// The 400 that refuses the request, naming the parameter.
+        var response: Response { .error(.badRequest, message, ["parameter": .string(parameter)]) }
+    }
+
     /// The messages after `lastID` in `room`: from the store, oldest first, then the ring's
     /// that the store does not have yet (not committed). At most `limit`: when more were
     /// missed, the newest `limit` come with `gap` set. `gap` is also set when retention removed

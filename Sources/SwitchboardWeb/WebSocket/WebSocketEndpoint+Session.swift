@@ -33,6 +33,11 @@ extension WebSocketEndpoint {
     func serve(_ request: Request, on connection: StreamTakeover, sink: any MessageSink) async {
         let query = Self.query(request.uri.description)
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
+        let resumeFrom: MessageID?
+        switch StoredResume.cursor(query["lastEventId"], parameter: "lastEventId") {
+        case .success(let id): resumeFrom = id
+        case .failure(let problem): return await connection.refuse(problem.response)
+        }
         let accept: HTTPFields
         switch WebSocketHandshake.answer(request.headers) {
         case .success(let headers): accept = headers
@@ -82,9 +87,9 @@ extension WebSocketEndpoint {
         sessions.withLock { $0[s.id] = Session(name: name, room: room, subscriber: s, since: Date()) }
         count("connected")
         // Counted in the room while connected (a name given later in a hello frame is not).
-        let leave = presence.join(name, room: room ?? config.defaultRoom)
+        let leave = presence.join(Viewer(name: name, rooms: viewer.rooms), room: room ?? config.defaultRoom)
         let unlisten = presence.listen { change in
-            guard room == nil || change.room == room else { return }
+            guard room == nil || change.room == room, viewer.rooms?.allows(change.room) ?? true else { return }
             loop.execute { wire.send(text: change.json.jsonText) }
         }
         try? await loop.submit {
@@ -98,7 +103,7 @@ extension WebSocketEndpoint {
             }
         }.get()
         var skip = Set<MessageID>()
-        if let from = query["lastEventId"].flatMap(MessageID.init) { skip = await resume(after: from, room: room, viewer: viewer, wire: wire) }
+        if let from = resumeFrom { skip = await resume(after: from, room: room, viewer: viewer, wire: wire) }
         // The resume's frames are written already: the live frames held meanwhile follow them.
         let resumed = skip
         loop.execute { s.goLive(skipping: resumed) }
@@ -106,8 +111,14 @@ extension WebSocketEndpoint {
 
     /// One message from the client: a resume request, or what `handle` answers.
     private func received(_ inbound: WSInbound, from client: Client, wire: WebSocketWire, sink: any MessageSink) async {
-        if case .text(let text) = inbound, let id = Self.resumeRequest(text) {
-            await resume(after: id, room: client.room, viewer: client.viewer, wire: wire)
+        if case .text(let text) = inbound, let request = Self.resumeRequest(text) {
+            switch request {
+            case .success(let id?): await resume(after: id, room: client.room, viewer: client.viewer, wire: wire)
+            case .success(nil): break
+            case .failure(let problem):
+                let text = Self.frame(["type": "error", "error": .string(problem.message), "parameter": "resume"])
+                wire.eventLoop.execute { wire.send(text: text) }
+            }
             return
         }
         let reply = await handle(inbound, name: &client.name, identity: client.identity, client: client.address, sink: sink)
@@ -115,12 +126,13 @@ extension WebSocketEndpoint {
         wire.eventLoop.execute { wire.send(text: text) }
     }
 
-    /// The id of a `{"resume": "<id>"}` frame.
-    static func resumeRequest(_ text: String) -> MessageID? {
+    /// The id of a `{"resume": "<id>"}` frame (none for an empty one), or why it is not an
+    /// id; nil when the frame is not a resume request.
+    static func resumeRequest(_ text: String) -> Result<MessageID?, StoredResume.CursorProblem>? {
         guard text.contains("\"resume\""), case .object(let o)? = try? JSONParser.parse(text).value, o.count == 1,
-            let id = o["resume"]?.stringValue.flatMap(MessageID.init)
+            let value = o["resume"]
         else { return nil }
-        return id
+        return StoredResume.cursor(value.stringValue ?? value.jsonText, parameter: "resume")
     }
 
     /// Sends the stored messages after `lastID`, then `{"type": "resumed", "count", "gap"}`;
