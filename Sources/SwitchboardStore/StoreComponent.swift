@@ -16,7 +16,7 @@ import Synchronization
 /// It reads its source through a tap of its own with the `block` policy, so it never skips a
 /// message (a store that falls behind slows the source, as core.async's `block` does), and
 /// writes what it has taken in one transaction per batch (group commit).
-public final class StoreComponent: MessageStore, ConsoleCommands {
+public final class StoreComponent: MessageStore, ConsoleCommands, Degradable {
     struct Config {
         var engine: String
         /// The SQLite file, or the PostgreSQL table.
@@ -70,6 +70,8 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
     private let source: Dependency<any MessageFanout>
     private let config: Config
     private let engine: any StoreEngine
+    /// The PostgreSQL database of the postgres engine.
+    private let database: Dependency<PostgresComponent>?
     private let runtime: ComponentRuntime
     private let board: CommitBoard
     private let state: Mutex<State>
@@ -80,6 +82,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
         source = context.dependency("source", as: (any MessageFanout).self, "the mult or pub whose messages are stored")
         let database = context.optionalDependency("database", as: PostgresComponent.self, "the PostgreSQL database of \"engine\": \"postgres\"")
         config = Config(context.config, name: context.name, hasDatabase: database != nil)
+        self.database = database
         runtime = context.runtime
         if let database {
             engine = PostgresEngine(table: config.path, database: database)
@@ -204,12 +207,38 @@ public final class StoreComponent: MessageStore, ConsoleCommands {
 
     public func history(_ query: HistoryQuery) async throws -> HistoryPage {
         guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
-        return try await engine.page(query)
+        return try await noticingDamage { try await engine.page(query) }
     }
 
     public func prunedThrough() async throws -> MessageID? {
         guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
-        return try await engine.prunedThrough()
+        return try await noticingDamage { try await engine.prunedThrough() }
+    }
+
+    /// Why the store cannot serve now: the PostgreSQL database of its engine is away.
+    public var degradation: String? {
+        (try? database?.get())?.degradation.map { "its database is unreachable: \($0)" }
+    }
+
+    /// Runs `operation`; a damaged database file fails the store (status, `/readyz` and the log
+    /// say so, stored acks are refused) instead of answering 503 page after page while
+    /// publishes still get 202.
+    private func noticingDamage<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch let failure as StoreFailure where failure.reason == .corrupt {
+            let why = "\(failure)"
+            let first = state.withLock { s in
+                defer { s.failure = why; s.lastError = why }
+                return s.failure == nil
+            }
+            if first {
+                runtime.logger.critical("the database is damaged: \(why). \(StoreFailure.corruptAdvice(engine.location))")
+                board.failAll(.writeFailed(why))
+                runtime.fail(failure)
+            }
+            throw failure
+        }
     }
 
     // MARK: Console

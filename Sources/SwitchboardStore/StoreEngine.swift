@@ -144,6 +144,14 @@ public struct StoreFailure: Error, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// What to do about a damaged database at `location`.
+    static func corruptAdvice(_ location: String) -> String {
+        guard location.hasPrefix("sqlite ") else { return "Restore the database from a backup." }
+        let path = String(location.dropFirst("sqlite ".count))
+        return "Stop the server, then restore \(path) from a backup, or recover what it holds with "
+            + "`sqlite3 \(path) .recover | sqlite3 \(path).recovered` and point the store's path at the recovered file."
+    }
+
     public var description: String {
         let what: String
         switch reason {

@@ -17,6 +17,7 @@ import Testing
     struct Claims: JWTPayload {
         var sub: SubjectClaim?
         var exp: ExpirationClaim?
+        var iat: IssuedAtClaim?
         var nbf: NotBeforeClaim?
         var iss: IssuerClaim?
         var aud: AudienceClaim?
@@ -24,9 +25,10 @@ import Testing
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    static func claims(sub: String? = "alice", exp: TimeInterval? = 3600, nbf: TimeInterval? = nil, iss: String? = "https://id.test",
+    static func claims(sub: String? = "alice", exp: TimeInterval? = 3600, iat: TimeInterval? = nil, nbf: TimeInterval? = nil, iss: String? = "https://id.test",
                        aud: String? = "chat", rooms: [String]? = ["lobby", "dev-*"]) -> Claims {
         Claims(sub: sub.map { SubjectClaim(value: $0) }, exp: exp.map { ExpirationClaim(value: Date().addingTimeInterval($0)) },
+               iat: iat.map { IssuedAtClaim(value: Date().addingTimeInterval($0)) },
                nbf: nbf.map { NotBeforeClaim(value: Date().addingTimeInterval($0)) }, iss: iss.map { IssuerClaim(value: $0) },
                aud: aud.map { AudienceClaim(value: [$0]) }, rooms: rooms)
     }
@@ -99,6 +101,9 @@ import Testing
             (try await Self.hs256(Self.claims(exp: -60)), "expired"),
             (try await Self.hs256(Self.claims(exp: nil)), "missingExpiry"),
             (try await Self.hs256(Self.claims(nbf: 600)), "notYetValid"),
+            (try await Self.hs256(Self.claims(iat: 600)), "issuedInFuture"),
+            (try await Self.hs256(Self.claims(exp: 31 * 86_400)), "lifetimeTooLong"),
+            (try await Self.hs256(Self.claims(exp: 3600, iat: -31 * 86_400)), "lifetimeTooLong"),
             (try await Self.hs256(Self.claims(iss: "https://elsewhere")), "wrongIssuer"),
             (try await Self.hs256(Self.claims(aud: "other")), "wrongAudience"),
             (try await Self.hs256(Self.claims(sub: nil)), "missingSubject"),
@@ -108,8 +113,10 @@ import Testing
             #expect(r.status == 401, "\(reason): \(r.body)")
             #expect(r.reason == reason, "\(r.body)")
         }
-        // Expired within the leeway is still good.
+        // Expired, or issued ahead, within the leeway is still good; so is 30 days' life.
         #expect(try await post(h, token: try await Self.hs256(Self.claims(exp: -2))).status == 202)
+        #expect(try await post(h, token: try await Self.hs256(Self.claims(iat: 2))).status == 202)
+        #expect(try await post(h, token: try await Self.hs256(Self.claims(exp: 30 * 86_400, iat: 0))).status == 202)
     }
 
     @Test func aForbiddenRoomIs403AndASpoofedFromIs400() async throws {
@@ -138,6 +145,13 @@ import Testing
         #expect(data["sub"] == "erin")
         let who = try await auth.identify(token)
         #expect(who.name == "erin" && who.publish == RoomPatterns(["lobby", "dev-*"]))
+        // iat and exp are whole seconds (strict clients refuse a fraction), 10 minutes apart.
+        var payload = String(token.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while payload.count % 4 != 0 { payload += "=" }
+        let claims = try JSONParser.parse(Array(try #require(Data(base64Encoded: payload)))).value
+        let (iat, exp) = (try #require(claims["iat"]), try #require(claims["exp"]))
+        #expect(iat.jsonText.allSatisfy(\.isNumber) && exp.jsonText.allSatisfy(\.isNumber), "\(claims)")
+        #expect(exp.intValue.map { $0 - (iat.intValue ?? 0) } == 600)
         await #expect(throws: ConsoleCommandError.self) { _ = try await auth.console(["--rooms", "x"]) }
     }
 

@@ -120,6 +120,31 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         await receiver.stop()
     }
 
+    @Test func aPrivateMessageGoesOnlyToTargetsThatSayPrivate() async throws {
+        let (open, trusted) = (try await Receiver.start(), try await Receiver.start())
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+              "out": {"type": "webhook-out", "using": {"source": "fanout"}, "targets": [
+                {"name": "open", "url": "\#(try await open.url())"},
+                {"name": "trusted", "url": "\#(try await trusted.url())", "private": true}]}
+            }}
+            """#)
+        #expect(try await h.postJSON("/messages", #"{"from": "alice", "to": "bob", "text": "psst"}"#).status == 202)
+        #expect(try await h.postJSON("/messages", #"{"from": "alice", "text": "after"}"#).status == 202)
+        func texts(_ r: Receiver) -> [String] { r.all.compactMap { try? JSONParser.parse($0.body).value["text"]?.stringValue } }
+        await waitUntil("both at the trusted target") { texts(trusted).count == 2 }
+        await waitUntil("the public one at the open target") { texts(open).contains("after") }
+        #expect(texts(trusted) == ["psst", "after"])
+        #expect(texts(open) == ["after"], "a target without private: true never sees a private message")
+        await h.stop()
+        await open.stop()
+        await trusted.stop()
+    }
+
     @Test func aDownReceiverMakesADeadLetterThatIsRedeliveredWhenItIsBack() async throws {
         let first = try await Receiver.start()
         let port = try await first.port

@@ -15,10 +15,14 @@ public protocol MessageStore: Component {
     /// Whether the store gives messages new ids as it commits them (a bus, whose ids follow
     /// the shared log's order): stores downstream of it see those ids, not the ones put.
     var assignsIDs: Bool { get }
+    /// Whether messages reach subscribers only through the store's commits (a bus: what is
+    /// not in the shared log reaches nobody), so that a failed commit means not delivered.
+    var deliversFromCommits: Bool { get }
 }
 
 extension MessageStore {
     public var assignsIDs: Bool { false }
+    public var deliversFromCommits: Bool { false }
 }
 
 /// Which stored messages a history request wants.
@@ -74,6 +78,9 @@ public struct HistoryPage: Sendable, Equatable {
 public enum CommitFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The batch holding it failed to commit (the store is `failed`).
     case writeFailed(String)
+    /// The connection went away while the batch holding it was being committed: it may be
+    /// on disk (and, through a bus, delivered) or not; nobody can tell yet.
+    case outcomeUnknown(String)
     /// The store is not running.
     case notRunning(String)
     /// It did not reach the store in time (a transform dropped it, or the store is behind).
@@ -82,6 +89,7 @@ public enum CommitFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .writeFailed(let why): "the store could not write it: \(why)"
+        case .outcomeUnknown(let why): "the store lost its database while committing it, so it may or may not be stored: \(why)"
         case .notRunning(let store): "the store \"\(store)\" is not running"
         case .timedOut(let d): "not stored within \(d.short)"
         }

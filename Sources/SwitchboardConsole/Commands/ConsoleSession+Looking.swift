@@ -30,6 +30,7 @@ extension ConsoleSession {
         let rows = await map.status().arrayValue ?? []
         var enriched: [JSONValue] = []
         var table: [[String]] = [["COMPONENT", "TYPE", "STATE", "UPTIME", "USES", "FIGURES"]]
+        var reasons: [String] = []
         for row in rows {
             guard case .object(var o) = row, let name = o["name"]?.stringValue else { continue }
             let figures = (try? await map.inspect(name))?["figures"] ?? .null
@@ -39,13 +40,18 @@ extension ConsoleSession {
             let uses = (o["dependencies"]?.objectValue ?? JSONObject()).map { "\($0.key)=\($0.value.stringValue ?? "")" }.joined(separator: " ")
             let uptime = o["uptimeSeconds"]?.doubleValue.map(Self.uptime) ?? "-"
             var state = o["state"]?.stringValue ?? "?"
-            if state == "failed", let e = o["lastError"]?.stringValue { state += " (\(e.prefix(40)))" }
-            // Running, but without what it needs (a database that went away): it says why.
-            if state == "running", let why = figures["degraded"]?.stringValue { state = "degraded (\(why.prefix(60)))" }
+            // Why a component failed, or runs without what it needs (a database that went
+            // away), is listed whole under the table: a long reason would widen every row.
+            if state == "failed", let e = o["lastError"]?.stringValue { reasons.append("\(name) failed: \(e)") }
+            if let why = o["degraded"]?.stringValue ?? figures["degraded"]?.stringValue {
+                state = "degraded"
+                reasons.append("\(name) degraded: \(why)")
+            }
             table.append([name, o["type"]?.stringValue ?? "", state, uptime, uses.isEmpty ? "-" : uses, key])
         }
         let header = "system \(await map.spec.name): \(await map.systemState.rawValue)\n"
-        return (header + Self.render(table), .array(enriched))
+        let why = reasons.isEmpty ? "" : "\n\n" + reasons.joined(separator: "\n")
+        return (header + Self.render(table) + why, .array(enriched))
     }
 
     static func keyFigures(_ f: JSONValue) -> String {

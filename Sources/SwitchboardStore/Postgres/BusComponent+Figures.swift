@@ -3,7 +3,12 @@ import Switchboard
 import SwitchboardChannels
 
 /// What a bus shows: `inspect`, and the console's `cluster`.
-extension BusComponent {
+extension BusComponent: Degradable {
+    /// Why messages cannot go through the bus now: its database is unreachable.
+    public var degradation: String? {
+        (try? database.get())?.degradation.map { "its database \(database.target) is unreachable: \($0)" }
+    }
+
     // MARK: Console and figures
 
     /// `cluster`: the instances seen within three heartbeats.
@@ -50,7 +55,7 @@ extension BusComponent {
             o["count"] = .int(r.out.stats.count)
             o["capacity"] = .int(config.capacity)
         }
-        if let db = try? database.get(), db.isDegraded { o["degraded"] = "the database is unreachable" }
+        if let why = degradation { o["degraded"] = .string(why) }
         return .object(o)
     }
 }

@@ -212,8 +212,11 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         while !Task.isCancelled {
             let batch = await inbox.receive(upTo: config.batch)
             if batch.isEmpty { return }
+            // Whether the statement was sent: a failure after that may have committed all the same.
+            var sent = false
             do {
                 let conn = try await writer()
+                sent = true
                 let ids = try await database.get().within(config.commitTimeout, "no commit") { [log, instance] in
                     try await log.append(batch, origin: instance, on: conn)
                 }
@@ -233,7 +236,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
                     return s.writer
                 }
                 try? await conn?.close()
-                board.failed(batch.lazy.map(\.id), .writeFailed(failure.description))
+                let lostMidCommit = sent && [.connectionLost, .timedOut, .unreachable].contains(failure.reason)
+                board.failed(batch.lazy.map(\.id), lostMidCommit ? .outcomeUnknown(failure.description) : .writeFailed(failure.description))
                 runtime.logger.warning("\(batch.count) message(s) not written to the log: \(failure)")
             }
         }
@@ -283,6 +287,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     // MARK: MessageStore
 
     public var assignsIDs: Bool { true }
+
+    public var deliversFromCommits: Bool { true }
 
     public func expectCommit(of id: MessageID) -> CommitTicket {
         guard state.withLock({ $0.running != nil }) else { return .settled(id, .failure(.notRunning(name))) }

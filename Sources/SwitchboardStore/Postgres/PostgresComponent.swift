@@ -15,7 +15,7 @@ import Synchronization
 /// Start fails with the reason (unreachable, login refused, no such database). A connection
 /// lost while running is not a failure of the component: the pool reconnects with backoff and
 /// the component shows `degraded` (with the last error) until a query succeeds again.
-public final class PostgresComponent: Component {
+public final class PostgresComponent: Degradable {
     struct Config {
         var url: PostgresURL?
         var poolSize: Int
@@ -233,8 +233,11 @@ public final class PostgresComponent: Component {
     }
 
     /// Whether the last use of the database failed for want of a connection.
-    public var isDegraded: Bool {
-        state.withLock { if case .degraded = $0.health { true } else { false } }
+    public var isDegraded: Bool { degradation != nil }
+
+    /// Why the database cannot be used now (the last connection error); nil while it can.
+    public var degradation: String? {
+        state.withLock { if case .degraded(let why) = $0.health { why } else { nil } }
     }
 
     // MARK: Figures

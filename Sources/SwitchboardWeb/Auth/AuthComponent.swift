@@ -36,6 +36,7 @@ public final class AuthComponent: ConsoleCommands {
     private let issuer: String?
     private let audience: String?
     private let leeway: Duration
+    private let maxLifetime: Duration
     /// The cookie a token may come in.
     let cookie: String
     private let verifier = Mutex<TokenVerifier?>(nil)
@@ -49,6 +50,7 @@ public final class AuthComponent: ConsoleCommands {
         issuer = c.string("issuer")
         audience = c.string("audience")
         leeway = c.duration("leeway", default: .seconds(30), in: .zero...(.seconds(3600)))
+        maxLifetime = c.duration("maxLifetime", default: .seconds(30 * 86_400), in: .seconds(1)...(.seconds(3650 * 86_400)))
         cookie = c.string("cookie", default: "switchboard_token")
         var keys: [(TokenVerifier.Key, ParsedKey)] = []
         for (path, value) in c.array("keys") ?? [] {
@@ -186,7 +188,8 @@ public final class AuthComponent: ConsoleCommands {
                 throw StartFailureReason(description: "the JWKS keys cannot be used: \(error)")
             }
         }
-        let ready = TokenVerifier(keys: collection, known: keys.map(\.0) + (jwks?.keys ?? []), issuer: issuer, audience: audience, leeway: leeway)
+        let ready = TokenVerifier(keys: collection, known: keys.map(\.0) + (jwks?.keys ?? []), issuer: issuer, audience: audience, leeway: leeway,
+                                  maxLifetime: maxLifetime)
         verifier.withLock { $0 = ready }
     }
 
@@ -219,7 +222,10 @@ public final class AuthComponent: ConsoleCommands {
         await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: digest, kid: key.kid.map { JWKIdentifier(string: $0) })
         var claims = ChatClaims()
         claims.sub = SubjectClaim(value: sub)
-        claims.exp = ExpirationClaim(value: Date().addingTimeInterval(ttl.milliseconds / 1000))
+        // Whole seconds: RFC 7519's NumericDate may have a fraction, but strict clients refuse one.
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        claims.iat = IssuedAtClaim(value: now)
+        claims.exp = ExpirationClaim(value: now.addingTimeInterval((ttl.milliseconds / 1000).rounded(.up)))
         claims.iss = issuer.map { IssuerClaim(value: $0) }
         claims.aud = audience.map { AudienceClaim(value: [$0]) }
         claims.rooms = rooms
@@ -240,6 +246,6 @@ public final class AuthComponent: ConsoleCommands {
     public func inspect() async -> JSONValue {
         ["keys": .array((keys.map(\.0) + (jwks?.keys ?? [])).map { k in ["alg": .string(k.alg), "kid": k.kid.map(JSONValue.string) ?? .null] }),
          "apiKeys": .array(apiKeys.map { .string($0.identity.name) }), "issuer": issuer.map(JSONValue.string) ?? .null,
-         "audience": audience.map(JSONValue.string) ?? .null, "leeway": .string(leeway.short)]
+         "audience": audience.map(JSONValue.string) ?? .null, "leeway": .string(leeway.short), "maxLifetime": .string(maxLifetime.short)]
     }
 }

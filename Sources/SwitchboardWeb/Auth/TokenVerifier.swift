@@ -22,6 +22,10 @@ public struct AuthFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Reason: String, Sendable {
         case missingToken, malformed, algorithmNone, algorithmMismatch, unknownKey, badSignature
         case missingExpiry, expired, notYetValid, wrongIssuer, wrongAudience, missingSubject
+        /// `iat` is later than now (beyond the leeway): a clock gone wrong, or a forged token.
+        case issuedInFuture
+        /// `exp` is further than the auth component's `maxLifetime` after `iat` (or now).
+        case lifetimeTooLong
     }
 
     public let reason: Reason
@@ -39,6 +43,7 @@ public struct AuthFailure: Error, Sendable, Equatable, CustomStringConvertible {
 struct ChatClaims: JWTPayload {
     var sub: SubjectClaim?
     var exp: ExpirationClaim?
+    var iat: IssuedAtClaim?
     var nbf: NotBeforeClaim?
     var iss: IssuerClaim?
     var aud: AudienceClaim?
@@ -51,7 +56,8 @@ struct ChatClaims: JWTPayload {
 
 /// Verifies JWTs with jwt-kit against configured keys: the header's `alg` must be the key's
 /// (`none` and algorithm confusion are refused before any signature is checked), `exp` is
-/// required, `nbf`, `iss` and `aud` are checked with `leeway`.
+/// required and at most `maxLifetime` after `iat` (or now), `iat` must not be in the future,
+/// `nbf`, `iss` and `aud` are checked; every time with `leeway`.
 struct TokenVerifier: Sendable {
     /// A verification key and the one algorithm it is for.
     struct Key: Sendable {
@@ -64,6 +70,8 @@ struct TokenVerifier: Sendable {
     let issuer: String?
     let audience: String?
     let leeway: Duration
+    /// The longest a token may be good for, from its `iat` (or from now without one).
+    var maxLifetime: Duration = .seconds(30 * 86_400)
 
     func verify(_ token: String, now: Date = Date()) async throws(AuthFailure) -> Identity {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
@@ -88,6 +96,13 @@ struct TokenVerifier: Sendable {
         let slack = leeway.milliseconds / 1000
         guard let exp = claims.exp else { throw AuthFailure(.missingExpiry, "the token has no expiry (exp)") }
         if exp.value.addingTimeInterval(slack) < now { throw AuthFailure(.expired, "the token expired at \(LifecycleEvent.timestamp(exp.value))") }
+        if let iat = claims.iat, iat.value.addingTimeInterval(-slack) > now {
+            throw AuthFailure(.issuedInFuture, "the token is issued in the future (iat \(LifecycleEvent.timestamp(iat.value)))")
+        }
+        let issued = claims.iat?.value ?? now
+        if exp.value.timeIntervalSince(issued) > maxLifetime.milliseconds / 1000 + slack {
+            throw AuthFailure(.lifetimeTooLong, "the token is good for longer than this server allows (\(maxLifetime.short) after it was issued)")
+        }
         if let nbf = claims.nbf, nbf.value.addingTimeInterval(-slack) > now {
             throw AuthFailure(.notYetValid, "the token is not valid before \(LifecycleEvent.timestamp(nbf.value))")
         }

@@ -6,8 +6,9 @@ import Synchronization
 /// The `health` endpoint: Kubernetes-style probes.
 ///
 /// `GET /healthz` answers 200 while the process serves (liveness). `GET /readyz` answers 200
-/// when every component is running, else 503 with the JSON list of those that are not and why
-/// (readiness); during a graceful stop it turns 503 first, before anything stops.
+/// when every component is running and none is degraded (`Degradable`: a database away),
+/// else 503 with the JSON list of those that are not and why (readiness); during a graceful
+/// stop it turns 503 first, before anything stops.
 public final class HealthEndpoint: Component {
     private let mount: EndpointMount
     private let livePath: String
@@ -53,7 +54,10 @@ public final class HealthEndpoint: Component {
         }
         guard let map = system.map else { return .json(.serviceUnavailable, ["status": "no system", "components": []]) }
         let rows = await map.status().arrayValue ?? []
+        // Not running, or running without what it needs (its database is away): inputs that
+        // depend on it refuse, so the instance is not ready.
         let notReady: [JSONValue] = rows.compactMap { row in
+            if let why = row["degraded"] { return ["name": row["name"] ?? .null, "state": "degraded", "reason": why] }
             guard row["state"]?.stringValue != "running" else { return nil }
             var o: JSONObject = ["name": row["name"] ?? .null, "state": row["state"] ?? .null]
             if let e = row["lastError"] { o["reason"] = e }

@@ -13,8 +13,10 @@ struct Acknowledger {
         case put(PutOutcome)
         /// Committed, as this id (a bus may give a message a later id than it was put with).
         case stored(MessageID)
-        /// Not on disk; `delivered` when it is on the channel all the same (its commit failed).
-        case notStored(CommitFailure, delivered: Bool)
+        /// Not on disk; `delivered` says whether it reached subscribers all the same: true when
+        /// it was put on the channel and the store is not the way to subscribers, false when it
+        /// never went anywhere, nil when nobody can tell (a bus lost its database mid-commit).
+        case notStored(CommitFailure, delivered: Bool?)
 
         /// The id to report for `message`: the one it was stored as, when stored.
         func id(of message: Message) -> MessageID {
@@ -55,11 +57,24 @@ struct Acknowledger {
         case .refused(_, let why): return .notStored(why, delivered: false)
         case .put(.accepted, let commits):
             switch commits.first {
-            case .failure(let why)?: return .notStored(why, delivered: true)
+            // On the channel all the same, unless the store is the way to subscribers (a bus).
+            case .failure(let why)?:
+                guard store.deliversFromCommits else { return .notStored(why, delivered: true) }
+                if case .outcomeUnknown = why { return .notStored(why, delivered: nil) }
+                return .notStored(why, delivered: false)
             case .success(let id)?: return .stored(id)
             case nil: return .stored(message.id)
             }
         case .put(let outcome, _): return .put(outcome)
+        }
+    }
+
+    /// What a refusal adds about delivery.
+    static func deliveredNote(_ delivered: Bool?) -> String {
+        switch delivered {
+        case true?: " (it was delivered to the chat)"
+        case false?: "; not delivered either"
+        case nil: "; it may have been delivered all the same (look for its id before sending it again)"
         }
     }
 

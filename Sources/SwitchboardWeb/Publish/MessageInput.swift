@@ -15,6 +15,8 @@ enum MessageInput {
         case invalid(String)
         case unsupportedType(String)
         case textTooLong(Int, limit: Int)
+        /// A form body that is JSON (what `curl -d '{…}'` sends, with a form content type).
+        case jsonSentAsForm
     }
 
     static let maxNameLength = MessageFields.maxNameLength
@@ -50,6 +52,7 @@ enum MessageInput {
             return try fields(value, strict: true)
         case "application/x-www-form-urlencoded":
             let form = formFields(String(decoding: bytes, as: UTF8.self))
+            if form["text"] == nil, looksLikeJSON(bytes) { throw .jsonSentAsForm }
             return try fields(.object(JSONObject(["from", "text", "room"].compactMap { k in form[k].map { (k, JSONValue.string($0)) } })), strict: false)
         case "text/plain", "":
             guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalid("the body is not UTF-8 text") }
@@ -70,6 +73,14 @@ enum MessageInput {
         } catch {
             throw .invalid(error.description)
         }
+    }
+
+    /// Whether `bytes` is a JSON object or array.
+    static func looksLikeJSON(_ bytes: [UInt8]) -> Bool {
+        guard let first = bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+            return false
+        }
+        return (try? JSONParser.parse(bytes)) != nil
     }
 
     /// `a=1&b=x+y` → ["a": "1", "b": "x y"] (percent-decoded).

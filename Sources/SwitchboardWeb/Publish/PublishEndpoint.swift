@@ -144,6 +144,9 @@ public final class PublishEndpoint: Component {
             switch error {
             case .badJSON(let why): return .now(.error(.badRequest, "bad JSON: \(why)"))
             case .missingText: return .now(.error(.badRequest, "missing text"))
+            case .jsonSentAsForm:
+                return .now(.error(.badRequest, "this looks like JSON, sent as a form: send Content-Type: application/json (curl -d sends a form; add -H 'Content-Type: application/json', or use --json)",
+                                   ["reason": "jsonSentAsForm"]))
             case .invalid(let why): return .now(.error(.badRequest, why))
             case .textTooLong(let n, let limit):
                 return .now(.error(.contentTooLarge, "the text is \(n) bytes; the limit is \(limit) (maxTextLength)", ["limit": .int(limit)]))
@@ -185,8 +188,8 @@ public final class PublishEndpoint: Component {
             count("notStored")
             var h = HTTPFields()
             h[.retryAfter] = "5"
-            return .error(.serviceUnavailable, "not stored: \(why)" + (delivered ? " (it was delivered to the chat)" : "; not delivered either"),
-                          ["id": .string(message.id.description), "delivered": .bool(delivered)], headers: h)
+            return .error(.serviceUnavailable, "not stored: \(why)" + Acknowledger.deliveredNote(delivered),
+                          ["id": .string(message.id.description), "delivered": delivered.map(JSONValue.bool) ?? .null], headers: h)
         case .put(.accepted):
             count("accepted")
             return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])

@@ -276,7 +276,8 @@ public final class WebSocketEndpoint: ClientCounting {
         case .put(.wouldBlock): return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
         case .put(.closed): return ["type": "error", "id": .string(m.id.description), "error": "the channel is not running"]
         case .notStored(let why, let delivered):
-            return ["type": "error", "id": .string(m.id.description), "error": .string("not stored: \(why)"), "delivered": .bool(delivered)]
+            return ["type": "error", "id": .string(m.id.description), "error": .string("not stored: \(why)" + Acknowledger.deliveredNote(delivered)),
+                    "delivered": delivered.map(JSONValue.bool) ?? .null]
         }
     }
 

@@ -10,6 +10,9 @@ struct WebhookTarget: Sendable, Equatable {
     var timeout: Duration
     var concurrency: Int
     var headers: [String: String]
+    /// Whether private messages (those with `to`) are sent here too: only to a target that
+    /// says so, since a receiver is a third party to the conversation.
+    var receivesPrivate = false
 
     /// Reads `targets` (an array of objects, or of URL strings).
     static func read(_ c: ConfigReader) -> [WebhookTarget] {
@@ -31,6 +34,7 @@ struct WebhookTarget: Sendable, Equatable {
                 t.timeout = r.duration("timeout", default: .seconds(10))
                 t.concurrency = r.int("concurrency", default: 4, in: 1...256)
                 t.headers = Dictionary(r.stringMap("headers") ?? [], uniquingKeysWith: { _, b in b })
+                t.receivesPrivate = r.bool("private", default: false)
             default:
                 c.issue(.wrongType, at: path, "expected a URL or an object with \"url\", found \(value.kindName)")
                 continue

@@ -10,7 +10,8 @@ import Synchronization
 /// It reads through a tap of its own (buffer and policy), so a slow or dead receiver never
 /// slows the other subscribers. Deliveries that run out of attempts, or get a 4xx other than
 /// 429, become dead letters: kept (bounded), shown by `inspect` and `webhooks dead`, sent again
-/// by `webhooks redeliver`.
+/// by `webhooks redeliver`. A private message (one with `to`) goes only to targets that say
+/// `"private": true`.
 ///
 /// ```json
 /// "notify": { "type": "webhook-out", "using": { "source": "fanout" },
@@ -129,7 +130,7 @@ public final class WebhookOutComponent: ConsoleCommands {
             if batch.isEmpty { return }
             for message in batch where config.room == nil || message.room == config.room {
                 let body = Array(message.json.jsonText.utf8)
-                for t in runningTargets {
+                for t in runningTargets where message.to == nil || t.settings.withLock({ $0.receivesPrivate }) {
                     var delivery = Delivery(message: message, body: body, target: t.name)
                     if t.queue.offer(delivery) != .accepted {
                         delivery.lastError = "not attempted: the target's queue was full (its receiver is too slow)"

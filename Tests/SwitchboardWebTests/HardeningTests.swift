@@ -1,0 +1,116 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+import SwitchboardStore
+import SwitchboardTesting
+import Testing
+
+/// Answers that say what happened: readiness while a database is away, a damaged SQLite file,
+/// JSON sent with a form's content type.
+@Suite struct HardeningTests {
+    @Test func readinessIs503NamingTheBusAndThePostgresStoreWhileTheDatabaseIsAway() async throws {
+        let pg = try await PrivatePostgres.start()
+        defer { Task { await pg.remove() } }
+        let h = try await WebHarness.start(#"""
+            {"name": "ready", "components": {
+              "db": {"type": "postgres", "url": "\#(pg.url)", "poolSize": 2, "connectTimeout": "2s", "queryTimeout": "5s", "tls": "off"},
+              "inbox": {"type": "channel", "buffer": 64},
+              "bus": {"type": "bus", "table": "\#(TestPostgres.uniqueName("bus"))", "commitTimeout": "2s", "using": {"source": "inbox", "database": "db"}},
+              "fanout": {"type": "mult", "using": {"source": "bus"}},
+              "archive": {"type": "store", "table": "\#(TestPostgres.uniqueName("store"))", "using": {"source": "fanout", "database": "db"}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "wait": "3s", "ack": "stored", "using": {"server": "http", "channel": "inbox", "store": "bus"}},
+              "health": {"type": "health", "using": {"server": "http"}}
+            }}
+            """#, logger: .expectingFailures)
+        defer { Task { await h.stop() } }
+        #expect(try await h.request(.GET, "/readyz").status == 200)
+        #expect(try await h.postJSON("/messages", #"{"text": "before"}"#).status == 202)
+
+        try await pg.stop()
+        // Publishes meet the outage; none says it was delivered when it cannot have been.
+        var answers: [(Int, JSONValue)] = []
+        var ready = try await h.request(.GET, "/readyz")
+        let outage = ContinuousClock.now
+        while ready.status == 200, ContinuousClock.now - outage < .seconds(20) {
+            let r = try await h.postJSON("/messages", #"{"text": "during"}"#)
+            answers.append((r.status, r.body))
+            ready = try await h.request(.GET, "/readyz")
+        }
+        #expect(ready.status == 503)
+        let body = try JSONParser.parse(ready.body).value
+        let degraded = Set(body["components"]?.arrayValue?.filter { $0["state"] == "degraded" }.compactMap { $0["name"]?.stringValue } ?? [])
+        #expect(degraded == ["db", "bus", "archive"], "\(ready.body)")
+        #expect(try await h.request(.GET, "/healthz").status == 200, "alive all the same")
+        for (status, answer) in answers where status == 503 {
+            #expect(answer["delivered"] != true, "\(answer)")
+        }
+        let refused = try await h.postJSON("/messages", #"{"text": "refused"}"#)
+        #expect(refused.status == 503 && refused.body["delivered"] == false, "\(refused.body)")
+        let status = await h.map.status().arrayValue?.first { $0["name"] == "bus" }
+        #expect(status?["degraded"]?.stringValue?.contains("unreachable") == true)
+
+        try await pg.restart()
+        let back = ContinuousClock.now
+        while try await h.request(.GET, "/readyz").status != 200, ContinuousClock.now - back < .seconds(30) {
+            _ = try? await h.postJSON("/messages", #"{"text": "after"}"#)
+        }
+        #expect(try await h.request(.GET, "/readyz").status == 200)
+    }
+
+    /// A store file of `count` messages of about 10 KB, closed (so checkpointed).
+    static func storeFile(_ count: Int) async throws -> (path: String, system: String) {
+        let path = try temporaryDirectory() + "/chat.sqlite"
+        let system = StoreWebTests.system(path: path)
+        let h = try await WebHarness.start(system)
+        let text = String(repeating: "x", count: 10_000)
+        for _ in 0..<count { #expect(try await h.postJSON("/messages", #"{"from": "a", "text": "\#(text)"}"#).status == 202) }
+        await h.stop()
+        return (path, system)
+    }
+
+    /// Writes `count` bytes of noise at offset 200,000 of `path`.
+    static func damage(_ path: String, _ count: Int = 4096) throws {
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: 200_000)
+        try handle.write(contentsOf: Data((0..<count).map { _ in UInt8.random(in: 0...255) }))
+        try handle.close()
+    }
+
+    @Test func aDamagedSQLiteFileIsRefusedAtStartWithWhatToDo() async throws {
+        let (path, system) = try await Self.storeFile(100)
+        try Self.damage(path)
+        let error = await #expect(throws: StartFailure.self) { _ = try await WebHarness.start(system, logger: .expectingFailures) }
+        let failure = error?.error as? StoreFailure
+        #expect(failure?.reason == .corrupt, "\(String(describing: error))")
+        #expect(failure?.description.contains(path) == true)
+        #expect(failure?.description.contains(".recover") == true, "\(failure?.description ?? "")")
+    }
+
+    @Test func damageFoundWhileRunningFailsTheStore() async throws {
+        // More than SQLite's page cache holds (2 MB), so the damaged pages are read again.
+        let (path, system) = try await Self.storeFile(400)
+        let h = try await WebHarness.start(system, logger: .expectingFailures)
+        defer { Task { await h.stop() } }
+        try Self.damage(path, 65_536)
+        let page = try await h.request(.GET, "/history?limit=500")
+        #expect(page.status == 503, "\(page.body.prefix(200))")
+        let row = try #require(try await h.map.status().arrayValue?.first { $0["name"] == "archive" })
+        #expect(row["state"] == "failed", "\(row)")
+        #expect(row["lastError"]?.stringValue?.contains("damaged") == true, "\(row)")
+        let publish = try await h.postJSON("/messages", #"{"from": "a", "text": "after the damage"}"#)
+        #expect(publish.status == 503, "a stored ack is refused once the store failed: \(publish.body)")
+    }
+
+    @Test func jsonSentWithAFormContentTypeSaysWhichContentTypeToSend() async throws {
+        let h = try await WebHarness.start(HostileHTTPTests.system)
+        defer { Task { await h.stop() } }
+        let form = [("Content-Type", "application/x-www-form-urlencoded")]
+        let r = try await h.request(.POST, "/messages", headers: form, body: #"{"from":"me","text":"hi"}"#)
+        #expect(r.status == 400)
+        let body = try JSONParser.parse(r.body).value
+        #expect(body["reason"] == "jsonSentAsForm")
+        #expect(body["error"]?.stringValue?.contains("Content-Type: application/json") == true, "\(r.body)")
+        #expect(try await h.request(.POST, "/messages", headers: form, body: "from=me&text=hi").status == 202)
+    }
+}
