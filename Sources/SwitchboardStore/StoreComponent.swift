@@ -27,6 +27,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands, Degradable {
         var capacity: Int
         var commitTimeout: Duration
         var lockTimeout: Duration
+        var integrityCheck: Bool
 
         init(_ c: ConfigReader, name: String, hasDatabase: Bool) {
             engine = c.oneOf("engine", ["sqlite", "postgres"], default: hasDatabase ? "postgres" : "sqlite")
@@ -42,6 +43,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands, Degradable {
             capacity = c.int("capacity", default: 4096, in: 1...10_000_000)
             commitTimeout = c.duration("commitTimeout", default: .seconds(5), in: .milliseconds(10)...(.seconds(3600)))
             lockTimeout = c.duration("lockTimeout", default: .seconds(5), in: .zero...(.seconds(3600)))
+            integrityCheck = c.oneOf("integrityCheck", ["start", "off"], default: "start") == "start"
         }
 
         static func updatable(_ c: ConfigReader) -> (Retention, Duration) {
@@ -87,7 +89,7 @@ public final class StoreComponent: MessageStore, ConsoleCommands, Degradable {
         if let database {
             engine = PostgresEngine(table: config.path, database: database)
         } else {
-            engine = SQLiteEngine(path: config.path, lockTimeout: config.lockTimeout, logger: context.logger)
+            engine = SQLiteEngine(path: config.path, lockTimeout: config.lockTimeout, checksIntegrity: config.integrityCheck, logger: context.logger)
         }
         board = CommitBoard(timeout: config.commitTimeout)
         state = Mutex(State(retention: config.retention, pruneInterval: config.pruneInterval))
