@@ -89,9 +89,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         let hangUps = Task { await reloader.onHangUp() }
         let watcher = watch ? Task { await reloader.watch() } : nil
+        let scavenger = Task { await MemoryScavenger.run() }
         defer {
             hangUps.cancel()
             watcher?.cancel()
+            scavenger.cancel()
         }
         try await group.run()
         if service.exitCode != 0 { throw ExitCode(service.exitCode) }

@@ -192,7 +192,8 @@ public final class SQLiteEngine: StoreEngine {
         return r.first?.column("id")?.integer.flatMap { MessageID(stored: $0) }
     }
 
-    public func page(_ q: HistoryQuery) async throws -> HistoryPage {
+    /// The WHERE clauses and binds of `q`'s room and viewer.
+    private static func filter(_ q: HistoryQuery) -> (clauses: [String], binds: [SQLiteData]) {
         var clauses: [String] = []
         var binds: [SQLiteData] = []
         if let room = q.room {
@@ -203,6 +204,18 @@ public final class SQLiteEngine: StoreEngine {
             clauses.append("(recipient IS NULL OR recipient = ? OR sender = ?)")
             binds += [.text(viewer), .text(viewer)]
         }
+        return (clauses, binds)
+    }
+
+    public func id(back count: Int, _ q: HistoryQuery) async throws -> MessageID? {
+        var (clauses, binds) = Self.filter(q)
+        binds.append(.integer(max(0, count - 1)))
+        let sql = "SELECT id FROM messages" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT 1 OFFSET ?"
+        return try await query(sql, binds).first?.column("id")?.integer.flatMap { MessageID(stored: $0) }
+    }
+
+    public func page(_ q: HistoryQuery) async throws -> HistoryPage {
+        var (clauses, binds) = Self.filter(q)
         let ascending: Bool
         switch q.cursor {
         case .latest: ascending = false

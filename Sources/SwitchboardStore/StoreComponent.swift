@@ -212,6 +212,11 @@ public final class StoreComponent: MessageStore, ConsoleCommands, Degradable {
         return try await noticingDamage { try await engine.page(query) }
     }
 
+    public func id(back count: Int, _ query: HistoryQuery) async throws -> MessageID? {
+        guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
+        return try await noticingDamage { try await engine.id(back: count, query) }
+    }
+
     public func prunedThrough() async throws -> MessageID? {
         guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
         return try await noticingDamage { try await engine.prunedThrough() }

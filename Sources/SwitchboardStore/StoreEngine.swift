@@ -20,6 +20,9 @@ public protocol StoreEngine: Sendable {
     func newestID() async throws -> MessageID?
     /// A page of history.
     func page(_ query: HistoryQuery) async throws -> HistoryPage
+    /// The id of the `count`-th newest message `query`'s room and viewer match (its cursor and
+    /// limit are not used); nil when fewer match.
+    func id(back count: Int, _ query: HistoryQuery) async throws -> MessageID?
     /// Removes at most `limit` messages that `retention` no longer keeps, oldest first;
     /// returns how many it removed.
     func prune(_ retention: Retention, now: Date, limit: Int) async throws -> Int

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Switchboard
 import SwitchboardChannels
 import SwitchboardStore
@@ -132,5 +134,71 @@ import Testing
         #expect(body["reason"] == "jsonSentAsForm")
         #expect(body["error"]?.stringValue?.contains("Content-Type: application/json") == true, "\(r.body)")
         #expect(try await h.request(.POST, "/messages", headers: form, body: "from=me&text=hi").status == 202)
+    }
+}
+
+/// Clients that resume from the store and never read: the replay is read a page at a time
+/// as each connection drains, so they hold a page each, not their whole replay.
+@Suite struct StalledResumeTests {
+    static func rssKB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+    }
+
+    @Test(arguments: ["sse", "ws"])
+    func stalledResumingClientsHoldAPageEachOnTheRealBinary(_ transport: String) async throws {
+        let dir = try temporaryDirectory()
+        try #"""
+            {"name": "stall", "components": {
+              "inbox": {"type": "channel", "buffer": 4096},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "archive": {"type": "store", "path": "stall.sqlite", "using": {"source": "fanout"}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox", "store": "archive"}},
+              "history": {"type": "history", "using": {"server": "http", "store": "archive"}},
+              "events": {"type": "sse", "history": 10, "using": {"server": "http", "source": "fanout", "history": "archive"}},
+              "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "store": "archive", "history": "archive"}}
+            }}
+            """#.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
+        let p = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { p.terminate() }
+        let base = try #require(await p.listeningURL())
+        let port = try #require(Int(base.split(separator: ":").last!))
+        #expect(await p.waitFor(#"system "stall" running"#))
+        // 1,000 messages of 10 KB: 10 MB that each client would hold if its replay were read whole.
+        let text = String(repeating: "z", count: 10_000)
+        for i in 0..<1000 {
+            var req = HTTPClientRequest(url: base + "/messages")
+            req.method = .POST
+            req.headers.add(name: "Content-Type", value: "application/json")
+            req.body = .bytes(ByteBuffer(string: #"{"from": "t", "room": "big", "text": "\#(i) \#(text)"}"#))
+            let res = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+            let answer = String(buffer: try await res.body.collect(upTo: 4096))
+            #expect(res.status.code == 202, "\(answer)")
+        }
+        let before = Self.rssKB(p.pid)
+        let request = transport == "sse"
+            ? "GET /events?room=big HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 1\r\n\r\n"
+            : "GET /ws?room=big&lastEventId=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        for _ in 0..<40 {
+            let fd = try HostileHTTPTests.connected(port, receiveBuffer: 4096)
+            _ = request.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+            sockets.append(fd)
+        }
+        // Every client has its first page in flight once its socket's buffers are full; a
+        // normal reader is answered all along.
+        var peak = before
+        for _ in 0..<20 {
+            let started = ContinuousClock.now
+            let res = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/history?limit=5"), timeout: .seconds(10))
+            #expect(res.status.code == 200)
+            #expect(ContinuousClock.now - started < .seconds(2), "a history page while 40 clients stall")
+            peak = max(peak, Self.rssKB(p.pid))
+        }
+        // Whole replays would add 400 MB; a page and a write each stay far under 100 MB.
+        #expect(peak - before < 100_000, "RSS \(before) KB before, \(peak) KB with 40 stalled resumes")
     }
 }

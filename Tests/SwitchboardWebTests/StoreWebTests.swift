@@ -168,6 +168,32 @@ import Testing
         #expect(try await kept.next()?.id == ids[36])
     }
 
+    @Test func aResumePastTheResumeLimitGetsTheNewestAndAGapOnBothTransports() async throws {
+        let path = try temporaryDirectory() + "/s.sqlite"
+        let system = Self.system(path: path)
+            .replacingOccurrences(of: #""type": "sse", "history": 20,"#, with: #""type": "sse", "history": 5, "resumeLimit": 7,"#)
+            .replacingOccurrences(of: #""type": "websocket","#, with: #""type": "websocket", "resumeLimit": 7,"#)
+        let h = try await WebHarness.start(system)
+        defer { Task { await h.stop() } }
+        var ids: [String] = []
+        for i in 0..<40 { ids.append(try #require(try await publish(h, "m\(i)").body["id"]?.stringValue)) }
+        // Missed 38 (after m1): the newest 7 come, after a gap notice naming the oldest sent.
+        let sse = try await SSEReader(try await h.url("/events"), headers: [("Last-Event-ID", ids[1])])
+        let gap = try #require(try await sse.next())
+        let notice = try JSONParser.parse(gap.data).value
+        #expect(gap.event == "gap" && notice["oldest"]?.stringValue == ids[33])
+        var got: [String] = []
+        while got.count < 7, let e = try await sse.next() { if let id = e.id { got.append(id) } }
+        #expect(got == Array(ids[33...]))
+        let url = try await h.url("/ws?name=bob&lastEventId=\(ids[1])").replacingOccurrences(of: "http://", with: "ws://")
+        let frames = try await FrameLog.exchange(url) { $0["type"] == "resumed" }
+        #expect(frames.filter { $0["type"] == "message" }.compactMap { $0["id"]?.stringValue } == Array(ids[33...]))
+        #expect(frames.last?["gap"] == true && frames.last?["count"] == 7)
+        // Missed exactly the limit: everything, no gap.
+        let exact = try await SSEReader(try await h.url("/events"), headers: [("Last-Event-ID", ids[32])])
+        #expect(try await exact.next()?.id == ids[33])
+    }
+
     @Test func idsKeepGrowingAfterTheStoreSeesANewerOne() async throws {
         let path = try temporaryDirectory() + "/s.sqlite"
         let engine = SQLiteEngine(path: path, logger: .tests)

@@ -9,6 +9,10 @@ public protocol MessageStore: Component {
     func expectCommit(of id: MessageID) -> CommitTicket
     /// A page of stored messages.
     func history(_ query: HistoryQuery) async throws -> HistoryPage
+    /// The id of the `count`-th newest message that `query`'s room and viewer match (its
+    /// cursor and limit are not used), nil when fewer match: where a resume that may send at
+    /// most `count` messages starts. The default pages through `history`.
+    func id(back count: Int, _ query: HistoryQuery) async throws -> MessageID?
     /// The newest id retention removed (nil when none was): a client resuming from an older
     /// id missed messages nobody has any more.
     func prunedThrough() async throws -> MessageID?
@@ -21,6 +25,21 @@ public protocol MessageStore: Component {
 }
 
 extension MessageStore {
+    public func id(back count: Int, _ query: HistoryQuery) async throws -> MessageID? {
+        var q = query
+        q.cursor = .latest
+        var seen = 0
+        while seen < count {
+            q.limit = min(1000, count - seen)
+            let page = try await history(q)
+            seen += page.messages.count
+            if seen >= count { return page.messages.last?.id }
+            guard let next = page.next else { return nil }
+            q.cursor = .before(next)
+        }
+        return nil
+    }
+
     public var assignsIDs: Bool { false }
     public var deliversFromCommits: Bool { false }
 }

@@ -305,6 +305,11 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         return try await log.engine.page(query)
     }
 
+    public func id(back count: Int, _ query: HistoryQuery) async throws -> MessageID? {
+        guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
+        return try await log.engine.id(back: count, query)
+    }
+
     public func prunedThrough() async throws -> MessageID? {
         guard state.withLock({ $0.running != nil }) else { throw NotRunning(name) }
         return try await log.engine.prunedThrough()

@@ -163,7 +163,8 @@ public final class PostgresEngine: StoreEngine {
             .flatMap { try $0.decode(Int64?.self) }.map { MessageID(rawValue: UInt64(bitPattern: $0)) }
     }
 
-    public func page(_ q: HistoryQuery) async throws -> HistoryPage {
+    /// The WHERE clauses and binds of `q`'s room and viewer.
+    private static func filter(_ q: HistoryQuery) -> (clauses: [String], binds: PostgresBindings) {
         var clauses: [String] = []
         var b = PostgresBindings()
         if let room = q.room {
@@ -174,6 +175,19 @@ public final class PostgresEngine: StoreEngine {
             b.append(viewer)
             clauses.append("(recipient IS NULL OR recipient = $\(b.count) OR sender = $\(b.count))")
         }
+        return (clauses, b)
+    }
+
+    public func id(back count: Int, _ q: HistoryQuery) async throws -> MessageID? {
+        var (clauses, b) = Self.filter(q)
+        b.append(max(0, count - 1))
+        let sql = "SELECT id FROM \(quoted)" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT 1 OFFSET $\(b.count)"
+        return try await db().query(PostgresQuery(unsafeSQL: sql, binds: b)).first
+            .map { try $0.decode(Int64.self) }.flatMap { MessageID(stored: $0) }
+    }
+
+    public func page(_ q: HistoryQuery) async throws -> HistoryPage {
+        var (clauses, b) = Self.filter(q)
         let ascending: Bool
         switch q.cursor {
         case .latest: ascending = false

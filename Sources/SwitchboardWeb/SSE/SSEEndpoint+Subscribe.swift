@@ -18,8 +18,12 @@ extension SSEEndpoint {
         let subscriber: SSESubscriber
         /// `retry`, and a gap notice when the replay cannot reach back far enough.
         let first: ByteBuffer
-        /// The replay (already filtered for the subscriber).
+        /// The replay from the ring (already filtered for the subscriber); after a store's
+        /// replay, only its events that the store does not have yet are sent.
         let replay: [SSEEvent]
+        /// The replay from the store, when the ring does not reach back to the client's id:
+        /// read a page at a time as the connection takes it.
+        let stored: StoredPages?
     }
 
     enum Opening {
@@ -70,35 +74,50 @@ extension SSEEndpoint {
         served.add(1, ordering: .relaxed)
 
         var first = ByteBuffer(string: "retry: \(config.retry)\n\n")
-        if let lastID, let ring = replay, ring.gap, let stored = await resume(after: lastID, room: room, viewer: viewer, ring: ring) {
-            replay = stored
+        var stored: StoredPages?
+        if let lastID, let ring = replay, ring.gap, let pages = await storedPages(after: lastID, room: room, viewer: viewer) {
+            stored = pages
+            replay = HistoryRing.Replay(events: ring.events, gap: pages.gap, oldest: pages.oldest ?? ring.events.first?.id ?? ring.oldest)
         }
         let events = replay?.events.filter(subscriber.matches) ?? []
         if let replay, replay.gap {
             let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
             first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
         }
-        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events))
+        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events, stored: stored))
     }
 
     /// Writes the start of a stream — `retry`, a gap notice, the replay — in chunks of about
-    /// 64 KB, each once the one before went out: a client that never reads holds one chunk,
-    /// not the whole history.
-    static func writeStart(_ o: Opened, _ write: (ByteBuffer) async throws -> Void) async throws {
+    /// 64 KB, each once the one before went out, reading the store's replay a page at a time
+    /// meanwhile: a client that never reads holds one chunk and one page, not its whole
+    /// history. Returns the ids of the last events replayed (the live side may have them too,
+    /// as a prefix).
+    func writeStart(_ o: Opened, _ write: (ByteBuffer) async throws -> Void) async throws -> Set<MessageID> {
         var chunk = o.first
-        for e in o.replay {
+        var sent = RecentIDs()
+        func add(_ e: SSEEvent) async throws {
             chunk.writeImmutableBuffer(e.bytes)
+            if let id = e.id { sent.insert(id) }
             if chunk.readableBytes >= 65_536 {
                 try await write(chunk)
                 chunk = ByteBuffer()
             }
         }
+        var ring = o.replay
+        if var pages = o.stored {
+            while case let page = try await pages.next(), !page.isEmpty {
+                for m in page {
+                    let e = encode(m)
+                    if o.subscriber.matches(e) { try await add(e) }
+                }
+            }
+            // The ring's events the store does not have yet (not committed when it was read).
+            let oldest = sent.oldest
+            ring = ring.filter { e in e.id.map { id in !sent.ids.contains(id) && oldest.map { id > $0 } ?? true } ?? false }
+        }
+        for e in ring { try await add(e) }
         try await write(chunk)
-    }
-
-    /// The replayed ids (the live side may have them too, as a prefix).
-    static func replayed(_ o: Opened) -> Set<MessageID> {
-        Set(o.replay.compactMap(\.id))
+        return sent.ids
     }
 
     /// A stream is over: its subscriber goes, with its counts.
@@ -128,9 +147,8 @@ extension SSEEndpoint {
                 }
                 connection.open(.ok, Self.streamHeaders, gone: { s.end() }, writable: { s.becameWritable() })
             }.get()
-            try await Self.writeStart(o) { chunk in try await loop.flatSubmit { connection.write(chunk) }.get() }
+            let ids = try await writeStart(o) { chunk in try await loop.flatSubmit { connection.write(chunk) }.get() }
             // From here on the fan-out writes to the socket itself, on the connection's loop.
-            let ids = Self.replayed(o)
             try await loop.submit { s.goLive(replayed: ids, front: connection.front) }.get()
         } catch {
             loop.execute { s.end() }
@@ -161,8 +179,7 @@ extension SSEEndpoint {
                 unwatch()
                 self.finish(o)
             }
-            try await Self.writeStart(o) { try await writer.write($0) }
-            let ids = Self.replayed(o)
+            let ids = try await self.writeStart(o) { try await writer.write($0) }
             let ended = Latch<Void>()
             try await channel.eventLoop.submit {
                 s.whenEnded { _ = ended.resolve(.success(())) }

@@ -253,25 +253,19 @@ public final class SSEEndpoint: Component {
     }
 
     /// The event of `message`, as every subscriber gets it.
-    private func encode(_ message: Message) -> SSEEvent {
+    func encode(_ message: Message) -> SSEEvent {
         let data = config.format == "text" ? message.text : message.json.jsonText
         return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, text: SSEEvent.encode(id: message.id.description, event: config.event, data: data),
                         parties: Parties(message))
     }
 
-    /// The replay for a client whose id the ring no longer covers, from the store (nil when the
-    /// store cannot answer: the ring's replay, with its gap, stands).
-    func resume(after lastID: MessageID, room: String?, viewer: Viewer, ring: HistoryRing.Replay) async -> HistoryRing.Replay? {
+    /// The replay for a client whose id the ring no longer covers, from the store, read a
+    /// page at a time (nil when the store cannot answer: the ring's replay, with its gap,
+    /// stands).
+    func storedPages(after lastID: MessageID, room: String?, viewer: Viewer) async -> StoredPages? {
         guard let store = try? store?.get() else { return nil }
-        do {
-            let (stored, rest, gap) = try await StoredResume.messages(
-                after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
-                store: store, ring: ring.events, id: \.id)
-            let events = stored.map(encode) + rest
-            return HistoryRing.Replay(events: events, gap: gap, oldest: events.first?.id ?? ring.oldest)
-        } catch {
-            return nil
-        }
+        return try? await StoredResume.pages(after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer,
+                                             limit: config.resumeLimit, pageBytes: min(config.bufferBytes, 65_536), store: store)
     }
 
     /// Sends a heartbeat comment to every subscriber each interval (a busy one skips it).

@@ -136,30 +136,38 @@ extension WebSocketEndpoint {
     }
 
     /// Sends the stored messages after `lastID`, then `{"type": "resumed", "count", "gap"}`;
-    /// returns their ids, which the live stream then skips. The frames go out in writes of
-    /// about 64 KB, each once the one before was taken: a client that does not read holds one.
+    /// returns the ids of the last ones sent, which the live stream then skips. The store is
+    /// read a page at a time and the frames go out in writes of about 64 KB, each once the one
+    /// before was taken: a client that does not read holds one page and one write.
     @discardableResult
     private func resume(after lastID: MessageID, room: String?, viewer: Viewer, wire: WebSocketWire) async -> Set<MessageID> {
         guard let store = try? store?.get() else {
             await write([Self.frame(["type": "error", "error": "this endpoint keeps no history to resume from"])], to: wire)
             return []
         }
+        var sent = RecentIDs()
+        var count = 0
         do {
-            let (stored, _, gap) = try await StoredResume.messages(
+            var pages = try await StoredResume.pages(
                 after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
-                store: store, ring: [Message](), id: { $0.id })
-            let texts = stored.filter { viewer.sees($0, defaultRoom: config.defaultRoom) }.map(Self.frame)
-                + [Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(stored.count), "gap": .bool(gap)])]
-            await write(texts, to: wire)
-            return Set(stored.map(\.id))
+                pageBytes: min(config.bufferBytes, 65_536), store: store)
+            while case let page = try await pages.next(), !page.isEmpty {
+                let shown = page.filter { viewer.sees($0, defaultRoom: config.defaultRoom) }
+                guard await write(shown.map(Self.frame), to: wire) else { return sent.ids }
+                for m in page { sent.insert(m.id) }
+                count += page.count
+            }
+            await write([Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(count), "gap": .bool(pages.gap)])], to: wire)
         } catch {
             await write([Self.frame(["type": "error", "error": .string("could not resume: \(error)")])], to: wire)
-            return []
         }
+        return sent.ids
     }
 
-    /// Writes `texts` as text frames, in chunks of about 64 KB, each once the one before went out.
-    private func write(_ texts: [String], to wire: WebSocketWire) async {
+    /// Writes `texts` as text frames, in chunks of about 64 KB, each once the one before went
+    /// out; false when the connection is gone.
+    @discardableResult
+    private func write(_ texts: [String], to wire: WebSocketWire) async -> Bool {
         let loop = wire.eventLoop
         var chunk = ByteBuffer()
         for (i, text) in texts.enumerated() {
@@ -167,8 +175,9 @@ extension WebSocketEndpoint {
             guard chunk.readableBytes >= 65_536 || i == texts.count - 1 else { continue }
             let bytes = chunk
             chunk = ByteBuffer()
-            guard (try? await loop.flatSubmit { wire.write(bytes) }.get()) != nil else { return }
+            guard (try? await loop.flatSubmit { wire.write(bytes) }.get()) != nil else { return false }
         }
+        return true
     }
 }
 

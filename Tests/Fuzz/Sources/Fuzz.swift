@@ -1,0 +1,175 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import Switchboard
+import SwitchboardCLI
+import SwitchboardChannels
+import SwitchboardConsole
+@testable import SwitchboardWeb
+
+/// libFuzzer's entry point: every parser of outside input, one target per run, chosen by
+/// `SWITCHBOARD_FUZZ_TARGET` (see `dev/fuzz.sh`). A target must never crash, trap or hang on
+/// any input; a refusal is an answer.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    FuzzTarget.current.run(bytes)
+    return 0
+}
+
+enum FuzzTarget: String, CaseIterable {
+    case http, websocket, message, query, system, console, webhook
+
+    static let current: FuzzTarget = {
+        let name = ProcessInfo.processInfo.environment["SWITCHBOARD_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTarget(rawValue: name) else {
+            fatalError("set SWITCHBOARD_FUZZ_TARGET to one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return target
+    }()
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .http: HTTPFuzz.run(bytes)
+        case .websocket: WebSocketFuzz.run(bytes)
+        case .message: MessageFuzz.run(bytes)
+        case .query: QueryFuzz.run(bytes)
+        case .system: SystemFuzz.run(bytes)
+        case .console: ConsoleFuzz.run(bytes)
+        case .webhook: WebhookFuzz.run(bytes)
+        }
+    }
+}
+
+/// The first byte picks a variant; the rest is the input.
+extension Array where Element == UInt8 {
+    var split: (UInt8, ArraySlice<UInt8>) { (first ?? 0, dropFirst()) }
+
+    /// The input cut at 0x00 bytes into at most `n` parts (the last takes the rest).
+    func parts(_ n: Int) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var rest = self[...]
+        while out.count < n - 1, let zero = rest.firstIndex(of: 0) {
+            out.append(Array(rest[..<zero]))
+            rest = rest[(zero + 1)...]
+        }
+        out.append(Array(rest))
+        while out.count < n { out.append([]) }
+        return out
+    }
+}
+
+/// `POST /messages` bodies in each content type the publisher reads.
+enum MessageFuzz {
+    static func run(_ bytes: [UInt8]) {
+        let (variant, body) = bytes.split
+        let types = ["application/json", "application/x-www-form-urlencoded", "text/plain", "", "application/xml"]
+        let type = types[Int(variant) % types.count]
+        _ = try? MessageInput.parse(ByteBuffer(bytes: body), mediaType: type.isEmpty ? nil : type, query: { _ in nil }, maxTextLength: 4096)
+        _ = try? MessageFields.decode(try JSONParser.parse(Array(body)).value, rules: .init(refusesUnknownKeys: variant & 1 == 0))
+    }
+}
+
+/// `GET /history` query strings and every resume cursor.
+enum QueryFuzz {
+    static func run(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var query: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            query[String(kv[0]).removingPercentEncoding ?? String(kv[0])] = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+        }
+        _ = HistoryEndpoint.query({ query[$0] }, defaultRoom: "lobby", defaultLimit: 50, maxLimit: 500)
+        for (key, value) in query {
+            _ = StoredResume.cursor(value, parameter: key)
+            if let id = MessageID(value) { precondition(id.rawValue <= MessageID.greatest.rawValue && id.storedValue > 0) }
+        }
+        _ = WebSocketEndpoint.resumeRequest(text)
+    }
+}
+
+/// `system.json` through the same loading and validation as `switchboard check`.
+enum SystemFuzz {
+    static let registry = SwitchboardCLI.registry
+
+    static func run(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let loader = SystemLoader(registry: registry, environment: ["SECRET": "a-secret-of-at-least-32-bytes-long!!"], baseDirectory: "/nonexistent-fuzz", logger: .init(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+        if let system = try? loader.load(text: text) {
+            _ = system.spec.graph
+        }
+    }
+}
+
+/// Console input: command lines (quoting), heredocs, and the socket's frames.
+enum ConsoleFuzz {
+    static func run(_ bytes: [UInt8]) {
+        let (variant, rest) = bytes.split
+        let text = String(decoding: rest, as: UTF8.self)
+        switch variant % 3 {
+        case 0:
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                _ = try? CommandLineParser.words(String(line))
+                _ = CommandLineParser.head(String(line))
+                _ = CommandLineParser.heredoc(String(line))
+            }
+        case 1:
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
+            let next = { () -> String? in lines.popFirst() }
+            while let command = blocking({ await CommandLineParser.command(next) }) { _ = try? CommandLineParser.words(command) }
+        default:
+            var decoder = FrameDecoder()
+            decoder.feed(rest)
+            while let frame = try? decoder.next() { _ = frame }
+        }
+    }
+
+    /// Runs an async function that never suspends (the reader is synchronous) to its end.
+    static func blocking<T>(_ body: @escaping () async -> T) -> T {
+        nonisolated(unsafe) var result: T?
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let run = body
+        Task {
+            result = await run()
+            done.signal()
+        }
+        done.wait()
+        return result!
+    }
+}
+
+/// Standard Webhooks and GitHub signature headers.
+enum WebhookFuzz {
+    static let signer = try! StandardWebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    static let github = GitHubSignature(secret: "a-github-secret")
+
+    static func run(_ bytes: [UInt8]) {
+        let p = bytes.parts(4)
+        let text = { (b: [UInt8]) in String(decoding: b, as: UTF8.self) }
+        try? signer.verify(id: text(p[0]), timestamp: text(p[1]), signature: text(p[2]), body: p[3])
+        _ = github.isValid(header: text(p[0]), body: p[3])
+    }
+}
+
+/// Client bytes through NIO's frame decoder and the session's wire, on an EmbeddedChannel.
+enum WebSocketFuzz {
+    static func run(_ bytes: [UInt8]) {
+        let channel = EmbeddedChannel()
+        let wire = WebSocketWire(eventLoop: channel.eventLoop, maxMessageSize: 1024, closeTimeout: .milliseconds(10))
+        wire.onMessage = { _ in }
+        try! channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 4096)), wire])
+        _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        // Delivered in a few pieces, as a socket would.
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let n = min(rest.count, Int(rest.first! % 64) + 1)
+            _ = try? channel.writeInbound(ByteBuffer(bytes: rest.prefix(n)))
+            rest = rest.dropFirst(n)
+            channel.embeddedEventLoop.run()
+        }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
+        _ = try? channel.finish()
+    }
+}
