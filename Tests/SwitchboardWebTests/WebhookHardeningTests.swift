@@ -43,6 +43,22 @@ import Testing
         #expect(guardian.begin("msg_twice", now: now) == .fresh)
     }
 
+    @Test func theReplayMemoryIsBoundedAgainstAFloodAndFarFutureTimestamps() {
+        let guardian = ReplayGuard(window: .seconds(300), limit: 100)
+        let now = Date()
+        for i in 0..<1000 {
+            #expect(guardian.begin("msg_\(i)", now: now) == .fresh)
+            guardian.accept("msg_\(i)", now: now.addingTimeInterval(Double(i) / 1000))
+        }
+        #expect(guardian.count <= 101, "\(guardian.count) ids kept")
+        // The newest are the ones kept.
+        #expect(guardian.begin("msg_999", now: now) == .duplicate)
+        // A timestamp a century ahead (an unverified endpoint lets it through) pins nothing.
+        _ = guardian.begin("msg_far", now: now)
+        guardian.accept("msg_far", timestamp: now.addingTimeInterval(3e9), now: now)
+        #expect(guardian.begin("msg_far", now: now.addingTimeInterval(601)) == .fresh)
+    }
+
     @Test func theReplayMemorySurvivesARestartInAReload() async throws {
         let h = try await WebHarness.start(WebhookInTests.system())
         let server = try await h.component("http", as: HTTPServerComponent.self)

@@ -6,7 +6,8 @@ import Synchronization
 /// An id is remembered only once its delivery is on the channel (`begin`, then `accept`),
 /// so a delivery that was refused (bad body, channel full) can be retried with the same id.
 /// It is kept at least as long as the timestamp it came with stays acceptable: a delivery
-/// dated in the future is valid until its timestamp plus the tolerance, and so is its id.
+/// dated in the future is valid until its timestamp plus the tolerance, and so is its id. At
+/// most `limit` ids are kept: past it, those that would be forgotten soonest go first.
 package final class ReplayGuard: Sendable {
     package enum Sighting: Equatable {
         /// Not seen: now in flight until `accept` or `abandon`.
@@ -38,6 +39,12 @@ package final class ReplayGuard: Sendable {
             if now.timeIntervalSince(s.lastPrune) > window / 4 || s.accepted.count > limit {
                 s.accepted = s.accepted.filter { $0.value >= now }
                 s.lastPrune = now
+                // Still over the bound (a flood of fresh ids): the ones that would be forgotten
+                // soonest go first, down to 90 % so that this is not done on every request.
+                if s.accepted.count > limit {
+                    let keep = limit * 9 / 10
+                    s.accepted = Dictionary(uniqueKeysWithValues: s.accepted.sorted { $0.value > $1.value }.prefix(keep).map { ($0.key, $0.value) })
+                }
             }
             if let until = s.accepted[id], until >= now { return .duplicate }
             if s.inFlight.contains(id) { return .inFlight }
@@ -46,9 +53,12 @@ package final class ReplayGuard: Sendable {
         }
     }
 
-    /// The delivery of `id` was taken: remember it until `max(now, timestamp) + window`.
+    /// The delivery of `id` was taken: remember it until `max(now, timestamp) + window`, at
+    /// most `2 × window` from now (a timestamp far in the future, which only an unverified
+    /// endpoint lets through, must not pin an id for good).
     package func accept(_ id: String, timestamp: Date? = nil, now: Date = Date()) {
-        let until = max(now, timestamp ?? now).addingTimeInterval(window)
+        let stamp = timestamp.map { min(max(now, $0), now.addingTimeInterval(window)) } ?? now
+        let until = stamp.addingTimeInterval(window)
         state.withLock { s in
             s.inFlight.remove(id)
             s.accepted[id] = max(s.accepted[id] ?? until, until)

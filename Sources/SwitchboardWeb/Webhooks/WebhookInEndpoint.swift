@@ -166,7 +166,7 @@ public final class WebhookInEndpoint: Component {
         case .failure(let refusal): return refusal.response
         case .success(let id): deliveryID = id
         }
-        let timestamp = h("webhook-timestamp").flatMap { Double($0.trimmingSpaces()) }.map(Date.init(timeIntervalSince1970:))
+        let timestamp = h("webhook-timestamp").flatMap { Double($0.trimmingSpaces()) }.flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil }
         if let deliveryID {
             switch replays.begin(deliveryID) {
             case .fresh: break
