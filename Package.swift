@@ -59,6 +59,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -157,3 +159,23 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The fuzz targets (Tests/Fuzz): one executable whose LLVMFuzzerTestOneInput reaches every
+// parser of outside input. Only `dev/fuzz.sh` builds it — it sets SWITCHBOARD_FUZZ=1 and builds
+// with `--sanitize=fuzzer --sanitize=address` into `.build-fuzz` (libFuzzer supplies `main`,
+// so a normal build could not link it).
+if Context.environment["SWITCHBOARD_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "switchboard-fuzz",
+        dependencies: [
+            "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardConsole", "SwitchboardCLI",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/Fuzz/Sources",
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+    ))
+}

@@ -41,7 +41,7 @@ final class Receiver: Sendable {
             }
             let (status, headers) = await r.answer(n)
             return Response(status: .init(code: status), headers: headers)
-        }], webSockets: [])
+        }])
         return r
     }
 

@@ -129,7 +129,7 @@ extension SSEEndpoint {
     // MARK: Ahead of Hummingbird
 
     /// Serves a plain GET on the connection `StreamTakeover` took over.
-    func serve(_ request: Request, on connection: StreamTakeover) async {
+    func serve(_ request: Request, on connection: HTTPConnectionHandler) async {
         let o: Opened
         switch await open(request, channel: connection.channel) {
         case .refused(let response): return await connection.refuse(response)
@@ -196,7 +196,7 @@ extension SSEEndpoint {
 struct SSEConnectionStreaming: ConnectionStreaming {
     let endpoint: SSEEndpoint
 
-    func serve(_ request: Request, on connection: StreamTakeover) {
-        Task { await endpoint.serve(request, on: connection) }
+    func serve(_ request: Request, on connection: HTTPConnectionHandler) async {
+        await endpoint.serve(request, on: connection)
     }
 }

@@ -13,9 +13,9 @@ struct EndpointMount: Sendable {
 
     /// Registers the routes; returns the server.
     @discardableResult
-    func mount(_ routes: [HTTPRoute], webSockets: [WebSocketRoute] = []) throws -> any HTTPServing {
+    func mount(_ routes: [HTTPRoute]) throws -> any HTTPServing {
         let s = try server.get()
-        try s.register(owner: owner, routes: routes, webSockets: webSockets)
+        try s.register(owner: owner, routes: routes)
         return s
     }
 

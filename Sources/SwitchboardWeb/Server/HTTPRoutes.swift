@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import HummingbirdWebSocket
 import NIOCore
 import Switchboard
 
@@ -12,56 +11,35 @@ public struct HTTPRoute: Sendable {
     public let path: String
     /// Answers a request.
     public let handler: @Sendable (Request, EdgeContext) async throws -> Response
-    /// Serves a plain GET on the connection itself, ahead of Hummingbird (see `StreamTakeover`);
+    /// Serves a plain GET on the connection itself (a stream: see `ConnectionStreaming`);
     /// `handler` still answers everything else (HEAD, in-process requests).
     let stream: (any ConnectionStreaming)?
-    /// Answers on the connection ahead of Hummingbird (see `StreamTakeover`), given the whole
-    /// body: a small request answered with a small response, many times a second on one
-    /// connection (`publish`); on the event loop, so it must not block (what waits goes in
-    /// `DirectOutcome.later`). `handler` answers the same requests when Hummingbird has them.
+    /// Serves a WebSocket handshake on this GET route on the connection itself; `handler`
+    /// answers the same request without the upgrade.
+    let upgrade: (any ConnectionStreaming)?
+    /// Answers on the connection's event loop given the whole body: a small request answered
+    /// with a small response, many times a second on one connection (`publish`); it must not
+    /// block (what waits goes in `DirectOutcome.later`). `handler` answers the same requests
+    /// in process.
     let direct: (@Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome)?
+    /// A stand-in answering 503 while its endpoint restarts (see `HTTPServing.suspendRoutes`).
+    let isPlaceholder: Bool
 
     /// A route for `method` on `path`.
     public init(_ method: HTTPRequest.Method, _ path: String, handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.init(method, path, stream: nil, handler: handler)
     }
 
-    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)? = nil,
-         direct: (@Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome)? = nil,
+    init(_ method: HTTPRequest.Method, _ path: String, stream: (any ConnectionStreaming)? = nil, upgrade: (any ConnectionStreaming)? = nil,
+         direct: (@Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome)? = nil, isPlaceholder: Bool = false,
          handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
         self.method = method
         self.path = path
         self.stream = stream
+        self.upgrade = upgrade
         self.direct = direct
+        self.isPlaceholder = isPlaceholder
         self.handler = handler
-    }
-}
-
-/// A WebSocket endpoint: a GET on `path` that asks to upgrade.
-public struct WebSocketRoute: Sendable {
-    /// The exact path matched.
-    public let path: String
-    /// Decides on the upgrade (given the request and its connection): the frame handler, or
-    /// `nil` to refuse.
-    public let handler: @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
-    /// Serves the handshake and the session on the connection itself, ahead of Hummingbird
-    /// (see `StreamTakeover`), when it is the connection's first request.
-    let stream: (any ConnectionStreaming)?
-
-    /// A WebSocket route on `path`.
-    public init(_ path: String,
-                handler: @escaping @Sendable (HTTPRequest, any Channel) async -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?) {
-        self.path = path
-        self.handler = handler
-        stream = nil
-    }
-
-    /// A WebSocket route served on its connection's event loop (`stream`). Hummingbird's upgrade
-    /// sees only what the takeover passes on — a handshake with a body — and refuses it.
-    init(_ path: String, stream: any ConnectionStreaming) {
-        self.path = path
-        self.stream = stream
-        handler = { _, _ in nil }
     }
 }
 
@@ -69,7 +47,7 @@ public struct WebSocketRoute: Sendable {
 /// they start and remove them when they stop, while the server keeps running.
 public protocol HTTPServing: Component {
     /// Adds `owner`'s routes, replacing any it had; throws if another owner holds one.
-    func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws
+    func register(owner: String, routes: [HTTPRoute]) throws
     /// Removes `owner`'s routes. Idempotent.
     func unregister(owner: String)
     /// Keeps `owner`'s paths while it is away (restarting in a reload): they answer 503 with

@@ -2,10 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
-import ServiceLifecycle
 import Switchboard
 import Synchronization
 
@@ -44,15 +42,14 @@ public final class HTTPServerComponent: HTTPServing {
     }
 
     struct Running {
-        let group: ServiceGroup
-        let task: Task<Void, Never>
+        let wire: WireServer
         let port: Int
     }
 
     let name: String
     let runtime: ComponentRuntime
     let routes = RouteTable()
-    let connections = ConnectionLimit.Counter()
+    let connections = AcceptLimit.Counter()
     let registry = ConnectionRegistry()
     let stats = ResponseStats()
     private let config: Config
@@ -70,14 +67,14 @@ public final class HTTPServerComponent: HTTPServing {
 
     /// The component type.
     public static let type = ComponentType(
-        "http-server", summary: "The HTTP listener (Hummingbird 2) that endpoint components add routes to.",
+        "http-server", summary: "The HTTP/1.1 listener (SwiftNIO) that endpoint components add routes to.",
         updatableFields: ["cors"]
     ) { HTTPServerComponent($0) }
 
     /// The request body limit endpoints apply unless they set their own.
     public var requestBodyLimit: Int { config.requestBodyLimit }
-    /// The largest WebSocket frame a client may send.
-    var maxWebSocketFrame: Int { config.maxWebSocketFrame }
+    /// The most connections open at once.
+    var maxConnections: Int { config.maxConnections }
 
     var corsPolicy: CORSPolicy? { cors.withLock { $0 } }
 
@@ -93,8 +90,8 @@ public final class HTTPServerComponent: HTTPServing {
         try await DynamicResponder(server: self).respond(to: request, context: context)
     }
 
-    public func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws {
-        try self.routes.register(owner: owner, routes: routes, webSockets: webSockets)
+    public func register(owner: String, routes: [HTTPRoute]) throws {
+        try self.routes.register(owner: owner, routes: routes)
     }
 
     public func unregister(owner: String) {
@@ -111,55 +108,19 @@ public final class HTTPServerComponent: HTTPServing {
 
     public func start() async throws {
         guard running.withLock({ $0 == nil }) else { return }
-        let ready = Latch<Int>()
-        let routes = self.routes
-        // WebSocket frames up to maxWebSocketFrame (each endpoint's maxMessageSize then limits
-        // whole messages); text must be UTF-8 (RFC 6455 §8.1).
-        let wsConfig = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(maxFrameSize: config.maxWebSocketFrame, validateUTF8: true))
-        let limits = GuardLimits(headerTimeout: .nanoseconds(Int64(config.headerTimeout.milliseconds * 1e6)),
-                                 keepAliveTimeout: .nanoseconds(Int64(config.idleTimeout.milliseconds * 1e6)))
-        let registry = self.registry
-        let app = Application(
-            responder: DynamicResponder(server: self),
-            server: HTTPServerBuilder { responder in
-                // Every connection gets a guard after its HTTP decoder (see ConnectionGuard).
-                GuardedChannel(
-                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfig) { head, channel, _ in
-                        let path = String((head.path ?? "").prefix { $0 != "?" })
-                        guard let route = routes.webSocket(path), let handler = await route.handler(head, channel) else { return .dontUpgrade }
-                        return .upgrade([:], handler)
-                    },
-                    limits: limits, registry: registry, server: self)
-            },
-            configuration: .init(
-                address: .hostname(config.host, port: config.port), serverName: "switchboard",
-                availableConnectionsDelegate: ConnectionLimit(limit: config.maxConnections, counter: connections, registry: registry)),
-            onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
-            logger: QuietUpgradeErrors.logger(runtime.logger))
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: runtime.logger))
-        let runtime = self.runtime
-        // Detached: a task would inherit the process's graceful-shutdown trigger (swift-service-
-        // lifecycle keeps it in a task local), and Hummingbird would stop taking connections at
-        // SIGTERM, before the drain — when readiness must still answer 503 and publish its
-        // Retry-After. The server stops when the map stops this component, in dependency order.
-        let task = Task.detached {
-            do {
-                try await group.run()
-                if !ready.resolve(.failure(ServerStopped())) { return }
-            } catch {
-                // Before readiness this is a start failure (e.g. the port is taken);
-                // after it, the server broke while running.
-                if !ready.resolve(.failure(error)) { runtime.fail(error) }
-            }
-        }
+        let settings = WireSettings(
+            bodyLimit: config.requestBodyLimit,
+            requestTimeout: .nanoseconds(Int64(config.headerTimeout.milliseconds * 1e6)),
+            keepAliveTimeout: .nanoseconds(Int64(config.idleTimeout.milliseconds * 1e6)),
+            maxWebSocketFrame: config.maxWebSocketFrame)
+        let wire: WireServer
         do {
-            let port = try await ready.wait()
-            running.withLock { $0 = Running(group: group, task: task, port: port) }
-            runtime.logger.info("listening on http://\(config.host):\(port)")
+            wire = try await WireServer.start(host: config.host, port: config.port, settings: settings, server: self)
         } catch {
-            await task.value
             throw BindFailure(error, component: name, host: config.host, port: config.port) ?? error
         }
+        running.withLock { $0 = Running(wire: wire, port: wire.port) }
+        runtime.logger.info("listening on http://\(config.host):\(wire.port)")
     }
 
     /// What a server restarting in a reload hands its replacement: the 503 placeholders of
@@ -182,13 +143,10 @@ public final class HTTPServerComponent: HTTPServing {
 
     public func stop() async throws {
         guard let r = running.take() else { return }
-        await r.group.triggerGracefulShutdown()
         // Open streams end when their endpoints stop; anything still open after the grace
         // period is cut so that stop always returns.
-        if await withDeadline(config.shutdownGrace, { await r.task.value }) == nil {
+        if await r.wire.stop(grace: config.shutdownGrace) {
             runtime.logger.warning("connections still open after \(config.shutdownGrace.short); closing them")
-            r.task.cancel()
-            await r.task.value
         }
     }
 

@@ -7,7 +7,6 @@ import Synchronization
 final class RouteTable: Sendable {
     struct Table {
         var http: [String: [HTTPRequest.Method: (owner: String, route: HTTPRoute)]] = [:]
-        var webSockets: [String: (owner: String, route: WebSocketRoute)] = [:]
         /// Owners whose routes are placeholders (see `suspend`).
         var away: Set<String> = []
         /// Owners draining before a shutdown: their placeholders outlast `unregister`.
@@ -16,7 +15,7 @@ final class RouteTable: Sendable {
 
     private let table = Mutex(Table())
 
-    func register(owner: String, routes: [HTTPRoute], webSockets: [WebSocketRoute]) throws {
+    func register(owner: String, routes: [HTTPRoute]) throws {
         try table.withLock { t in
             var next = t
             Self.remove(owner, from: &next)
@@ -25,10 +24,6 @@ final class RouteTable: Sendable {
             for r in routes {
                 if let taken = next.http[r.path]?[r.method] { throw RouteTaken(route: "\(r.method) \(r.path)", owner: taken.owner) }
                 next.http[r.path, default: [:]][r.method] = (owner, r)
-            }
-            for w in webSockets {
-                if let taken = next.webSockets[w.path] { throw RouteTaken(route: "WebSocket \(w.path)", owner: taken.owner) }
-                next.webSockets[w.path] = (owner, w)
             }
             t = next
         }
@@ -53,7 +48,7 @@ final class RouteTable: Sendable {
         }
     }
 
-    /// Replaces `owner`'s routes (WebSocket paths included) by placeholders that answer 503
+    /// Replaces `owner`'s routes (WebSocket handshakes included) by placeholders that answer 503
     /// with `Retry-After: 1`: clients retry instead of concluding the endpoint is gone.
     /// `draining` keeps them past `unregister` (a graceful shutdown).
     func suspend(owner: String, draining: Bool = false) {
@@ -61,11 +56,10 @@ final class RouteTable: Sendable {
             if draining { t.draining.insert(owner) }
             var away: [(HTTPRequest.Method, String)] = []
             for (path, methods) in t.http { for (method, entry) in methods where entry.owner == owner { away.append((method, path)) } }
-            for (path, entry) in t.webSockets where entry.owner == owner { away.append((.get, path)) }
             Self.remove(owner, from: &t)
             t.away.insert(owner)
             for (method, path) in away {
-                t.http[path, default: [:]][method] = (owner, HTTPRoute(method, path) { _, _ in Self.away(owner) })
+                t.http[path, default: [:]][method] = (owner, HTTPRoute(method, path, isPlaceholder: true) { _, _ in Self.away(owner) })
             }
         }
     }
@@ -81,7 +75,6 @@ final class RouteTable: Sendable {
             let kept = methods.filter { $0.value.owner != owner }
             t.http[path] = kept.isEmpty ? nil : kept
         }
-        t.webSockets = t.webSockets.filter { $0.value.owner != owner }
     }
 
     /// The placeholders of the owners that are away, for a replacement server to answer with
@@ -126,25 +119,12 @@ final class RouteTable: Sendable {
         table.withLock { $0.http[path]?[.get]?.route.stream }
     }
 
-    /// Whether `method path` is answered ahead of Hummingbird (placeholders are not).
-    func isDirect(_ method: HTTPRequest.Method, _ path: String) -> Bool {
-        table.withLock { $0.http[path]?[method]?.route.direct != nil }
-    }
-
-    func webSocket(_ path: String) -> WebSocketRoute? {
-        table.withLock { $0.webSockets[path]?.route }
-    }
-
-    /// The side of the WebSocket route on `path` that serves on the connection, if it has one.
-    func webSocketStream(_ path: String) -> (any ConnectionStreaming)? {
-        table.withLock { $0.webSockets[path]?.route.stream }
-    }
 
     /// `METHOD path → owner` for the console.
     var listing: [(String, String)] {
         table.withLock { t in
             let http = t.http.flatMap { path, methods in methods.map { ("\($0.key) \(path)", $0.value.owner) } }
-            let ws = t.webSockets.map { ("WebSocket \($0.key)", $0.value.owner) }
+            let ws = t.http.compactMap { path, methods in methods[.get]?.route.upgrade == nil ? nil : ("WebSocket \(path)", methods[.get]!.owner) }
             return (http + ws).sorted { $0.0 < $1.0 }
         }
     }

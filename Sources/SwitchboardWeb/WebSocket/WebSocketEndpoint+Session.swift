@@ -30,7 +30,7 @@ extension WebSocketEndpoint {
     /// Serves a handshake the takeover kept: checks it, who the client is and that the endpoint
     /// runs (refusing with 400/426, 401/403 or 503 and a JSON reason), answers 101, then sends
     /// the resume asked for and goes live.
-    func serve(_ request: Request, on connection: StreamTakeover, sink: any MessageSink) async {
+    func serve(_ request: Request, on connection: HTTPConnectionHandler, sink: any MessageSink) async {
         let query = Self.query(request.uri.description)
         let room = query["room"].flatMap { $0.isEmpty ? nil : $0 }
         let resumeFrom: MessageID?
@@ -186,7 +186,7 @@ struct WebSocketSessions: ConnectionStreaming {
     let endpoint: WebSocketEndpoint
     let sink: any MessageSink
 
-    func serve(_ request: Request, on connection: StreamTakeover) {
-        Task { await endpoint.serve(request, on: connection, sink: sink) }
+    func serve(_ request: Request, on connection: HTTPConnectionHandler) async {
+        await endpoint.serve(request, on: connection, sink: sink)
     }
 }

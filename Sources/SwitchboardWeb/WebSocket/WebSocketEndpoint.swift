@@ -1,6 +1,5 @@
 import Foundation
 import HTTPTypes
-import HummingbirdWebSocket
 import NIOCore
 import Switchboard
 import SwitchboardChannels
@@ -130,14 +129,16 @@ public final class WebSocketEndpoint: ClientCounting {
             r.tasks.withLock { $0.append(Task { await Self.keepAlive(r, every: period) }) }
         }
         running.withLock { $0 = r }
-        // With auth, a plain GET gets 401 or 403 with the reason, like a refused handshake (a
-        // GET without an upgrade that would pass gets 426).
-        let plain = HTTPRoute(.get, config.path) { [self] request, _ in
+        // A handshake is served on its connection; a plain GET gets 426, or with auth 401 or
+        // 403 with the reason, as the handshake would.
+        let route = HTTPRoute(.get, config.path, upgrade: WebSocketSessions(endpoint: self, sink: sink)) { [self] request, _ in
             let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
             if case .refused(let refusal, _) = await auth.viewer(request, room: room) { return refusal }
-            return .error(.upgradeRequired, "this is a WebSocket endpoint: connect with an Upgrade: websocket request")
+            var headers = HTTPFields()
+            headers[.upgrade] = "websocket"
+            return .error(.upgradeRequired, "this is a WebSocket endpoint: connect with an Upgrade: websocket request", headers: headers)
         }
-        try mount.mount(auth.isOn ? [plain] : [], webSockets: [WebSocketRoute(config.path, stream: WebSocketSessions(endpoint: self, sink: sink))])
+        try mount.mount([route])
         auth.announce()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
@@ -19,7 +20,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 enum FuzzTarget: String, CaseIterable {
-    case http, websocket, message, query, system, console, webhook
+    case websocket, message, query, system, console, webhook
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["SWITCHBOARD_FUZZ_TARGET"] ?? ""
@@ -31,7 +32,6 @@ enum FuzzTarget: String, CaseIterable {
 
     func run(_ bytes: [UInt8]) {
         switch self {
-        case .http: HTTPFuzz.run(bytes)
         case .websocket: WebSocketFuzz.run(bytes)
         case .message: MessageFuzz.run(bytes)
         case .query: QueryFuzz.run(bytes)
@@ -91,13 +91,12 @@ enum QueryFuzz {
 
 /// `system.json` through the same loading and validation as `switchboard check`.
 enum SystemFuzz {
-    static let registry = SwitchboardCLI.registry
+    static let loader = SystemLoader(registry: .standard, environment: ["SECRET": "a-secret-of-at-least-32-bytes-long!!"],
+                                     logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
 
     static func run(_ bytes: [UInt8]) {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let loader = SystemLoader(registry: registry, environment: ["SECRET": "a-secret-of-at-least-32-bytes-long!!"], baseDirectory: "/nonexistent-fuzz", logger: .init(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
-        if let system = try? loader.load(text: text) {
-            _ = system.spec.graph
+        if let system = try? loader.load(bytes: bytes, source: "/nonexistent-fuzz/system.json") {
+            _ = system.spec.maskedDocument()
         }
     }
 }
