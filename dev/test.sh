@@ -8,11 +8,22 @@
 # The tests run from the built test binary, as `swift test` would run them, but without
 # SwiftPM: `swift test` re-plans in the caller's environment, and a changed environment makes
 # the next build recompile some dependencies (see dev/build.sh).
+# Usage: dev/test.sh [--sanitize thread|address] [--no-postgres] [--filter NAME …]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `--sanitize thread` (or address): the same run under a sanitizer, built apart in
+# .build-SANITIZER (a full build of its own; ThreadSanitizer runs the tests several times slower).
+build_args=()
+scratch=.build
+if [ "${1:-}" = "--sanitize" ]; then
+  build_args=(--sanitize="$2" --scratch-path ".build-$2")
+  scratch=".build-$2"
+  shift 2
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0 second_deadlock_stack=1}"
+fi
 dev/setup.sh --tests
 set +e
-dev/build.sh 2>&1 | grep -v -e 'unhandled; explicitly declare them' -e '^\[[0-9]*/[0-9]*\] '
+dev/build.sh "${build_args[@]}" 2>&1 | grep -v -e 'unhandled; explicitly declare them' -e '^\[[0-9]*/[0-9]*\] '
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "dev/test.sh: the build failed (above)" >&2; exit 1; }
@@ -26,4 +37,4 @@ else
   SWITCHBOARD_TEST_POSTGRES_URL=$(SWITCHBOARD_PG_FAST=1 dev/postgres.sh start "$pg")
   export SWITCHBOARD_TEST_POSTGRES_URL
 fi
-.build/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@"
+"$scratch"/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@"

@@ -205,14 +205,18 @@ struct HTTPConnectionMachine {
         case .idle, .readingBody, .awaitingEnd:
             return refuse(headersTooLarge ? .headersTooLarge : .badRequest("the request is malformed"))
         case .answering:
-            // What came after the request being answered is not a request: its answer goes
-            // out, then the connection closes.
-            held.removeAll()
-            state = .answering(keepAlive: false)
-            return .none
+            // What came after the request being answered is not a request.
+            return closeAfterAnswer()
         case .handshaking, .streaming, .done:
             return .none
         }
+    }
+
+    /// The answer being made still goes out, then the connection closes; nothing held is served.
+    private mutating func closeAfterAnswer() -> Action {
+        held.removeAll()
+        state = .answering(keepAlive: false)
+        return .none
     }
 
     /// The request timer fired.
@@ -235,10 +239,7 @@ struct HTTPConnectionMachine {
             state = .done
             return .close
         case .answering:
-            // The answer still goes out; then the connection closes.
-            held.removeAll()
-            state = .answering(keepAlive: false)
-            return .none
+            return closeAfterAnswer()
         case .handshaking, .streaming, .done:
             return .none
         }
@@ -252,9 +253,7 @@ struct HTTPConnectionMachine {
             state = .done
             return .close
         case .answering:
-            held.removeAll()
-            state = .answering(keepAlive: false)
-            return .none
+            return closeAfterAnswer()
         case .readingBody, .awaitingEnd, .handshaking, .streaming, .done:
             return .none
         }

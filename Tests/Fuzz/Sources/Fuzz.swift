@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import NIOWebSocket
 import Switchboard
 import SwitchboardCLI
@@ -20,7 +21,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 enum FuzzTarget: String, CaseIterable {
-    case websocket, message, query, system, console, webhook
+    case http, websocket, message, query, system, console, webhook
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["SWITCHBOARD_FUZZ_TARGET"] ?? ""
@@ -32,6 +33,7 @@ enum FuzzTarget: String, CaseIterable {
 
     func run(_ bytes: [UInt8]) {
         switch self {
+        case .http: HTTPFuzz.run(bytes)
         case .websocket: WebSocketFuzz.run(bytes)
         case .message: MessageFuzz.run(bytes)
         case .query: QueryFuzz.run(bytes)
@@ -114,9 +116,8 @@ enum ConsoleFuzz {
                 _ = CommandLineParser.heredoc(String(line))
             }
         case 1:
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
-            let next = { () -> String? in lines.popFirst() }
-            while let command = blocking({ await CommandLineParser.command(next) }) { _ = try? CommandLineParser.words(command) }
+            let lines = Lines(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+            while let command = blocking({ await CommandLineParser.command { lines.next() } }) { _ = try? CommandLineParser.words(command) }
         default:
             var decoder = FrameDecoder()
             decoder.feed(rest)
@@ -124,18 +125,7 @@ enum ConsoleFuzz {
         }
     }
 
-    /// Runs an async function that never suspends (the reader is synchronous) to its end.
-    static func blocking<T>(_ body: @escaping () async -> T) -> T {
-        nonisolated(unsafe) var result: T?
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let run = body
-        Task {
-            result = await run()
-            done.signal()
-        }
-        done.wait()
-        return result!
-    }
+
 }
 
 /// Standard Webhooks and GitHub signature headers.
@@ -171,4 +161,77 @@ enum WebSocketFuzz {
         while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
         _ = try? channel.finish()
     }
+}
+
+/// Request bytes through a connection's handlers (NIO's HTTP/1 codec and the Wire's
+/// `HTTPConnectionHandler`), with the routes of a running server: publish (answered on the loop
+/// or after a wait), a stream, a WebSocket handshake and ordinary routes; timers fired.
+enum HTTPFuzz {
+    static let system = #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": {"size": 64, "policy": "dropping"}},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0, "cors": {"origins": ["https://chat.test"]}},
+          "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+          "events": {"type": "sse", "using": {"server": "http", "source": "fanout"}},
+          "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox"}},
+          "page": {"type": "page", "using": {"server": "http"}}
+        }}
+        """#
+
+    static let server: HTTPServerComponent = startServer()
+
+    static func startServer() -> HTTPServerComponent {
+        blocking {
+        let loader = SystemLoader(registry: .standard, environment: [:], logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let map = SystemMap(try! loader.load(text: system), logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try! await map.start()
+        return await map.instance(named: "http") as! HTTPServerComponent
+        }
+    }
+
+    static func run(_ bytes: [UInt8]) {
+        let server = self.server
+        blocking {
+            let channel = NIOAsyncTestingChannel()
+            let settings = WireSettings(bodyLimit: 4096, requestTimeout: .seconds(1), keepAliveTimeout: .seconds(2), maxWebSocketFrame: 4096)
+            try? await channel.pipeline.addHandlers([HTTPResponseEncoder(), ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+                                                     HTTPConnectionHandler(server: server, settings: settings, channel: channel)]).get()
+            try? await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            // Delivered in a few pieces, as a socket would.
+            var rest = bytes[...]
+            while !rest.isEmpty, await channel.isActive {
+                let n = min(rest.count, Int(rest.first! % 128) + 1)
+                try? await channel.writeInbound(ByteBuffer(bytes: rest.prefix(n)))
+                rest = rest.dropFirst(n)
+            }
+            for _ in 0..<3 {
+                await channel.testingEventLoop.advanceTime(by: .seconds(1))
+                while (try? await channel.readOutbound(as: ByteBuffer.self)) != nil {}
+            }
+            _ = try? await channel.finish()
+        }
+    }
+}
+
+/// Runs an async function to its end from libFuzzer's synchronous entry point.
+func blocking<T>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        box.value = await body()
+        done.signal()
+    }
+    done.wait()
+    return box.value!
+}
+
+/// Where `blocking` leaves its result (written by the task before the semaphore is signalled).
+final class ResultBox<T>: @unchecked Sendable { var value: T? }
+
+/// Console lines handed out one at a time (only the one task that reads them touches it).
+final class Lines: @unchecked Sendable {
+    private var rest: ArraySlice<String>
+    init(_ lines: [String]) { rest = lines[...] }
+    func next() -> String? { rest.popFirst() }
 }
