@@ -195,14 +195,18 @@ enum HTTPFuzz {
         blocking {
             let channel = NIOAsyncTestingChannel()
             let settings = WireSettings(bodyLimit: 4096, requestTimeout: .seconds(1), keepAliveTimeout: .seconds(2), maxWebSocketFrame: 4096)
-            try? await channel.pipeline.addHandlers([HTTPResponseEncoder(), ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
-                                                     HTTPConnectionHandler(server: server, settings: settings, channel: channel)]).get()
+            try? await channel.testingEventLoop.executeInContext {
+                try channel.pipeline.syncOperations.addHandlers([
+                    HTTPResponseEncoder(), ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+                    HTTPConnectionHandler(server: server, settings: settings, channel: channel),
+                ])
+            }
             try? await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
             // Delivered in a few pieces, as a socket would.
             var rest = bytes[...]
             while !rest.isEmpty, await channel.isActive {
                 let n = min(rest.count, Int(rest.first! % 128) + 1)
-                try? await channel.writeInbound(ByteBuffer(bytes: rest.prefix(n)))
+                _ = try? await channel.writeInbound(ByteBuffer(bytes: rest.prefix(n)))
                 rest = rest.dropFirst(n)
             }
             for _ in 0..<3 {

@@ -46,8 +46,11 @@ import Testing
             let settings = WireSettings(bodyLimit: 1024, requestTimeout: requestTimeout, keepAliveTimeout: .seconds(30), maxWebSocketFrame: 1 << 16)
             let handler = HTTPConnectionHandler(server: server, settings: settings, channel: channel)
             let counter = self.counter
-            try await channel.pipeline.addHandlers([counter, HTTPResponseEncoder(),
-                                                    ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), handler]).get()
+            let channel = self.channel
+            try await channel.testingEventLoop.executeInContext {
+                try channel.pipeline.syncOperations.addHandlers([counter, HTTPResponseEncoder(),
+                                                                 ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), handler])
+            }
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         }
 
@@ -69,7 +72,6 @@ import Testing
         }
 
         var reads: Int { counter.reads.load(ordering: .relaxed) }
-        var isActive: Bool { get async { await channel.isActive } }
     }
 
     static func responses(_ text: String) -> [String] {
