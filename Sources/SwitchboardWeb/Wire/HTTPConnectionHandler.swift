@@ -214,8 +214,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         return Request(head: http, body: RequestBody(buffer: body ?? ByteBuffer()))
     }
 
+    /// Lets the route serve the connection; once it has (the stream is live, the socket
+    /// upgraded), nothing of the request stays with the connection: not its head, nor the task.
     private func serve(_ request: Request, by route: any ConnectionStreaming) {
-        task = Task { [self] in await route.serve(request, on: self) }
+        head = nil
+        let loop = channel.eventLoop
+        task = Task { [self] in
+            await route.serve(request, on: self)
+            loop.execute { self.task = nil }
+        }
     }
 
     /// Issues the read the channel asked for while reading was held back.
