@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <histedit.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +16,14 @@ struct sb_editor {
     void *context;
 };
 
-static volatile sig_atomic_t sigint_seen = 0;
+/* Set by the handler (on whichever thread takes the signal), taken by the console's reading
+   thread: an atomic, not only a volatile sig_atomic_t, since two threads share it (ThreadSanitizer
+   reported the race). Lock-free atomic_int is async-signal-safe. */
+static atomic_int sigint_seen = 0;
 
 static void on_sigint(int signo) {
     (void)signo;
-    sigint_seen = 1;
+    atomic_store(&sigint_seen, 1);
 }
 
 void sb_install_sigint(void) {
@@ -32,9 +36,7 @@ void sb_install_sigint(void) {
 }
 
 int sb_take_sigint(void) {
-    int seen = sigint_seen;
-    sigint_seen = 0;
-    return seen;
+    return atomic_exchange(&sigint_seen, 0);
 }
 
 static char *prompt_of(EditLine *el) {
@@ -143,7 +145,7 @@ const char *sb_editor_gets(sb_editor *editor, int *interrupted) {
     int count = 0;
     errno = 0;
     const char *line = el_gets(editor->el, &count);
-    *interrupted = (line == NULL && (errno == EINTR || sigint_seen)) ? 1 : 0;
+    *interrupted = (line == NULL && (errno == EINTR || atomic_load(&sigint_seen))) ? 1 : 0;
     if (count <= 0) return NULL;
     return line;
 }

@@ -24,8 +24,16 @@ import Testing
     /// their own, off the pool the server's tasks need.
     final class Wire: @unchecked Sendable {
         let fd: Int32
-        var bytes: [UInt8] = []
-        var closed = false
+        // Behind a pthread lock (NSLock), which ThreadSanitizer sees, unlike Mutex's futex: the
+        // reading thread writes them, the test reads them.
+        private let lock = NSLock()
+        private var received: [UInt8] = []
+        private var isClosed = false
+        var bytes: [UInt8] { lock.withLock { received } }
+        var closed: Bool {
+            get { lock.withLock { isClosed } }
+            set { lock.withLock { isClosed = newValue } }
+        }
 
         init(_ port: Int) throws { fd = try HostileHTTPTests.connected(port) }
         deinit { close(fd) }
@@ -47,7 +55,7 @@ import Testing
                         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                         guard poll(&pfd, 1, 100) > 0 else { continue }
                         let n = recv(fd, &buffer, buffer.count, 0)
-                        if n <= 0 { closed = true } else { bytes += buffer[..<n] }
+                        if n <= 0 { closed = true } else { lock.withLock { received += buffer[..<n] } }
                     }
                     finished.resume(returning: done(text))
                 }.start()

@@ -143,13 +143,13 @@ extension SSEEndpoint {
                 s.whenEnded {
                     leave()
                     self.finish(o)
-                    connection.close(rawBytes: s.rawBytes)
+                    connection.close(rawBytes: s.bytesWritten)
                 }
                 connection.open(.ok, Self.streamHeaders, gone: { s.end() }, writable: { s.becameWritable() })
             }.get()
             let ids = try await writeStart(o) { chunk in try await loop.flatSubmit { connection.write(chunk) }.get() }
             // From here on the fan-out writes to the socket itself, on the connection's loop.
-            try await loop.submit { s.goLive(replayed: ids, front: connection.front) }.get()
+            try await loop.submit { s.goLive(replayed: ids, framing: connection.front.map(SSEFraming.init)) }.get()
         } catch {
             loop.execute { s.end() }
         }
@@ -183,7 +183,7 @@ extension SSEEndpoint {
             let ended = Latch<Void>()
             try await channel.eventLoop.submit {
                 s.whenEnded { _ = ended.resolve(.success(())) }
-                s.goLive(replayed: ids, front: try? channel.pipeline.syncOperations.context(handler: watcher))
+                s.goLive(replayed: ids, framing: (try? channel.pipeline.syncOperations.context(handler: watcher)).map(SSEFraming.init))
             }.get()
             try await ended.wait()
             try await writer.finish(nil)

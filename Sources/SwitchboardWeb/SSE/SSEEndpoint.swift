@@ -271,7 +271,7 @@ public final class SSEEndpoint: Component {
     /// Sends a heartbeat comment to every subscriber each interval (a busy one skips it).
     private func beat(_ r: Running) async {
         while (try? await Task.sleep(for: state.withLock { $0.heartbeat })) != nil {
-            await r.subscribers.onEachLoop { $0.heartbeat(); return nil }
+            await r.subscribers.onEachLoop { $0.keepAlive(); return nil }
         }
     }
 }

@@ -101,32 +101,6 @@ final class LoopGroups<Member: LoopMember>: Sendable {
     }
 }
 
-/// What one subscriber writes of a batch, gathered for one write: the one event's shared
-/// buffer as it is when it is alone, else a copy of them all into one buffer.
-struct BatchBytes {
-    private var single: ByteBuffer?
-    private var joined: ByteBuffer?
-    /// The events gathered.
-    private(set) var count = 0
-
-    mutating func append(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) {
-        count += 1
-        if single == nil, joined == nil {
-            single = bytes
-            return
-        }
-        if joined == nil, let s = single {
-            joined = allocator.buffer(capacity: s.readableBytes * 4)
-            joined!.writeImmutableBuffer(s)
-            single = nil
-        }
-        joined!.writeImmutableBuffer(bytes)
-    }
-
-    /// The bytes to write (nil: nothing is for this subscriber).
-    var bytes: ByteBuffer? { joined ?? single }
-}
-
 extension Tap {
     /// Hands each batch the tap receives (up to 256) to `body` until the tap ends: an
     /// endpoint's pump, for a source that cannot run a listener.

@@ -61,11 +61,15 @@ extension WebSocketEndpoint {
         let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
         let client = Client(identity: identity, address: channel.clientAddress, room: room, viewer: viewer, name: name)
         let wire = WebSocketWire(eventLoop: loop, maxMessageSize: config.maxMessageSize)
-        let s = WSSubscriber(id: nextSession.add(1, ordering: .relaxed).newValue, channel: channel, wire: wire, room: room, viewer: viewer,
-                             policy: config.policy, pendingLimit: config.capacity)
+        let framing = WSFraming(wire)
+        let s = WSSubscriber(id: nextSession.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
+                             policy: config.policy, pendingLimit: config.bufferBytes, framing: framing)
         let inbox = InboundQueue(channel: channel) { [self] inbound in await received(inbound, from: client, wire: wire, sink: sink) }
         let upgraded = try? await loop.submit { [config] in
             wire.onMessage = { inbox.enqueue($0) }
+            wire.onWritable = { [weak s] in s?.becameWritable() }
+            // A close frame either way, or the connection's end, ends the live side.
+            wire.onEnd = { [weak s] in s?.finish() }
             // Every message before the client's close frame is answered before the close is.
             wire.beforeClose = { inbox.whenDrained($0) }
             channel.limitUnreadBytes(config.bufferBytes)
@@ -106,7 +110,7 @@ extension WebSocketEndpoint {
         if let from = resumeFrom { skip = await resume(after: from, room: room, viewer: viewer, wire: wire) }
         // The resume's frames are written already: the live frames held meanwhile follow them.
         let resumed = skip
-        loop.execute { s.goLive(skipping: resumed) }
+        loop.execute { s.goLive(replayed: resumed, framing: framing) }
     }
 
     /// One message from the client: a resume request, or what `handle` answers.

@@ -183,7 +183,7 @@ public final class WebSocketEndpoint: ClientCounting {
     /// Pings every session each `period`; one that did not answer the ping before is closed.
     private static func keepAlive(_ r: Running, every period: Duration) async {
         while (try? await Task.sleep(for: period)) != nil {
-            await r.subscribers.onEachLoop { $0.ping(); return nil }
+            await r.subscribers.onEachLoop { $0.keepAlive(); return nil }
         }
     }
 
