@@ -59,8 +59,7 @@ public final class PublishEndpoint: Component {
         let server = try mount.server.get()
         let limit = config.maxBodySize ?? (server as? HTTPServerComponent)?.requestBodyLimit ?? 1_048_576
         auth.announce()
-        // Answered on its connection ahead of Hummingbird when the connection allows it: at once
-        // on the event loop when nothing has to wait.
+        // Answered on its connection: at once on the event loop when nothing has to wait.
         let direct: @Sendable (Request, ByteBuffer, EdgeContext) -> DirectOutcome = { [self] request, body, context in
             timed(.now, publish(request, body: body, limit: limit, to: sink, client: context.channel.clientAddress))
         }

@@ -7,10 +7,10 @@ import SwitchboardChannels
 
 /// A client's `GET /events`: who it is, its replay (from the ring, or the store), then live.
 ///
-/// A plain GET is served on its connection ahead of Hummingbird (`serve(_:on:)`, through the
-/// server's `StreamTakeover`): for its whole life the stream holds its subscriber and nothing
-/// of the request. HEAD and in-process requests take Hummingbird's way (`subscribe`); both
-/// share the rest.
+/// A plain GET is served on its connection (`serve(_:on:)`, handed over by the server's
+/// `HTTPConnectionHandler`): for its whole life the stream holds its subscriber and nothing of the
+/// request. HEAD and in-process requests take the responder's way (`subscribe`); both share the
+/// rest.
 extension SSEEndpoint {
     /// A subscriber let in, with what it gets before it is live.
     struct Opened {
@@ -128,7 +128,7 @@ extension SSEEndpoint {
 
     // MARK: Ahead of Hummingbird
 
-    /// Serves a plain GET on the connection `StreamTakeover` took over.
+    /// Serves a plain GET on its connection (the `HTTPConnectionHandler` hands it over).
     func serve(_ request: Request, on connection: HTTPConnectionHandler) async {
         let o: Opened
         switch await open(request, channel: connection.channel) {
@@ -192,7 +192,7 @@ extension SSEEndpoint {
     }
 }
 
-/// The SSE endpoint's side of a connection taken over ahead of Hummingbird.
+/// The SSE endpoint's side of a stream its connection hands over.
 struct SSEConnectionStreaming: ConnectionStreaming {
     let endpoint: SSEEndpoint
 

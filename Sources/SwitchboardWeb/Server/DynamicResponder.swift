@@ -23,9 +23,7 @@ struct DynamicResponder: HTTPResponder {
     /// A direct route's answer, made on the event loop (see `HTTPRoute.direct`); `nil` when the
     /// route is not a direct one: then `route` answers.
     func answerDirect(to request: Request, body: ByteBuffer, context: EdgeContext) -> DirectOutcome? {
-        guard request.method != .options || request.headers[.accessControlRequestMethod] == nil,
-              let direct = server.routes.lookup(request.method, request.uri.path).route?.direct
-        else { return nil }
+        guard let direct = server.routes.lookup(request.method, request.uri.path).route?.direct else { return nil }
         return direct(request, body, context)
     }
 

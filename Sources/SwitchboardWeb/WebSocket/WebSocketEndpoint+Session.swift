@@ -6,7 +6,7 @@ import Switchboard
 import SwitchboardChannels
 
 /// A client's WebSocket: its handshake, who it is, its resume, then live — served on its
-/// connection's event loop ahead of Hummingbird (`StreamTakeover`). Short tasks do what waits
+/// connection's event loop (`HTTPConnectionHandler` hands it over). Short tasks do what waits
 /// (the token check, the store, putting a message on the channel); an idle session has none.
 extension WebSocketEndpoint {
     /// What one session knows of its client while it runs.
@@ -185,7 +185,7 @@ extension WebSocketEndpoint {
     }
 }
 
-/// The WebSocket endpoint's side of a connection taken over ahead of Hummingbird.
+/// The WebSocket endpoint's side of a handshake its connection hands over.
 struct WebSocketSessions: ConnectionStreaming {
     let endpoint: WebSocketEndpoint
     let sink: any MessageSink
