@@ -445,3 +445,25 @@ import Testing
         #expect(presence.online("lobby") == ["alice"])
     }
 }
+
+/// Publish and WebSocket messages go through one intake: the same checks in the same order
+/// (sender, room, length, rate) and the same counts.
+@Suite struct IntakeOrderTests {
+    @Test func aForbiddenRoomIsRefusedBeforeTheLengthOnBothTransports() async throws {
+        let h = try await WebHarness.start(PrivateMessageTests.system(try temporaryDirectory() + "/s.sqlite"))
+        defer { Task { await h.stop() } }
+        let dana = try await PrivateMessageTests.token("dana", rooms: ["lobby"])
+        let long = String(repeating: "x", count: 20_000)
+        let post = try await h.request(.POST, "/messages", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(dana)")],
+                                       body: #"{"text": "\#(long)", "room": "secret"}"#)
+        #expect(post.status == 403 && post.body.contains("forbiddenRoom"), "\(post.status)")
+        let tooLong = try await h.request(.POST, "/messages", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(dana)")],
+                                          body: #"{"text": "\#(long)"}"#)
+        #expect(tooLong.status == 413)
+        let ws = try await h.url("/ws?token=\(dana)").replacingOccurrences(of: "http://", with: "ws://")
+        let frames = try await FrameLog.exchange(ws, sending: [#"{"text": "\#(long)", "room": "secret"}"#]) { $0["type"] == "error" }
+        #expect(frames.last?["reason"] == "forbiddenRoom")
+        let counts = try #require(try await h.map.inspect("publish")["figures"]?["counts"])
+        #expect(counts["forbidden"] == 1 && counts["rejected"] == 1, "\(counts)")
+    }
+}

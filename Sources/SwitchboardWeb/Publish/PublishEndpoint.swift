@@ -18,14 +18,12 @@ public final class PublishEndpoint: Component {
         var wait: Duration
         var maxBodySize: Int?
         var defaultFrom: String
-        var maxTextLength: Int
 
         init(_ context: ComponentContext) {
             path = context.routePath(default: "/messages")
             wait = context.config.duration("wait", default: .seconds(2))
             maxBodySize = context.config.int("maxBodySize", in: 1...1_073_741_824)
             defaultFrom = context.config.string("defaultFrom", default: "anonymous")
-            maxTextLength = MessageInput.maxTextLength(context.config)
             context.claimRoute("POST", path)
         }
     }
@@ -33,19 +31,16 @@ public final class PublishEndpoint: Component {
     private let mount: EndpointMount
     private let channel: Dependency<any MessageSink>
     private let config: Config
-    private let ack: Acknowledger
+    private let intake: Intake
     private let auth: EdgeAuth
-    private let limiter: RateLimiter?
     private let duration: DurationHistogram
-    private let counts = Mutex<[String: Int]>([:])
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel messages are put on")
         config = Config(context)
-        ack = Acknowledger(context)
+        intake = Intake(context, defaultRoom: Message.defaultRoom)
         auth = EdgeAuth(context)
-        limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
         duration = HotPathMetrics.publishDuration(component: context.name)
     }
 
@@ -72,7 +67,7 @@ public final class PublishEndpoint: Component {
             } catch is BodyLimit.TooLarge {
                 outcome = .now(tooLarge(limit))
             } catch {
-                count("rejected")
+                count(.rejected)
                 outcome = .now(.error(.badRequest, "the request body could not be read (malformed chunked encoding?)"))
             }
             return await timed(started, outcome).answer.response
@@ -88,7 +83,7 @@ public final class PublishEndpoint: Component {
     }
 
     private func tooLarge(_ limit: Int) -> DirectAnswer {
-        count("tooLarge")
+        count(.tooLarge)
         return .error(.contentTooLarge, "the body exceeds the limit of \(limit) bytes")
     }
 
@@ -110,9 +105,7 @@ public final class PublishEndpoint: Component {
         mount.drain()
     }
 
-    private func count(_ key: String) {
-        counts.withLock { $0[key, default: 0] += 1 }
-    }
+    private func count(_ key: InputCount) { intake.counts.count(key) }
 
     /// Publishes the message in `body`: answered at once when nothing has to wait (no token to
     /// check, room on the channel, no store's commit to wait for), else later.
@@ -124,7 +117,7 @@ public final class PublishEndpoint: Component {
             var identity: Identity?
             switch await auth.identify(request) {
             case .failure(let why)?:
-                count("unauthorized")
+                count(.unauthorized)
                 return .unauthorized(why)
             case .success(let who)?: identity = who
             case nil: break
@@ -137,72 +130,66 @@ public final class PublishEndpoint: Component {
     private func accept(_ request: Request, _ body: ByteBuffer, identity: Identity?, to sink: any MessageSink, client: String) -> DirectOutcome {
         var parts: MessageInput.Parts
         do {
-            parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query, maxTextLength: config.maxTextLength)
+            parts = try MessageInput.parse(body, mediaType: request.mediaType, query: request.query, maxTextLength: .max)
         } catch {
-            count("rejected")
-            switch error {
-            case .badJSON(let why): return .now(.error(.badRequest, "bad JSON: \(why)"))
-            case .missingText: return .now(.error(.badRequest, "missing text"))
-            case .jsonSentAsForm:
-                return .now(.error(.badRequest, "this looks like JSON, sent as a form: send Content-Type: application/json (curl -d sends a form; add -H 'Content-Type: application/json', or use --json)",
-                                   ["reason": "jsonSentAsForm"]))
-            case .invalid(let why): return .now(.error(.badRequest, why))
-            case .textTooLong(let n, let limit):
-                return .now(.error(.contentTooLarge, "the text is \(n) bytes; the limit is \(limit) (maxTextLength)", ["limit": .int(limit)]))
-            case .unsupportedType(let t):
-                return .now(.error(.unsupportedMediaType, "unsupported content type \(t)",
-                                   ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]]))
-            }
+            count(.rejected)
+            return .now(Self.answer(error))
         }
-        if let identity {
-            // The token says who is talking; a body that says otherwise is refused, not trusted.
-            if let from = parts.from, from != identity.name {
-                count("rejected")
-                return .now(.error(.badRequest, "\"from\" is \"\(from)\" but the token is \(identity.name)'s: leave \"from\" out",
-                                   ["reason": "spoofedFrom"]))
-            }
-            let room = parts.room ?? Message.defaultRoom
-            guard identity.publish.allows(room) else {
-                count("forbidden")
-                return .now(.error(.forbidden, "\(identity.name) may not publish to \(room)", ["reason": "forbiddenRoom", "room": .string(room)]))
-            }
-            parts.from = identity.name
-        }
-        if let limiter, let wait = limiter.take(identity?.name ?? client) {
-            count("rateLimited")
-            return .now(.rateLimited(wait, limiter.config))
-        }
+        if let refusal = intake.admit(&parts, identity: identity, client: client) { return .now(Self.answer(refusal)) }
         let message = parts.message(defaultFrom: config.defaultFrom)
-        if ack.mode == .accepted, let outcome = sink.offer(message) { return .now(answer(.put(outcome), for: message)) }
-        return .later { [self] in answer(await ack.put(message, on: sink, timeout: config.wait), for: message) }
+        if let outcome = intake.offer(message, on: sink) { return .now(answer(outcome, for: message)) }
+        return .later { [self] in answer(await intake.put(message, on: sink, wait: config.wait), for: message) }
+    }
+
+    /// The answer to a body that is not a message.
+    private static func answer(_ problem: MessageInput.Problem) -> DirectAnswer {
+        switch problem {
+        case .badJSON(let why): .error(.badRequest, "bad JSON: \(why)")
+        case .missingText: .error(.badRequest, "missing text")
+        case .jsonSentAsForm:
+            .error(.badRequest, "this looks like JSON, sent as a form: send Content-Type: application/json (curl -d sends a form; add -H 'Content-Type: application/json', or use --json)",
+                   ["reason": "jsonSentAsForm"])
+        case .invalid(let why): .error(.badRequest, why)
+        case .textTooLong(let n, let limit): answer(.textTooLong(bytes: n, limit: limit))
+        case .unsupportedType(let t):
+            .error(.unsupportedMediaType, "unsupported content type \(t)", ["supported": ["application/json", "application/x-www-form-urlencoded", "text/plain"]])
+        }
+    }
+
+    /// The answer to a message the intake refused.
+    static func answer(_ refusal: Intake.Refusal) -> DirectAnswer {
+        switch refusal {
+        case .spoofedFrom(let claimed, let token):
+            .error(.badRequest, "\"from\" is \"\(claimed)\" but the token is \(token)'s: leave \"from\" out", ["reason": "spoofedFrom"])
+        case .forbiddenRoom(let user, let room):
+            .error(.forbidden, "\(user) may not publish to \(room)", ["reason": "forbiddenRoom", "room": .string(room)])
+        case .textTooLong(let n, let limit):
+            .error(.contentTooLarge, "the text is \(n) bytes; the limit is \(limit) (maxTextLength)", ["limit": .int(limit)])
+        case .rateLimited(let wait, let config):
+            .rateLimited(wait, config)
+        }
     }
 
     /// The answer to a put of `message`.
     private func answer(_ outcome: Acknowledger.Outcome, for message: Message) -> DirectAnswer {
         switch outcome {
         case .stored(let id):
-            count("stored")
             return .json(.accepted, ["id": .string(id.description), "status": "stored"])
         case .notStored(let why, let delivered):
-            count("notStored")
             var h = HTTPFields()
             h[.retryAfter] = "5"
             return .error(.serviceUnavailable, "not stored: \(why)" + Acknowledger.deliveredNote(delivered),
                           ["id": .string(message.id.description), "delivered": delivered.map(JSONValue.bool) ?? .null], headers: h)
         case .put(.accepted):
-            count("accepted")
             return .json(.accepted, ["id": .string(message.id.description), "status": "accepted"])
         case .put(.dropped):
-            count("dropped")
             return .json(.accepted, ["id": .string(message.id.description), "status": "dropped"])
         case .put(.wouldBlock):
-            count("full")
             let retry = max(1, Int((config.wait.milliseconds / 1000).rounded(.up)))
             var h = HTTPFields()
             h[.retryAfter] = String(retry)
             return .error(.serviceUnavailable, "the channel is full; try again later", ["retryAfter": .int(retry)], headers: h)
         case .put(.closed):
-            count("unavailable")
             var h = HTTPFields()
             h[.retryAfter] = "5"
             return .error(.serviceUnavailable, "the channel is not running", headers: h)
@@ -210,11 +197,9 @@ public final class PublishEndpoint: Component {
     }
 
     public func inspect() async -> JSONValue {
-        let c = counts.withLock { $0 }
-        return [
-            "path": .string(config.path), "channel": .string(channel.target), "wait": .string(config.wait.short), "ack": ack.json,
-            "rateLimit": limiter?.figures ?? .null,
-            "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+        [
+            "path": .string(config.path), "channel": .string(channel.target), "wait": .string(config.wait.short), "ack": intake.ack.json,
+            "rateLimit": intake.limiter?.figures ?? .null, "counts": intake.counts.json,
         ]
     }
 }

@@ -53,7 +53,7 @@ extension WebSocketEndpoint {
         switch await auth.viewer(headers: request.headers, query: { query[$0] }, room: room) {
         case .viewer(let v, let i): (viewer, identity) = (v, i)
         case .refused(let refusal, _):
-            count("unauthorized")
+            count(.unauthorized)
             return await connection.refuse(refusal)
         }
         let channel = connection.channel
@@ -89,7 +89,7 @@ extension WebSocketEndpoint {
             return
         }
         sessions.withLock { $0[s.id] = Session(name: name, room: room, subscriber: s, since: Date()) }
-        count("connected")
+        count(.connected)
         // Counted in the room while connected (a name given later in a hello frame is not).
         let leave = presence.join(Viewer(name: name, rooms: viewer.rooms), room: room ?? config.defaultRoom)
         let unlisten = presence.listen { change in
@@ -103,7 +103,7 @@ extension WebSocketEndpoint {
                 r.subscribers.remove(s)
                 sessions.withLock { $0[s.id] = nil }
                 retired.withLock { $0.delivered += s.delivered; $0.dropped += s.dropped }
-                if wire.failure != nil { count("errors") }
+                if wire.failure != nil { count(.errors) }
             }
         }.get()
         var skip = Set<MessageID>()

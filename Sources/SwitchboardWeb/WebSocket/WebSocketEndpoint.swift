@@ -25,7 +25,6 @@ public final class WebSocketEndpoint: ClientCounting {
         var bufferBytes: Int
         var maxMessageSize: Int
         var defaultRoom: String
-        var maxTextLength: Int
         var resumeLimit: Int
         /// How often an idle session is pinged (nil: never); a ping still unanswered at the
         /// next one closes the connection.
@@ -40,7 +39,6 @@ public final class WebSocketEndpoint: ClientCounting {
             bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
             defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
-            maxTextLength = MessageInput.maxTextLength(c)
             resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
             let ping = c.duration("ping", default: .seconds(30), in: .zero...Duration.seconds(86_400))
             if ping > .zero, ping < .milliseconds(10) {
@@ -79,17 +77,15 @@ public final class WebSocketEndpoint: ClientCounting {
     private let source: Dependency<any MessageFanout>
     private let channel: Dependency<any MessageSink>
     let config: Config
-    private let ack: Acknowledger
+    private let intake: Intake
     let store: Dependency<any MessageStore>?
     let sessions = Mutex<[UInt64: Session]>([:])
 
     /// Sessions connected now.
     public var connectedClients: Int { sessions.withLock { $0.count } }
     let nextSession = Atomic<UInt64>(0)
-    private let counts = Mutex<[String: Int]>([:])
     private let draining = Atomic<Bool>(false)
     let auth: EdgeAuth
-    private let limiter: RateLimiter?
     let presence: PresenceLink
 
     init(_ context: ComponentContext) {
@@ -99,9 +95,8 @@ public final class WebSocketEndpoint: ClientCounting {
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel inbound messages are put on")
         store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from (?lastEventId=)")
         config = Config(context)
-        ack = Acknowledger(context)
+        intake = Intake(context, defaultRoom: config.defaultRoom)
         auth = EdgeAuth(context)
-        limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
         presence = PresenceLink(context)
     }
 
@@ -208,7 +203,7 @@ public final class WebSocketEndpoint: ClientCounting {
         return (delivered, dropped)
     }
 
-    func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    func count(_ key: InputCount) { intake.counts.count(key) }
 
     static func query(_ path: String) -> [String: String] {
         guard let q = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
@@ -226,7 +221,7 @@ public final class WebSocketEndpoint: ClientCounting {
                         sink: any MessageSink) async -> JSONObject {
         guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
         guard let value = try? JSONParser.parse(text).value, case .object(let o) = value else {
-            count("rejected")
+            count(.rejected)
             return ["type": "error", "error": "expected a JSON object like {\"text\": \"hi\"}"]
         }
         if let n = o["name"] {
@@ -234,23 +229,19 @@ public final class WebSocketEndpoint: ClientCounting {
                 return ["type": "error", "error": "\"name\" must be a non-empty string of at most \(MessageInput.maxNameLength) characters"]
             }
             if let identity, s.trimmingSpaces() != identity.name {
-                count("rejected")
+                count(.rejected)
                 return ["type": "error", "reason": "spoofedFrom", "error": .string("the token is \(identity.name)'s: the name cannot change")]
             }
             name = s.trimmingSpaces()
             if o["text"] == nil { return ["type": "hello", "name": .string(s.trimmingSpaces())] }
         }
         // The one message decoder: the sender is the session's name (its token's, with auth).
-        let fields: MessageFields
+        var fields: MessageFields
         do {
             fields = try MessageFields.decode(value, rules: .init(allowsFrom: false, controlKeys: ["name"]))
         } catch {
-            count("rejected")
+            count(.rejected)
             return ["type": "error", "error": .string(error.description)]
-        }
-        if case .textTooLong(let n, let limit)? = MessageInput.checkLength(fields.text, limit: config.maxTextLength) {
-            count("rejected")
-            return ["type": "error", "error": .string("the text is \(n) bytes; the limit is \(limit) (maxTextLength)")]
         }
         if draining.load(ordering: .relaxed) {
             return ["type": "error", "error": "the server is shutting down; not taken"]
@@ -258,20 +249,11 @@ public final class WebSocketEndpoint: ClientCounting {
         guard let from = name else {
             return ["type": "error", "error": "say who you are first: {\"name\": \"…\"} or ?name= in the URL"]
         }
-        if let identity, !identity.publish.allows(fields.room ?? config.defaultRoom) {
-            count("forbidden")
-            return ["type": "error", "status": 403, "reason": "forbiddenRoom", "error": .string("\(identity.name) may not publish to \(fields.room ?? config.defaultRoom)")]
-        }
-        // Per user (per address without auth): an error frame, and the connection stays.
-        if let limiter, let wait = limiter.take(identity == nil ? client : from) {
-            count("rateLimited")
-            let seconds = max(1, wait.retryAfterSeconds)
-            return ["type": "error", "status": 429, "reason": "rateLimited", "retryAfter": .int(seconds),
-                    "error": .string("too many messages: try again in \(seconds)s")]
-        }
+        fields.from = from
+        // The one intake; a refusal is an error frame, and the connection stays.
+        if let refusal = intake.admit(&fields, identity: identity, client: client) { return Self.frame(refusal) }
         let m = fields.message(defaultFrom: from)
-        let outcome = await ack.put(m, on: sink, timeout: config.wait)
-        count(outcome.status)
+        let outcome = await intake.put(m, on: sink, wait: config.wait)
         switch outcome {
         case .stored, .put(.accepted), .put(.dropped): return ["type": "ack", "id": .string(outcome.id(of: m).description), "status": .string(outcome.status)]
         case .put(.wouldBlock): return ["type": "error", "id": .string(m.id.description), "error": "the channel is full; try again later"]
@@ -282,16 +264,30 @@ public final class WebSocketEndpoint: ClientCounting {
         }
     }
 
+    /// The error frame of a message the intake refused.
+    static func frame(_ refusal: Intake.Refusal) -> JSONObject {
+        switch refusal {
+        case .spoofedFrom(_, let token):
+            ["type": "error", "reason": "spoofedFrom", "error": .string("the token is \(token)'s: the name cannot change")]
+        case .forbiddenRoom(let user, let room):
+            ["type": "error", "status": 403, "reason": "forbiddenRoom", "error": .string("\(user) may not publish to \(room)")]
+        case .textTooLong(let n, let limit):
+            ["type": "error", "status": 413, "error": .string("the text is \(n) bytes; the limit is \(limit) (maxTextLength)")]
+        case .rateLimited(let wait, _):
+            ["type": "error", "status": 429, "reason": "rateLimited", "retryAfter": .int(max(1, wait.retryAfterSeconds)),
+             "error": .string("too many messages: try again in \(max(1, wait.retryAfterSeconds))s")]
+        }
+    }
+
     static func frame(_ o: JSONObject) -> String { JSONValue.object(o).jsonText }
 
     public func inspect() async -> JSONValue {
         let s = sessions.withLock { $0 }
-        let c = counts.withLock { $0 }
         return [
             "path": .string(config.path), "sessions": .int(s.count), "delivered": .int(totals.delivered), "dropped": .int(totals.dropped),
-            "policy": .string(config.policy.rawValue), "ack": ack.json, "rateLimit": limiter?.figures ?? .null,
+            "policy": .string(config.policy.rawValue), "ack": intake.ack.json, "rateLimit": intake.limiter?.figures ?? .null,
             "history": store.map { .string($0.target) } ?? .null,
-            "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            "counts": intake.counts.json,
             "sessionSample": .array(s.sorted { $0.key < $1.key }.prefix(20).map { id, s in
                 ["id": .int(Int(id)), "name": s.name.map(JSONValue.string) ?? .null, "room": s.room.map(JSONValue.string) ?? .null,
                  "delivered": .int(s.subscriber.delivered), "dropped": .int(s.subscriber.dropped)]

@@ -38,7 +38,6 @@ public final class WebhookInEndpoint: Component {
         var roomPath: String?
         var keepData: Bool
         var from: String
-        var maxTextLength: Int
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -50,7 +49,6 @@ public final class WebhookInEndpoint: Component {
             maxBodySize = c.int("maxBodySize", default: 1_048_576, in: 1...1_073_741_824)
             wait = c.duration("wait", default: .seconds(2))
             from = c.string("from", default: context.name)
-            maxTextLength = MessageInput.maxTextLength(c)
             let map = c.object("map")
             textPath = map?.string("text")
             fromPath = map?.string("from")
@@ -72,10 +70,8 @@ public final class WebhookInEndpoint: Component {
     private let mount: EndpointMount
     private let channel: Dependency<any MessageSink>
     private let config: Config
-    private let ack: Acknowledger
-    private let limiter: RateLimiter?
+    private let intake: Intake
     private let replays: ReplayGuard
-    private let counts = Mutex<[String: Int]>([:])
     private let runtime: ComponentRuntime
 
     init(_ context: ComponentContext) {
@@ -83,8 +79,7 @@ public final class WebhookInEndpoint: Component {
         mount = EndpointMount(context)
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel verified webhooks are put on")
         config = Config(context)
-        ack = Acknowledger(context)
-        limiter = RateLimiter.Config.read(context.config).map(RateLimiter.init)
+        intake = Intake(context, defaultRoom: Message.defaultRoom)
         replays = ReplayGuard(window: config.tolerance)
         runtime = context.runtime
     }
@@ -132,9 +127,9 @@ public final class WebhookInEndpoint: Component {
         mount.drain()
     }
 
-    private func count(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    private func count(_ key: InputCount) { intake.counts.count(key) }
 
-    private func refuse(_ status: HTTPResponse.Status, _ reason: String, key: String, headers: HTTPFields = [:]) -> Response {
+    private func refuse(_ status: HTTPResponse.Status, _ reason: String, key: InputCount, headers: HTTPFields = [:]) -> Response {
         count(key)
         return .error(status, reason, headers: headers)
     }
@@ -143,22 +138,23 @@ public final class WebhookInEndpoint: Component {
     static let maxSignatureHeader = 2048
 
     func receive(_ request: Request, _ sink: any MessageSink, client: String = "in-process") async -> Response {
-        if let limiter, let wait = limiter.take(client) {
-            count("rateLimited")
+        // Before anything is read or hashed: a flood costs no HMAC.
+        if let limiter = intake.limiter, let wait = limiter.take(client) {
+            count(.rateLimited)
             return .rateLimited(wait, limiter.config)
         }
         let h = { (name: String) in request.headers[HTTPField.Name(name)!] }
         // Cheap refusals first: nothing is read or hashed for an oversized signature header.
         for name in ["webhook-signature", "X-Hub-Signature-256"] where (h(name)?.utf8.count ?? 0) > Self.maxSignatureHeader {
-            return refuse(.badRequest, "\(name) is longer than \(Self.maxSignatureHeader) bytes", key: "malformed")
+            return refuse(.badRequest, "\(name) is longer than \(Self.maxSignatureHeader) bytes", key: .malformed)
         }
         let body: ByteBuffer
         do {
             body = try await BodyLimit.collect(request, limit: config.maxBodySize)
         } catch is BodyLimit.TooLarge {
-            return refuse(.contentTooLarge, "the body exceeds \(config.maxBodySize) bytes", key: "tooLarge")
+            return refuse(.contentTooLarge, "the body exceeds \(config.maxBodySize) bytes", key: .tooLarge)
         } catch {
-            return refuse(.badRequest, "the request body could not be read (malformed chunked encoding?)", key: "malformed")
+            return refuse(.badRequest, "the request body could not be read (malformed chunked encoding?)", key: .malformed)
         }
         let bytes = Data(body.readableBytesView)
         let deliveryID: String?
@@ -171,12 +167,12 @@ public final class WebhookInEndpoint: Component {
             switch replays.begin(deliveryID) {
             case .fresh: break
             case .duplicate:
-                count("duplicate")
+                count(.duplicate)
                 return .json(.ok, ["status": "duplicate", "webhookId": .string(deliveryID)])
             case .inFlight:
                 var headers = HTTPFields()
                 headers[.retryAfter] = "1"
-                return refuse(.conflict, "a delivery with webhook-id \(deliveryID) is being handled; retry later", key: "inFlight", headers: headers)
+                return refuse(.conflict, "a delivery with webhook-id \(deliveryID) is being handled; retry later", key: .inFlight, headers: headers)
             }
         }
         // From here the id is in flight: it is remembered only once the message is on the
@@ -195,12 +191,12 @@ public final class WebhookInEndpoint: Component {
             return .success(h("webhook-id") ?? h("X-GitHub-Delivery"))
         case .standard, .github:
             guard !config.secrets.isEmpty else {
-                return .failure(Refusal(refuse(.serviceUnavailable, "this endpoint has no secret configured (\(config.secretSource)); it refuses every request", key: "noSecret")))
+                return .failure(Refusal(refuse(.serviceUnavailable, "this endpoint has no secret configured (\(config.secretSource)); it refuses every request", key: .noSecret)))
             }
             if config.verify == .github {
-                guard h("X-Hub-Signature-256") != nil else { return .failure(Refusal(refuse(.unauthorized, "missing X-Hub-Signature-256 header", key: "unauthorized"))) }
+                guard h("X-Hub-Signature-256") != nil else { return .failure(Refusal(refuse(.unauthorized, "missing X-Hub-Signature-256 header", key: .unauthorized))) }
                 guard config.secrets.contains(where: { GitHubSignature(secret: $0).isValid(header: h("X-Hub-Signature-256"), body: bytes) }) else {
-                    return .failure(Refusal(refuse(.unauthorized, "X-Hub-Signature-256 does not match", key: "unauthorized")))
+                    return .failure(Refusal(refuse(.unauthorized, "X-Hub-Signature-256 does not match", key: .unauthorized)))
                 }
                 return .success(h("X-GitHub-Delivery"))
             }
@@ -218,8 +214,8 @@ public final class WebhookInEndpoint: Component {
                 }
             }
             switch lastRejection {
-            case .badTimestamp, .tooManySignatures: return .failure(Refusal(refuse(.badRequest, lastRejection.description, key: "malformed")))
-            default: return .failure(Refusal(refuse(.unauthorized, lastRejection.description, key: "unauthorized")))
+            case .badTimestamp, .tooManySignatures: return .failure(Refusal(refuse(.badRequest, lastRejection.description, key: .malformed)))
+            default: return .failure(Refusal(refuse(.unauthorized, lastRejection.description, key: .unauthorized)))
             }
         }
     }
@@ -236,32 +232,28 @@ public final class WebhookInEndpoint: Component {
         do {
             payload = try JSONParser.parse(Array(bytes)).value
         } catch {
-            return refuse(.badRequest, "the body is not JSON: \(error.description)", key: "malformed")
+            return refuse(.badRequest, "the body is not JSON: \(error.description)", key: .malformed)
         }
-        let text = lookup(config.textPath, in: payload) ?? defaultText(payload, deliveryID)
-        if case .textTooLong(let n, let limit)? = MessageInput.checkLength(text, limit: config.maxTextLength) {
-            return refuse(.contentTooLarge, "the message text is \(n) bytes; the limit is \(limit) (maxTextLength)", key: "tooLarge")
+        var fields = MessageFields(text: lookup(config.textPath, in: payload) ?? defaultText(payload, deliveryID),
+                                   from: lookup(config.fromPath, in: payload) ?? config.from, room: lookup(config.roomPath, in: payload))
+        if let refusal = intake.admit(&fields, identity: nil, client: "webhook", limitRate: false) {
+            return PublishEndpoint.answer(refusal).response
         }
-        let message = Message(
-            from: lookup(config.fromPath, in: payload) ?? config.from,
-            text: text,
-            room: lookup(config.roomPath, in: payload),
-            data: config.keepData ? ["webhookId": deliveryID.map(JSONValue.string) ?? .null, "payload": payload] : nil)
-        let outcome = await ack.put(message, on: sink, timeout: config.wait)
+        let message = Message(from: fields.from ?? config.from, text: fields.text, room: fields.room,
+                              data: config.keepData ? ["webhookId": deliveryID.map(JSONValue.string) ?? .null, "payload": payload] : nil)
+        let outcome = await intake.put(message, on: sink, wait: config.wait)
         switch outcome {
         case .stored, .put(.accepted), .put(.dropped):
-            let stored = outcome.status == "stored"
-            count(stored ? "stored" : "accepted")
-            return .json(.accepted, ["id": .string(outcome.id(of: message).description), "status": .string(stored ? "stored" : "accepted")])
+            return .json(.accepted, ["id": .string(outcome.id(of: message).description), "status": .string(outcome.status == "stored" ? "stored" : "accepted")])
         case .notStored(let why, _):
             // The sender retries (with the same webhook-id, which is not remembered): at least once.
             var headers = HTTPFields()
             headers[.retryAfter] = "5"
-            return refuse(.serviceUnavailable, "not stored: \(why); retry later", key: "notStored", headers: headers)
+            return .error(.serviceUnavailable, "not stored: \(why); retry later", headers: headers)
         case .put(.wouldBlock), .put(.closed):
             var headers = HTTPFields()
             headers[.retryAfter] = "5"
-            return refuse(.serviceUnavailable, "the channel is full or not running; retry later", key: "full", headers: headers)
+            return .error(.serviceUnavailable, "the channel is full or not running; retry later", headers: headers)
         }
     }
 
@@ -289,12 +281,11 @@ public final class WebhookInEndpoint: Component {
     }
 
     public func inspect() async -> JSONValue {
-        let c = counts.withLock { $0 }
         return [
             "path": .string(config.path), "verify": .string(config.verify.rawValue),
             "secretSet": .bool(!config.secrets.isEmpty), "tolerance": .string(config.tolerance.short),
-            "rememberedIds": .int(replays.count), "ack": ack.json, "rateLimit": limiter?.figures ?? .null,
-            "counts": .object(JSONObject(c.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            "rememberedIds": .int(replays.count), "ack": intake.ack.json, "rateLimit": intake.limiter?.figures ?? .null,
+            "counts": intake.counts.json,
         ]
     }
 }
