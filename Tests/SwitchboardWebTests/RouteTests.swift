@@ -158,3 +158,35 @@ import Testing
         #expect(byPath["components.http.hots"] == .unknownField)
     }
 }
+
+/// A user's endpoint, written against the public API: an `EndpointMount` and `HTTPEndpoint`
+/// give it the built-ins' behaviour — routes on start, gone on stop, 503 while it restarts.
+final class EchoEndpoint: HTTPEndpoint {
+    let mount: EndpointMount
+    init(_ context: ComponentContext) { mount = EndpointMount(context) }
+    static let type = ComponentType("echo", summary: "GET /echo: the path, as JSON.") { EchoEndpoint($0) }
+    func start() async throws {
+        try mount.mount([HTTPRoute(.get, "/echo") { request, _ in .json(.ok, ["path": .string(request.uri.path)]) }])
+    }
+}
+
+@Suite struct UserEndpointTests {
+    @Test func aUsersEndpointAnswers503WhileSuspendedAnd404OnceReleased() async throws {
+        var registry = WebHarness.registry
+        registry.register([EchoEndpoint.type])
+        let system = try SystemLoader(registry: registry, environment: [:], logger: .tests).load(text: #"""
+            {"components": {"http": {"type": "http-server", "port": 0}, "echo": {"type": "echo", "using": {"server": "http"}}}}
+            """#)
+        let map = SystemMap(system, logger: .tests)
+        try await map.start()
+        let h = WebHarness(map: map)
+        defer { Task { await h.stop() } }
+        #expect(try await h.request(.GET, "/echo").status == 200)
+        let echo = try await h.component("echo", as: EchoEndpoint.self)
+        let kept = try await echo.suspend()
+        let away = try await h.request(.GET, "/echo")
+        #expect(away.status == 503 && away.headers.first(name: "retry-after") == "1")
+        await echo.release(try #require(kept))
+        #expect(try await h.request(.GET, "/echo").status == 404)
+    }
+}

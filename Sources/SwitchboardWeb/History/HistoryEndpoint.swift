@@ -9,8 +9,8 @@ import SwitchboardChannels
 /// (newer, oldest first), neither (the latest, newest first), `?limit=` (default 50, at most
 /// `maxLimit`). Answers `{"messages": [...], "next": "<id>" | null}`: pass `next` as the same
 /// cursor for the following page. A bad cursor or limit is a 400 with the reason.
-public final class HistoryEndpoint: Component {
-    private let mount: EndpointMount
+public final class HistoryEndpoint: HTTPEndpoint {
+    public let mount: EndpointMount
     private let store: Dependency<any MessageStore>
     private let path: String
     private let defaultRoom: String
@@ -40,15 +40,6 @@ public final class HistoryEndpoint: Component {
         try mount.mount([HTTPRoute(.get, path) { [self] request, _ in await page(request, store) }])
         auth.announce()
     }
-
-    public func stop() async throws { mount.unmount() }
-
-    public func suspend() async throws -> (any Sendable)? {
-        mount.suspend()
-        return SuspendedRoutes()
-    }
-
-    public func release(_ state: any Sendable) async { mount.release() }
 
     func page(_ request: Request, _ store: any MessageStore) async -> Response {
         var query: HistoryQuery

@@ -13,8 +13,8 @@ import Switchboard
 /// "ops": { "type": "http-server", "host": "127.0.0.1", "port": 9090 },
 /// "metrics": { "type": "metrics", "using": { "server": "ops" } }
 /// ```
-public final class MetricsEndpoint: Component {
-    private let mount: EndpointMount
+public final class MetricsEndpoint: HTTPEndpoint {
+    public let mount: EndpointMount
     private let path: String
     private let scraper: Scraper
 
@@ -37,15 +37,6 @@ public final class MetricsEndpoint: Component {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: await scraper.scrape())))
         }])
     }
-
-    public func stop() async throws { mount.unmount() }
-
-    public func suspend() async throws -> (any Sendable)? {
-        mount.suspend()
-        return SuspendedRoutes()
-    }
-
-    public func release(_ state: any Sendable) async { mount.release() }
 
     public func inspect() async -> JSONValue {
         ["path": .string(path), "scrapes": .int(await scraper.scrapes), "series": .int(await scraper.series)]

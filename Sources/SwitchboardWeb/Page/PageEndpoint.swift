@@ -10,8 +10,8 @@ import Switchboard
 /// "page": { "type": "page", "path": "/", "using": { "server": "http" },
 ///           "events": "/events", "publish": "/messages", "websocket": "/ws", "history": "/history" }
 /// ```
-public final class PageEndpoint: Component {
-    private let mount: EndpointMount
+public final class PageEndpoint: HTTPEndpoint {
+    public let mount: EndpointMount
     private let path: String
     private let body: ByteBuffer
     /// Where the page's icon is served: `/favicon.ico` for a page at `/` (where browsers
@@ -78,19 +78,6 @@ public final class PageEndpoint: Component {
             h[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:"
             return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: body))
         }])
-    }
-
-    public func stop() async throws {
-        mount.unmount()
-    }
-
-    public func suspend() async throws -> (any Sendable)? {
-        mount.suspend()
-        return SuspendedRoutes()
-    }
-
-    public func release(_ state: any Sendable) async {
-        mount.release()
     }
 
     public func inspect() async -> JSONValue {

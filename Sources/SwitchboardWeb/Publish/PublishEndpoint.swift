@@ -12,7 +12,7 @@ import Synchronization
 /// has committed it); `503` with `Retry-After` when the channel stays full for `wait` or the
 /// store could not commit; `400` with a JSON reason for bad input, `415` for an unsupported
 /// body type, `413` when the body is too large.
-public final class PublishEndpoint: Component {
+public final class PublishEndpoint: HTTPEndpoint {
     struct Config {
         var path: String
         var wait: Duration
@@ -28,7 +28,7 @@ public final class PublishEndpoint: Component {
         }
     }
 
-    private let mount: EndpointMount
+    public let mount: EndpointMount
     private let channel: Dependency<any MessageSink>
     private let config: Config
     private let intake: Intake
@@ -85,19 +85,6 @@ public final class PublishEndpoint: Component {
     private func tooLarge(_ limit: Int) -> DirectAnswer {
         count(.tooLarge)
         return .error(.contentTooLarge, "the body exceeds the limit of \(limit) bytes")
-    }
-
-    public func stop() async throws {
-        mount.unmount()
-    }
-
-    public func suspend() async throws -> (any Sendable)? {
-        mount.suspend()
-        return SuspendedRoutes()
-    }
-
-    public func release(_ state: any Sendable) async {
-        mount.release()
     }
 
     /// Refuses new messages (503 + `Retry-After`) while the system drains before a stop.
