@@ -233,3 +233,33 @@ final class FrameLog: @unchecked Sendable {
         return log.all
     }
 }
+
+/// A `pub` as the source of the stream endpoints (the tap-and-pump path, where a mult runs a
+/// listener): messages arrive on SSE and WebSocket alike.
+@Suite struct PubSourceTests {
+    @Test func sseAndWebSocketStreamFromAPub() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "rooms": {"type": "pub", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+              "events": {"type": "sse", "using": {"server": "http", "source": "rooms"}},
+              "ws": {"type": "websocket", "using": {"server": "http", "source": "rooms", "channel": "inbox"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        let sse = try await SSEReader(try await h.url("/events?room=dev"))
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        await waitUntil("the subscriber") { events.subscriberCount == 1 }
+        let ws = try await h.url("/ws?name=bob&room=dev").replacingOccurrences(of: "http://", with: "ws://")
+        let socket = Task { try await FrameLog.exchange(ws, sending: [#"{"text": "from the socket", "room": "dev"}"#]) { $0["type"] == "message" && $0["text"] == "from curl" } }
+        // The socket's own message comes back to it first; then one published over HTTP.
+        #expect(try await sse.next().map { try JSONParser.parse($0.data).value["text"] } == "from the socket")
+        #expect(try await h.postJSON("/messages", #"{"from": "ann", "text": "elsewhere", "room": "ops"}"#).status == 202)
+        #expect(try await h.postJSON("/messages", #"{"from": "ann", "text": "from curl", "room": "dev"}"#).status == 202)
+        #expect(try await sse.next().map { try JSONParser.parse($0.data).value["text"] } == "from curl")
+        let frames = try await socket.value.filter { $0["type"] == "message" }.compactMap { $0["text"]?.stringValue }
+        #expect(frames == ["from the socket", "from curl"])
+    }
+}

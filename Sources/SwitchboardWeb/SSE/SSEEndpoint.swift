@@ -161,7 +161,7 @@ public final class SSEEndpoint: Component {
             await relay?.attach { [self] batch in await dispatch(batch, r) }
         } else {
             carried?.relay?.detach()
-            r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity)), relay: nil, history: ring)
+            r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity, topic: "*")), relay: nil, history: ring)
             r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
         }
         state.withLock { $0.running = r }

@@ -117,7 +117,7 @@ public final class WebSocketEndpoint: ClientCounting {
             let unlisten = try listening.listen({ [self] batch in await dispatch(batch, r) }, end: {})
             r.unlisten.withLock { $0 = unlisten }
         } else {
-            r = Running(hub: try fanout.tap(TapOptions(name: "websocket:\(name)", policy: .block, capacity: config.capacity)))
+            r = Running(hub: try fanout.tap(TapOptions(name: "websocket:\(name)", policy: .block, capacity: config.capacity, topic: "*")))
             r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
         }
         if let period = config.ping {
