@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The chat on three instances sharing one PostgreSQL, behind nginx:
 #   PostgreSQL (dev/postgres.sh, data in data/cluster-pg, a free port),
-#   dev/systems/cluster.json as node-1..node-3 on 127.0.0.1:8081-8083 (ops on 9091-9093),
-#   nginx (Debian's nginx-light) on 127.0.0.1:8080, round-robin, SSE- and WebSocket-friendly.
-# Open http://127.0.0.1:8080/ twice: the two pages land on different instances and show the
-# same chat. Attach a console to one instance with
+#   dev/systems/cluster.json as node-1..node-3 on BASE+1..BASE+3 (ops on BASE+11..BASE+13),
+#   nginx (Debian's nginx-light) on BASE, round-robin, SSE- and WebSocket-friendly;
+#   BASE is 4200 unless --port says otherwise, so it runs beside the default system's 8080/9090.
+# Open the URL it prints twice: the two pages land on different instances and show the same
+# chat. Attach a console to one instance with
 #   dev/switchboard console --socket data/cluster/node-1.sock   (then: cluster, status, put! bus …)
-# Ctrl-C stops everything. Usage: dev/cluster.sh [--release]
+# Ctrl-C stops everything. Usage: dev/cluster.sh [--port BASE] [--release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -21,7 +22,26 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
-if [ "${1:-}" = "--release" ]; then
+base=4200
+release=no
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --port) base="${2:?--port takes a number}"; shift 2 ;;
+    --release) release=yes; shift ;;
+    *) echo "usage: dev/cluster.sh [--port BASE] [--release]" >&2; exit 2 ;;
+  esac
+done
+case "$base" in ''|*[!0-9]*) echo "dev/cluster.sh: --port takes a number, not $base" >&2; exit 2 ;; esac
+if [ "$base" -lt 1024 ] || [ "$base" -gt 65500 ]; then echo "dev/cluster.sh: --port $base: choose 1024…65500" >&2; exit 2; fi
+# Every port this run needs must be free: a leftover server would answer in its place.
+for port in "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 11)) $((base + 12)) $((base + 13)); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "dev/cluster.sh: port $port is taken; choose another base with --port" >&2
+    exit 1
+  fi
+done
+
+if [ "$release" = yes ]; then
   swift build -c release --product switchboard >&2
   bin=$root/.build/release/switchboard
 else
@@ -32,7 +52,9 @@ fi
 
 pids=()
 stop() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C (or a TERM forwarded twice) must not cut the clean-up short.
+  trap '' INT TERM
+  trap - EXIT
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$state/nginx.pid" ] && "$nginx" -p "$state" -c "$state/nginx.conf" -s quit 2>/dev/null || true
@@ -46,7 +68,7 @@ export DATABASE_URL
 echo "dev/cluster.sh: PostgreSQL at ${DATABASE_URL/:switchboard@/:•••@}" >&2
 
 for i in 1 2 3; do
-  INSTANCE=node-$i PORT=808$i OPS_PORT=909$i ADMIN_SOCKET=$state/node-$i.sock \
+  INSTANCE=node-$i PORT=$((base + i)) OPS_PORT=$((base + 10 + i)) ADMIN_SOCKET=$state/node-$i.sock \
     "$bin" run dev/systems/cluster.json --log-format text >"$state/node-$i.log" 2>&1 &
   pids+=($!)
 done
@@ -60,13 +82,13 @@ http {
   access_log off;
   map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
   upstream switchboard {
-    server 127.0.0.1:8081;
-    server 127.0.0.1:8082;
-    server 127.0.0.1:8083;
+    server 127.0.0.1:$((base + 1));
+    server 127.0.0.1:$((base + 2));
+    server 127.0.0.1:$((base + 3));
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:8080;
+    listen 127.0.0.1:$base;
     location / {
       proxy_pass http://switchboard;
       proxy_http_version 1.1;
@@ -87,11 +109,14 @@ EOF
 # Each instance answers its readiness probe once it runs.
 for i in 1 2 3; do
   for _ in $(seq 1 300); do
-    curl -fsS "http://127.0.0.1:909$i/readyz" >/dev/null 2>&1 && break
+    curl -fsS "http://127.0.0.1:$((base + 10 + i))/readyz" >/dev/null 2>&1 && break
     kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { cat "$state/node-$i.log" >&2; exit 1; }
     sleep 0.1
   done
 done
 "$nginx" -p "$state" -c "$state/nginx.conf"
-echo "dev/cluster.sh: three instances (8081-8083, logs in data/cluster/) behind nginx on http://127.0.0.1:8080/ — Ctrl-C stops" >&2
+echo "dev/cluster.sh: open http://127.0.0.1:$base/ (nginx, round-robin) — Ctrl-C stops everything" >&2
+for i in 1 2 3; do
+  echo "  node-$i: http://127.0.0.1:$((base + i))/  ops http://127.0.0.1:$((base + 10 + i))/metrics  console: dev/switchboard console --socket data/cluster/node-$i.sock  log: data/cluster/node-$i.log" >&2
+done
 wait "${pids[@]}"

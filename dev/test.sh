@@ -22,8 +22,10 @@ if [ "${1:-}" = "--sanitize" ]; then
   export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0 second_deadlock_stack=1}"
 fi
 dev/setup.sh --tests
+# The tests' Python (pexpect, selenium, prometheus_client) is the checkout's virtual environment.
+export PATH="$PWD/.build/python-venv/bin:$PATH"
 set +e
-dev/build.sh "${build_args[@]}" 2>&1 | grep -v -e 'unhandled; explicitly declare them' -e '^\[[0-9]*/[0-9]*\] '
+dev/build.sh "${build_args[@]}" 2>&1 | grep -v -e 'unhandled; explicitly declare them' -e '^\[[0-9]*/[0-9]*\] '  -e 'CMakeLists.txt$'
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "dev/test.sh: the build failed (above)" >&2; exit 1; }
@@ -37,4 +39,12 @@ else
   SWITCHBOARD_TEST_POSTGRES_URL=$(SWITCHBOARD_PG_FAST=1 dev/postgres.sh start "$pg")
   export SWITCHBOARD_TEST_POSTGRES_URL
 fi
-"$scratch"/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@"
+# A passing run prints a line per suite and the totals; a failing one also each issue and its
+# details. Every line, the passing tests' too, is kept in .build/test-output.log.
+set +e
+"$scratch"/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@" 2>&1 \
+  | tee "$scratch/test-output.log" \
+  | grep --line-buffered -v -P '^(\x1b\[[0-9;]*m)?(◇|✔(\x1b\[[0-9;]*m)? Test (?!run with)|↳(\x1b\[[0-9;]*m)? (Testing Library Version|Target Platform))'
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"

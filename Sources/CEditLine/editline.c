@@ -165,3 +165,7 @@ int sb_editor_history_load(sb_editor *editor, const char *path) {
 int sb_editor_history_save(sb_editor *editor, const char *path) {
     return history(editor->history, &editor->event, H_SAVE, path);
 }
+
+void sb_editor_refresh(sb_editor *editor) {
+    el_set(editor->el, EL_REFRESH);
+}

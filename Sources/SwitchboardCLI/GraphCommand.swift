@@ -2,7 +2,7 @@ import ArgumentParser
 import Switchboard
 
 /// `switchboard graph`: print the dependency graph.
-struct GraphCommand: ParsableCommand {
+struct GraphCommand: AsyncParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case dot, mermaid, text
     }
@@ -12,14 +12,13 @@ struct GraphCommand: ParsableCommand {
         abstract: "Print the dependency graph of system.json (Graphviz dot, Mermaid, or text)."
     )
 
-    @Argument(help: "The system file.")
-    var file = "system.json"
+    @OptionGroup var system: SystemOptions
 
     @Option(help: "Output format: dot, mermaid or text.")
     var format: Format = .dot
 
-    func run() throws {
-        let spec = try loadOrExit(file).spec
+    func run() async throws {
+        let spec = try await system.loadOrExit().spec
         switch format {
         case .dot: print(spec.graph.dot(name: spec.name, types: spec.types), terminator: "")
         case .mermaid: print(spec.graph.mermaid(types: spec.types), terminator: "")

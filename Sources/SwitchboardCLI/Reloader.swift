@@ -9,8 +9,16 @@ import UnixSignals
 struct Reloader: Sendable {
     let file: String
     let map: SystemMap
-    let registry: ComponentRegistry
+    /// The loader the system was loaded with: the same registry, profiles and `--set` values.
+    let loader: SystemLoader
     let logger: Logger
+
+    /// The loader, reading the environment as it is now (a variable's value may have changed).
+    private var freshLoader: SystemLoader {
+        var fresh = loader
+        fresh.environment = ProcessInfo.processInfo.environment
+        return fresh
+    }
 
     /// Validates the file, then plans (dry run) or applies it. Invalid files change nothing;
     /// their problems, with JSON paths, are the answer and go to the log.
@@ -18,7 +26,7 @@ struct Reloader: Sendable {
         logger.info("reload (\(trigger))\(dryRun ? ", dry run" : ""): reading \(file)")
         let outcome: ReloadOutcome
         do {
-            outcome = try await map.reload(file: file, loader: SystemLoader(registry: registry, logger: logger), dryRun: dryRun)
+            outcome = try await map.reload(file: file, loader: freshLoader, dryRun: dryRun)
         } catch {
             // In the lifecycle log too, so a console's `log` shows why an edit did nothing.
             await map.note("reload (\(trigger)) refused, nothing changed: \(error.description)", level: .error)

@@ -14,8 +14,7 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Start the system in dependency order; SIGINT/SIGTERM stop it in reverse order."
     )
 
-    @Argument(help: "The system file.")
-    var file = "system.json"
+    @OptionGroup var options: SystemOptions
 
     @Option(help: "Seconds a graceful shutdown may take (overrides shutdownTimeout in the file).")
     var shutdownTimeout: Double?
@@ -23,8 +22,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; with --console the terminal shows warnings while the console is attached and the whole log goes to run.log beside the socket).")
     var logLevel: String?
 
-    @Option(help: "Log format: text, or json (one object per line: time, level, message, component, logger, source, metadata).")
-    var logFormat = "text"
+    @Option(help: "Log format: text, or json (one object per line: time, level, message, component, logger, source, metadata); default: the file's log.format, or text.")
+    var logFormat: String?
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     @Flag(help: "Open the console on this terminal (Ctrl-C then cancels console commands; shutdown --confirm or SIGTERM stop the server).")
     var console = false
@@ -46,9 +47,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         // A log reader that goes away (`| head`, a restarted shipper) must not end the server.
         LogOutput.ignoreBrokenPipes()
-        let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
-        guard let format = LogFormat(rawValue: logFormat) else {
-            throw ValidationError("--log-format: \"\(logFormat)\" is not one of text, json")
+        // One loader for the start and every reload (the environment file read once). The
+        // file's `log` section (after its profiles) sets the log unless the flags say otherwise.
+        var loader = try await options.loader()
+        let logSection = loader.document(file: options.file)?["log"]
+        let levelName = logLevel ?? logSection?["level"]?.stringValue ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("--log-level: \"\(levelName)\" is not one of \(Self.logLevels.joined(separator: ", "))")
+        }
+        let formatName = logFormat ?? logSection?["format"]?.stringValue ?? "text"
+        guard let format = LogFormat(rawValue: formatName) else {
+            throw ValidationError("--log-format: \"\(formatName)\" is not one of text, json")
         }
         // With --console the log moves to a file once the console is on the terminal (RunLog).
         // Before loading: the components' loggers are made when the file is.
@@ -58,10 +67,12 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, logLevel: level) }
         }
-        let system = try loadOrExit(file)
+        // The components' loggers derive from this one: made now that the log is set up.
+        let logger = Logger(label: "switchboard")
+        loader.logger = logger
+        let system = try options.loadOrExit(with: loader)
         LogFormat.instance.withLock { $0 = system.spec.instance }
         let adminConfig = AdminConfig.of(system.spec)
-        let logger = Logger(label: "switchboard")
         let map = SystemMap(system, logger: logger)
         var deadline = system.spec.shutdownTimeout
         if let shutdownTimeout {
@@ -71,11 +82,12 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let shutdownRequest = Latch<Void>()
-        let reloader = Reloader(file: file, map: map, registry: SwitchboardCLI.registry, logger: logger)
-        let host = AdminHost(
+        let reloader = Reloader(file: options.file, map: map, loader: loader, logger: logger)
+        var host = AdminHost(
             map: map, logger: logger,
             reload: { dryRun in await reloader.reload(dryRun: dryRun, trigger: "console") },
             shutdown: { shutdownRequest.resolve(.success(())) })
+        host.registry = SwitchboardCLI.registry
         let admin = adminConfig.enabled ? AdminServer(config: adminConfig, host: host) : nil
         let service = SystemService(map: map, shutdownDeadline: deadline, logger: logger, admin: admin, shutdownRequest: shutdownRequest)
         let group = ServiceGroup(configuration: .init(

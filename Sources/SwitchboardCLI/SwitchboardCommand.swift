@@ -6,10 +6,16 @@ import Synchronization
 /// component types.
 ///
 /// ```swift
-/// // main.swift of your own server
+/// // Sources/word-count-server/main.swift
+/// import Switchboard
 /// import SwitchboardCLI
+/// import WordCount
+///
+/// // `word-count-server run system.json`, `… check --show`, `… console`: Switchboard's command
+/// // line with the built-in types and this package's.
 /// var registry = ComponentRegistry.standard
-/// registry.register(Ticker.type)
+/// registry.register(WordCounter.type)
+/// registry.register(module: CountedChat.type)
 /// await SwitchboardCLI.main(registry: registry)
 /// ```
 public enum SwitchboardCLI {
@@ -30,6 +36,6 @@ struct SwitchboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Run a system of components declared in system.json, and attach an operator console to it.",
-        subcommands: [RunCommand.self, ConsoleCommand.self, CheckCommand.self, GraphCommand.self, TokenCommand.self]
+        subcommands: [RunCommand.self, ConsoleCommand.self, CheckCommand.self, VarsCommand.self, GraphCommand.self, TokenCommand.self, ChatCommand.self]
     )
 }

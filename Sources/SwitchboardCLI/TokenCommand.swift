@@ -23,8 +23,7 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(help: "The auth component to sign for (default: the only one).")
     var auth: String?
 
-    @Argument(help: "The system file.")
-    var file = "system.json"
+    @OptionGroup var system: SystemOptions
 
     func run() async throws {
         let ttl: Duration
@@ -33,17 +32,22 @@ struct TokenCommand: AsyncParsableCommand {
         case .success: throw ValidationError("--ttl must be longer than 0s")
         case .failure(let problem): throw ValidationError("--ttl: \(problem)")
         }
-        let system = try loadOrExit(file)
+        let system = try await self.system.loadOrExit()
         let candidates = system.spec.components.filter { $0.type == "auth" && (auth == nil || $0.name == auth) }
         guard candidates.count == 1, let name = candidates.first?.name, let component = system.instances[name] as? AuthComponent else {
             let all = system.spec.components.filter { $0.type == "auth" }.map(\.name)
-            throw ValidationError(all.isEmpty ? "\(file) has no auth component" : "name the auth component with --auth (one of: \(all.joined(separator: ", ")))")
+            // Not a usage mistake: the error alone, without the command's usage after it.
+            LogOutput.write("error: " + (all.isEmpty
+                ? "\(self.system.file) has no auth component: a token is signed with an auth component's key (see the guide's Identity article)\n"
+                : "name the auth component with --auth (one of: \(all.joined(separator: ", ")))\n"), to: STDERR_FILENO)
+            throw ExitCode.failure
         }
         let list = rooms.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         do {
             print(try await component.mint(sub: sub, rooms: list, ttl: ttl))
         } catch {
-            throw ValidationError("\(name): \(error)")
+            LogOutput.write("error: \(name): \(error)\n", to: STDERR_FILENO)
+            throw ExitCode.failure
         }
     }
 }

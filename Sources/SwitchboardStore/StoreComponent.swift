@@ -99,7 +99,8 @@ public final class StoreComponent: MessageStore, ConsoleCommands, Degradable {
     public static let type = ComponentType(
         "store", summary: "Keeps every message on disk (SQLite, or PostgreSQL): stored acks, history, resume across restarts.",
         updatableFields: ["retention", "pruneInterval"],
-        console: ConsoleTopic("history", usage: "history [store] [--room R] [-n N]", summary: "the most recent stored messages, oldest first", runsBare: true)
+        console: ConsoleTopic("history", usage: "history [store] [--room R] [-n N]", summary: "the most recent stored messages, oldest first", runsBare: true),
+        capabilities: ["message-store", "degradable"]
     ) { StoreComponent($0) }
 
     // MARK: Lifecycle

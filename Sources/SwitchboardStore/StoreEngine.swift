@@ -108,6 +108,7 @@ public struct StoreFigures: Sendable, Equatable {
 /// Why a database could not be opened, reached or written, with where it is (never a
 /// password) and the database's own words: SQLite files and PostgreSQL servers alike.
 public struct StoreFailure: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, in kinds an operator acts on differently.
     public enum Reason: String, Sendable {
         /// Nothing answers at the address (refused, no route, DNS).
         case unreachable

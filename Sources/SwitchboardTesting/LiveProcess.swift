@@ -163,8 +163,9 @@ extension LiveProcess {
 public func rootSystemOnPortZero(_ root: URL) throws -> String {
     let original = try String(contentsOf: root.appendingPathComponent("system.json"), encoding: .utf8)
     var system = original
-    for port in ["8080", "9090"] {
-        let changed = system.replacingOccurrences(of: "\"port\": \(port)", with: "\"port\": 0")
+    // The chat's port is the variable `port` (8080 by default); the ops port is written out.
+    for (port, written) in [("8080", #""port": { "$var": "port" }"#), ("9090", #""port": 9090"#)] {
+        let changed = system.replacingOccurrences(of: written, with: "\"port\": 0")
         guard changed != system else { throw RootSystemChanged(port: port) }
         system = changed
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Switchboard
 
 /// The PostgreSQL server of a test run: `dev/test.sh` starts a private one and passes its URL
 /// in `SWITCHBOARD_TEST_POSTGRES_URL`. A test that needs it fails (never skips) without it.
@@ -77,12 +78,30 @@ public final class PrivatePostgres: Sendable {
         p.standardOutput = handle
         p.standardError = handle
         p.standardInput = FileHandle.nullDevice
-        let status = await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-            do { try p.run() } catch { p.terminationHandler = nil; c.resume(returning: -1) }
+        let exited = Latch<Int32>()
+        p.terminationHandler = { _ = exited.resolve(.success($0.terminationStatus)) }
+        do { try p.run() } catch { _ = exited.resolve(.success(-1)) }
+        // Foundation can miss a child's exit when several end at once (seen under a full test
+        // run: the script had printed its last line, its handler never ran, the test hung).
+        // So each second without the handler, the exit is looked for here too; pg_ctl gives up
+        // after 60 s itself, and past 120 s the script is stuck: a test fails, not hangs.
+        let pid = p.processIdentifier
+        let started = ContinuousClock.now
+        var status: Int32?
+        while status == nil, ContinuousClock.now - started < .seconds(120) {
+            status = await withDeadline(.seconds(1)) { (try? await exited.wait()) ?? -1 }
+            var raw: Int32 = 0
+            if status == nil, pid > 0, waitpid(pid, &raw, WNOHANG) == pid {
+                // WIFEXITED / WEXITSTATUS, spelled out: the macros are not imported.
+                status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+            }
         }
         try? handle.close()
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard let status else {
+            p.terminate()
+            throw ScriptFailed(command: command, output: text + "\n(still running after 120 s)")
+        }
         guard status == 0 else { throw ScriptFailed(command: command, output: text) }
         return text.split(separator: "\n").last.map(String.init) ?? ""
     }

@@ -71,6 +71,7 @@ import Testing
         let none = try await run(["token", "--sub", "alice", bare])
         #expect(none.status != 0)
         #expect(none.text.contains("has no auth component"))
+        #expect(!none.text.contains("Usage:"), "the error alone, not the usage after it: \(none.text)")
     }
 
     @Test func checkPrintsTheStartOrder() async throws {

@@ -40,6 +40,26 @@ import Testing
         #expect(await tap.chan.receive() == nil)  // a stopped mult closes its taps
     }
 
+    /// A mult's `delivered` is every delivery it made: to its taps and to its listeners (the SSE
+    /// and WebSocket endpoints), one per consumer per message (it read 0 while SSE showed 4).
+    @Test func aMultsDeliveredCountsItsListenersToo() async throws {
+        let map = try makeMap(chat)
+        try await map.start()
+        let fanout = try #require(await map.instance(named: "fanout") as? MultComponent)
+        let inbox = try #require(await map.instance(named: "inbox") as? any MessageSink)
+        let tap = try fanout.tap(TapOptions(name: "test"))
+        let heard = AsyncStream<Int>.makeStream()
+        let remove = try fanout.listen({ batch in heard.continuation.yield(batch.count) }, end: {})
+        for text in ["one", "two"] { #expect(await inbox.put(Message(from: "ann", text: text), timeout: .seconds(1)) == .accepted) }
+        _ = await tap.chan.receive(); _ = await tap.chan.receive()
+        var listened = 0
+        for await n in heard.stream { listened += n; if listened == 2 { break } }
+        let figures = try await map.inspect("fanout")["figures"]
+        #expect(figures?["delivered"] == 4, "\(String(describing: figures))")
+        remove()
+        await map.stop()
+    }
+
     @Test func aFullChannelSaysWouldBlockAndInspectShowsTheFill() async throws {
         let map = try makeMap(#"{"components": {"inbox": {"type": "channel", "buffer": {"size": 2}}}}"#)
         try await map.start()

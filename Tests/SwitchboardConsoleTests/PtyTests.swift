@@ -29,4 +29,20 @@ import Testing
         server.signal(SIGTERM)
         #expect(await server.waitForExit() == 0)
     }
+
+    /// `switchboard chat` in a real pty against the real binary.
+    @Test func theTerminalChatSendsAndShowsMessages() async throws {
+        let dir = try temporaryDirectory()
+        try rootSystemOnPortZero(Self.root).write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
+        let server = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
+        defer { server.terminate() }
+        let url = try #require(await server.listeningURL())
+        #expect(await server.waitFor("system \"chat\" running"))
+        let pty = try LiveProcess("/usr/bin/env", ["python3", Self.here.appendingPathComponent("Pty/chat_pty.py").path, switchboardBinary(), String(url)],
+                                  directory: dir)
+        let status = await pty.waitForExit(limit: .seconds(120))
+        pty.terminate()
+        #expect(status == 0, "\(pty.text)")
+        #expect(pty.text.hasSuffix("ok\n"))
+    }
 }

@@ -188,6 +188,19 @@ import Testing
         #expect(issues.first?.path.description == "components.auth.jwks")
     }
 
+    /// An unset secret is one problem, said once, with how to make one (it was three: the
+    /// variable, "needs secret", "needs a key").
+    @Test func anUnsetSecretIsOneProblemThatSaysHowToMakeOne() {
+        let issues = TestSystems.issues(#"{"components": {"auth": {"type": "auth", "keys": [{"alg": "HS256", "secret": {"$env": "SB_TEST_NO_SUCH_SECRET"}}]}}}"#,
+                                        registry: WebHarness.registry).map(\.description)
+        #expect(issues == ["components.auth.keys[0].secret: environment variable SB_TEST_NO_SUCH_SECRET is not set (a secret: make one with `openssl rand -hex 32` and export SB_TEST_NO_SUCH_SECRET=<it>)"])
+        // Nothing written at all is still its own problem.
+        let none = TestSystems.issues(#"{"components": {"auth": {"type": "auth"}}}"#, registry: WebHarness.registry).map(\.description)
+        #expect(none.count == 1 && none[0].hasPrefix("components.auth.keys: an auth component needs a key"), "\(none)")
+        let bare = TestSystems.issues(#"{"components": {"auth": {"type": "auth", "keys": [{"alg": "HS256"}]}}}"#, registry: WebHarness.registry).map(\.description)
+        #expect(bare == [#"components.auth.keys[0].secret: an HS256 key needs "secret""#], "\(bare)")
+    }
+
     @Test func roomPatternsMatchLikeGlobs() {
         let p = RoomPatterns(["lobby", "dev-*", "*-ops"])
         #expect(p.allows("lobby") && p.allows("dev-") && p.allows("dev-x") && p.allows("sec-ops"))
@@ -403,6 +416,41 @@ import Testing
         #expect(try await online() == ["obs"])
         let (text, _) = try await h.component("presence", as: PresenceComponent.self).console(["lobby"])
         #expect(text == "lobby: obs")
+    }
+}
+
+/// Presence events for the backend: joins, leaves and an emptied room become messages on the
+/// presence component's `events` channel, and from there reach a webhook-out target.
+@Suite struct PresenceEventsTests {
+    @Test func joinLeaveAndRoomEmptyReachAWebhookTarget() async throws {
+        let receiver = try await Receiver.start()
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "comings": {"type": "channel", "buffer": 64},
+              "comings-out": {"type": "mult", "using": {"source": "comings"}},
+              "presence": {"type": "presence", "using": {"events": "comings"}},
+              "events": {"type": "sse", "using": {"server": "http", "source": "fanout", "presence": "presence"}},
+              "hook": {"type": "webhook-out", "using": {"source": "comings-out"},
+                       "targets": [{"name": "backend", "url": "\#(try await receiver.url())", "secret": "\#(WebhookOutTests.secret)"}]}
+            }}
+            """#)
+        defer { Task { await h.stop(); await receiver.stop() } }
+        let carla = try LiveProcess("/usr/bin/curl", ["-sN", try await h.url("/events?name=carla&room=ops")])
+        await waitUntil("carla's join at the receiver") { receiver.all.count >= 1 }
+        carla.terminate()
+        await waitUntil("her leave and the empty room") { receiver.all.count >= 3 }
+        let bodies = try receiver.all.map { try JSONParser.parse($0.body).value }
+        #expect(bodies.map { $0["data"]?["event"]?.stringValue } == ["join", "leave", "room-empty"], "\(bodies)")
+        #expect(bodies.map { $0["text"]?.stringValue } == ["carla joined ops", "carla left ops", "ops is empty"])
+        #expect(bodies[0]["from"] == "presence" && bodies[0]["room"] == "ops")
+        #expect(bodies[0]["data"]?["user"] == "carla" && bodies[0]["data"]?["online"] == ["carla"])
+        #expect(bodies[2]["data"]?["user"] == .null && bodies[2]["data"]?["online"] == [])
+        #expect(bodies[0]["data"]?["instance"]?.stringValue?.isEmpty == false && bodies[0]["data"]?["time"] != nil)
+        let figures = try #require(try await h.map.inspect("presence")["figures"])
+        #expect(figures["eventsPut"] == 3 && figures["eventsDropped"] == 0, "\(figures)")
     }
 }
 

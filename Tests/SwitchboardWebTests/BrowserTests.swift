@@ -11,20 +11,74 @@ import Testing
     static let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     static let root = here.deletingLastPathComponent().deletingLastPathComponent()
 
+    /// Runs the browser script `Browser/<script>` with `arguments`; it must end with "ok".
+    func browse(_ script: String, _ arguments: [String]) async throws {
+        let browser = try LiveProcess("/usr/bin/env", ["python3", Self.here.appendingPathComponent("Browser/" + script).path] + arguments)
+        let status = await browser.waitForExit(limit: .seconds(180))
+        browser.terminate()
+        #expect(status == 0, "\(browser.text)")
+        #expect(browser.text.contains("ok"))
+    }
+
     @Test func twoWindowsChatThroughThePage() async throws {
         let dir = try temporaryDirectory()
         // The root system, on an ephemeral port.
         let system = try rootSystemOnPortZero(Self.root)
         try system.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
+        try await chatsInTwoWindows(["run"], in: dir, server: "http")
+    }
+
+    /// `dev/systems/chat-module.json`: the same chat through the `chat` module, the same page
+    /// and the same two windows.
+    @Test func theChatModuleServesTheSamePage() async throws {
+        let dir = try chatModuleSystem()
+        try await chatsInTwoWindows(["run", "--set", "port=0", "--set", "ops=0"], in: dir, server: "chat.http")
+    }
+
+    /// Runs the binary with `arguments` in `dir`, then the two-window chat script on the page
+    /// of the server component `server`.
+    func chatsInTwoWindows(_ arguments: [String], in dir: String, server name: String) async throws {
+        let server = try LiveProcess(switchboardBinary(), arguments, directory: dir)
+        defer { server.terminate() }
+        let url = try #require(await server.listeningURL(of: name))
+        #expect(await server.waitFor("system \"chat\" running"))
+        try await browse("chat_page.py", [String(url)])
+    }
+
+    /// The page across a restart of the real binary on the same port: switchboard.js comes
+    /// back by itself and resumes, so nothing said meanwhile is lost or shown twice.
+    @Test func thePageResumesAcrossAServerRestart() async throws {
+        let dir = try chatModuleSystem()
+        // A port free now, kept across the restart (the page must find the server again).
+        let port = try freePort()
+        try await browse("restart_page.py", [switchboardBinary(), dir, String(port)])
+    }
+
+    /// A token refreshed by switchboard.js before it expires keeps the page's WebSocket open.
+    @Test func aRefreshedTokenKeepsThePagesWebSocketOpen() async throws {
+        let dir = try temporaryDirectory()
+        try #"""
+            {"name": "chat", "components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "auth": {"type": "auth", "leeway": "0s", "keys": [{"alg": "HS256", "secret": "\#(AuthTests.secret)"}]},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox", "auth": "auth"}},
+              "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "auth": "auth"}},
+              "page": {"type": "page", "websocket": "/ws", "using": {"server": "http", "auth": "auth"}}
+            }}
+            """#.write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
         let server = try LiveProcess(switchboardBinary(), ["run"], directory: dir)
         defer { server.terminate() }
         let url = try #require(await server.listeningURL())
         #expect(await server.waitFor("system \"chat\" running"))
-        let browser = try LiveProcess("/usr/bin/env", ["python3", Self.here.appendingPathComponent("Browser/chat_page.py").path, String(url)])
-        let status = await browser.waitForExit(limit: .seconds(180))
-        browser.terminate()
-        #expect(status == 0, "\(browser.text)")
-        #expect(browser.text.contains("ok"))
+        // Long enough for Chromium to start and the page to connect on a loaded machine before
+        // the refresh is due (at 80 % of what is left, at least 5 s ahead).
+        let seconds: TimeInterval = 12
+        let expiry = Int((Date().timeIntervalSince1970 + seconds) * 1000)
+        let short = try await AuthTests.hs256(AuthTests.claims(sub: "alice", exp: seconds, iss: nil, aud: nil, rooms: ["*"]))
+        let fresh = try await AuthTests.hs256(AuthTests.claims(sub: "alice", exp: 3600, iss: nil, aud: nil, rooms: ["*"]))
+        try await browse("token_page.py", [String(url), short, fresh, String(expiry)])
     }
 
     @Test func privateMessagesAndPresenceOnTheSecurePage() async throws {
@@ -44,10 +98,32 @@ import Testing
         for who in ["alice", "bob", "carol"] {
             tokens.append(try await AuthTests.hs256(AuthTests.claims(sub: who, iss: nil, aud: nil, rooms: ["*"]), secret: secret))
         }
-        let browser = try LiveProcess("/usr/bin/env", ["python3", Self.here.appendingPathComponent("Browser/secure_page.py").path, String(url)] + tokens)
-        let status = await browser.waitForExit(limit: .seconds(180))
-        browser.terminate()
-        #expect(status == 0, "\(browser.text)")
-        #expect(browser.text.contains("ok"))
+        try await browse("secure_page.py", [String(url)] + tokens)
     }
+}
+
+/// A TCP port nothing listens on now (bound to port 0, read, closed).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A temporary directory holding `dev/systems/chat-module.json` with its database inside it.
+func chatModuleSystem() throws -> String {
+    let dir = try temporaryDirectory()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    try String(contentsOf: root.appendingPathComponent("dev/systems/chat-module.json"), encoding: .utf8)
+        .replacingOccurrences(of: "../../data/chat-module.sqlite", with: "chat.sqlite")
+        .write(toFile: dir + "/system.json", atomically: true, encoding: .utf8)
+    return dir
 }

@@ -81,6 +81,8 @@ import Testing
         #expect(s.value("switchboard_sse_delivered_total", ["component": "events"]) == Double(n * m))
         #expect(s.value("switchboard_sse_subscribers", ["component": "events"]) == Double(m))
         #expect(s.value("switchboard_mult_tap_delivered_total", ["component": "fanout"]) == Double(n))
+        // Every delivery of the mult: the taps' and its listener's (the SSE endpoint).
+        #expect(s.value("switchboard_mult_delivered_total", ["component": "fanout"]) == Double(2 * n))
         #expect(s.value("switchboard_mult_taps", ["component": "fanout"]) == 0)
         #expect(s.value("switchboard_channel_capacity_messages", ["component": "inbox"]) == 64)
         #expect(s.value("switchboard_component_state", ["component": "fanout", "state": "running"]) == 1)

@@ -237,17 +237,19 @@ final class FrameLog: @unchecked Sendable {
 /// A `pub` as the source of the stream endpoints (the tap-and-pump path, where a mult runs a
 /// listener): messages arrive on SSE and WebSocket alike.
 @Suite struct PubSourceTests {
+    static let system = #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 64},
+          "rooms": {"type": "pub", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0},
+          "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+          "events": {"type": "sse", "using": {"server": "http", "source": "rooms"}},
+          "ws": {"type": "websocket", "using": {"server": "http", "source": "rooms", "channel": "inbox"}}
+        }}
+        """#
+
     @Test func sseAndWebSocketStreamFromAPub() async throws {
-        let h = try await WebHarness.start(#"""
-            {"components": {
-              "inbox": {"type": "channel", "buffer": 64},
-              "rooms": {"type": "pub", "using": {"source": "inbox"}},
-              "http": {"type": "http-server", "port": 0},
-              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
-              "events": {"type": "sse", "using": {"server": "http", "source": "rooms"}},
-              "ws": {"type": "websocket", "using": {"server": "http", "source": "rooms", "channel": "inbox"}}
-            }}
-            """#)
+        let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
         let sse = try await SSEReader(try await h.url("/events?room=dev"))
         let events = try await h.component("events", as: SSEEndpoint.self)
@@ -261,5 +263,40 @@ final class FrameLog: @unchecked Sendable {
         #expect(try await sse.next().map { try JSONParser.parse($0.data).value["text"] } == "from curl")
         let frames = try await socket.value.filter { $0["type"] == "message" }.compactMap { $0["text"]?.stringValue }
         #expect(frames == ["from the socket", "from curl"])
+        // Both endpoints listen in the pub's own loop, as they would on a mult.
+        let rooms = try await h.component("rooms", as: PubComponent.self)
+        #expect(await rooms.inspect()["listeners"] == 2)
+        #expect(await events.inspect()["hub"] == "listener in the source's loop")
+    }
+
+    /// While the SSE endpoint is suspended (as a reload that restarts it does) its relay on the
+    /// pub keeps what is published meanwhile, and the endpoint takes it over when it resumes: a
+    /// client resuming from before gets every message, in order, none twice. (A pub used to be
+    /// tapped, and what it routed while the endpoint was away reached nobody.)
+    @Test func anSSEEndpointOnAPubMissesNothingPublishedWhileItWasSuspended() async throws {
+        let h = try await WebHarness.start(Self.system)
+        defer { Task { await h.stop() } }
+        let events = try await h.component("events", as: SSEEndpoint.self)
+        let inbox = try await h.component("inbox", as: ChannelComponent.self)
+        func publish(_ text: String) async throws -> String {
+            let r = try await h.postJSON("/messages", #"{"from": "p", "text": "\#(text)"}"#)
+            #expect(r.status == 202)
+            return r.body["id"]?.stringValue ?? ""
+        }
+        let first = try await publish("before")
+        let suspended = try await events.suspend()
+        var ids: [String] = []
+        for i in 0..<5 { ids.append(try await publish("meanwhile \(i)")) }
+        // Every one has left the channel for the pub before the endpoint comes back.
+        await waitUntil("the pub took them") { await inbox.inspect()["count"] == 0 }
+        try await events.resume(from: try #require(suspended))
+        ids.append(try await publish("after"))
+        let reader = try await SSEReader(try await h.url("/events"), headers: [("Last-Event-ID", first)])
+        var got: [String] = []
+        // Up to the last one published, which arrives either way.
+        while got.last != ids.last, let e = try await reader.next() {
+            if e.event == "message" { got.append(e.id ?? "") }
+        }
+        #expect(got == ids)
     }
 }

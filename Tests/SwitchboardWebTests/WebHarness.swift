@@ -25,11 +25,11 @@ struct WebHarness {
         return r
     }
 
+    /// Starts `json` through `SystemHarness` (ports as written: tests choose 0) with the types of
+    /// the three libraries.
     static func start(_ json: String, logger: Logger = .tests) async throws -> WebHarness {
-        let system = try SystemLoader(registry: registry, environment: [:], logger: logger).load(text: json)
-        let map = SystemMap(system, logger: logger)
-        try await map.start()
-        return WebHarness(map: map)
+        let system = try await SystemHarness.start(text: json, freePorts: false, registry: registry, environment: [:], logger: logger)
+        return WebHarness(map: system.map)
     }
 
     func component<T>(_ name: String, as: T.Type) async throws -> T {

@@ -19,6 +19,9 @@ void sb_editor_set_completer(sb_editor *editor, sb_completer completer, void *co
 /// (then *interrupted is 1).
 const char *sb_editor_gets(sb_editor *editor, int *interrupted);
 void sb_editor_reset(sb_editor *editor);
+/// Draws the prompt and the line being typed again on a new terminal line (after output that
+/// another thread printed over them).
+void sb_editor_refresh(sb_editor *editor);
 void sb_editor_history_add(sb_editor *editor, const char *line);
 int sb_editor_history_load(sb_editor *editor, const char *path);
 int sb_editor_history_save(sb_editor *editor, const char *path);

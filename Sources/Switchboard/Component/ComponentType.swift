@@ -21,6 +21,11 @@ public struct ComponentType: Sendable {
     public let updatableFields: Set<String>
     /// The console command its components answer, if any (see `ConsoleCommands`).
     public let console: ConsoleTopic?
+    /// What its components can do, by name (`"message-store"`, `"degradable"`): a refset
+    /// `{"$all": "message-store"}` takes every component whose type declares it. When the
+    /// registry knows the capability's protocol (`Capability`), `check` holds each built
+    /// component to it.
+    public let capabilities: Set<String>
     let build: @Sendable (ComponentContext) throws -> any Component
 
     /// A type named `name` whose instances `build` makes from a context.
@@ -33,13 +38,39 @@ public struct ComponentType: Sendable {
         summary: String = "",
         updatableFields: Set<String> = [],
         console: ConsoleTopic? = nil,
+        capabilities: Set<String> = [],
         build: @escaping @Sendable (ComponentContext) throws -> any Component
     ) {
         self.name = name
         self.summary = summary
         self.updatableFields = updatableFields
         self.console = console
+        self.capabilities = capabilities
         self.build = build
+    }
+}
+
+/// A named capability that component types declare (`ComponentType(capabilities:)`) and a
+/// refset selects by (`{"$all": "degradable"}`), with the Swift type its components must be.
+///
+/// ```swift
+/// registry.register(capability: Capability("degradable", summary: "may run without what it needs", is: (any Degradable).self))
+/// ```
+public struct Capability: Sendable {
+    /// The name a type declares and a refset names.
+    public let name: String
+    /// One line saying what the components that have it can do.
+    public let summary: String
+    /// The Swift type behind the name ("Degradable").
+    public let kindName: String
+    let accepts: @Sendable (any Component) -> Bool
+
+    /// A capability whose components are each a `T` (usually a protocol existential).
+    public init<T>(_ name: String, summary: String, is type: T.Type) {
+        self.name = name
+        self.summary = summary
+        kindName = ComponentContext.kindName(T.self)
+        accepts = { $0 is T }
     }
 }
 
@@ -56,15 +87,18 @@ public final class ComponentContext {
     /// Slot name → component name, as written under `"using"` (for types whose slots
     /// depend on their configuration).
     public let using: [String: String]
+    /// Slot name → the components written for a slot that takes several.
+    public let usingAll: [String: [String]]
     private(set) var slots: [DeclaredSlot] = []
     private(set) var claims: [Claim] = []
 
-    init(name: String, config: ConfigReader, runtime: ComponentRuntime, wiring: Wiring, using: [String: String]) {
+    init(name: String, config: ConfigReader, runtime: ComponentRuntime, wiring: Wiring, using: [String: String], usingAll: [String: [String]] = [:]) {
         self.name = name
         self.config = config
         self.runtime = runtime
         self.wiring = wiring
         self.using = using
+        self.usingAll = usingAll
     }
 
     /// The logger for this component (metadata `component=<name>`).
@@ -87,6 +121,15 @@ public final class ComponentContext {
         return Dependency(slot: slot, target: target, wiring: wiring)
     }
 
+    /// Declares a slot that takes several components, each a `T`: a list of names, or a refset
+    /// (`{"$all": "store"}`: every component of that type or capability); nil when `using` leaves it out, so
+    /// that "not given" and "given, none matched" differ.
+    public func dependencies<T>(_ slot: String, as type: T.Type, _ description: String = "") -> [Dependency<T>]? {
+        slots.append(DeclaredSlot(name: slot, kindName: Self.kindName(T.self), required: false, description: description, many: true) { $0 is T })
+        guard let targets = usingAll[slot] ?? using[slot].map({ [$0] }) else { return nil }
+        return targets.map { Dependency(slot: slot, target: $0, wiring: wiring) }
+    }
+
     /// Claims a unique resource, such as a route on a server: two components claiming the
     /// same `key` is a configuration error naming both.
     public func claim(_ key: String, described description: String) {
@@ -103,7 +146,17 @@ public final class ComponentContext {
         let kindName: String
         let required: Bool
         let description: String
+        var many = false
         let accepts: (any Component) -> Bool
+
+        init(name: String, kindName: String, required: Bool, description: String, many: Bool = false, accepts: @escaping (any Component) -> Bool) {
+            self.name = name
+            self.kindName = kindName
+            self.required = required
+            self.description = description
+            self.many = many
+            self.accepts = accepts
+        }
     }
 
     struct Claim {

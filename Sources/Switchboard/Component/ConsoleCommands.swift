@@ -32,6 +32,7 @@ public protocol ConsoleCommands: Component {
 /// What a component's console command throws when it cannot do what was asked: the console
 /// answers with the kind as its reason, and for `usage` the command's usage line too.
 public struct ConsoleCommandError: Error, CustomStringConvertible {
+    /// What was wrong with the command.
     public enum Kind: String, Sendable {
         /// Arguments the command does not take.
         case usage

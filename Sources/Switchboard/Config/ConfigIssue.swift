@@ -14,6 +14,10 @@ public struct ConfigIssue: Sendable, Hashable, CustomStringConvertible {
         case dependencyCycle
         case duplicateName
         case envUnset
+        /// A `$var` naming no declared variable, or `--set` of one.
+        case unknownVariable
+        /// A variable used with no value from `--set`, the environment or a default.
+        case variableUnset
         case conflict
         case unreadable
     }

@@ -81,9 +81,18 @@ public final class ConfigReader {
         return resolve(raw, at: path.appending(key))
     }
 
+    /// The value of `key` as written, `$env` and `$var` references left in place (marks it
+    /// known): what a module copies into the components it makes.
+    public func raw(_ key: String) -> JSONValue? {
+        known.insert(key)
+        return object[key]
+    }
+
     /// Replaces `{"$env": …}` by the environment's value; records an issue when it is unset.
     func resolve(_ raw: JSONValue, at valuePath: ConfigPath) -> JSONValue? {
         guard case .object(let o) = raw, let ref = o["$env"] else { return raw }
+        // A field read as a secret (`secret(_:)`) is marked before it is resolved.
+        let readAsSecret = context.secretPaths.contains(valuePath)
         context.secretPaths.insert(valuePath)
         guard case .string(let name) = ref, !name.isEmpty else {
             context.issues.add(.wrongType, at: valuePath.appending("$env"), "expected the name of an environment variable")
@@ -92,10 +101,11 @@ public final class ConfigReader {
         for k in o.keys where !["$env", "default", "optional"].contains(k) {
             context.issues.add(.unknownField, at: valuePath.appending(k), "unknown field \"\(k)\" in an $env reference (known: $env, default, optional)")
         }
-        if let v = context.environment[name] { return .string(v) }
+        if let v = context.lookup(name) { return .string(v) }
         if let d = o["default"] { return d }
         if o["optional"]?.boolValue == true { return nil }
-        context.issues.add(.envUnset, at: valuePath, "environment variable \(name) is not set")
+        context.issues.add(.envUnset, at: valuePath, "environment variable \(name) is not set"
+            + (readAsSecret ? " (a secret: make one with `openssl rand -hex 32` and export \(name)=<it>)" : ""))
         return nil
     }
 
@@ -112,13 +122,22 @@ public final class ConfigReader {
         return nil
     }
 
+    /// Records `d` as the value `key` takes when the document leaves it out (`check --show
+    /// --defaults`).
+    private func noteDefault(_ key: String, _ d: JSONValue) {
+        if object[key] == nil || object[key] == .null { context.defaults[path.appending(key)] = d }
+    }
+
     // MARK: Scalars
 
     /// An optional string field.
     public func string(_ key: String) -> String? { typed(key, "a string", \.stringValue) }
 
     /// A string field with a default.
-    public func string(_ key: String, default d: String) -> String { string(key) ?? d }
+    public func string(_ key: String, default d: String) -> String {
+        noteDefault(key, .string(d))
+        return string(key) ?? d
+    }
 
     /// A required string field; records a missing-field issue and returns "" when absent.
     public func requiredString(_ key: String) -> String {
@@ -152,7 +171,8 @@ public final class ConfigReader {
 
     /// An integer field with a default, checked against `range`.
     public func int(_ key: String, default d: Int, in range: ClosedRange<Int>? = nil) -> Int {
-        int(key, in: range) ?? d
+        noteDefault(key, .int(d))
+        return int(key, in: range) ?? d
     }
 
     /// An optional number field, checked against `range`.
@@ -167,10 +187,14 @@ public final class ConfigReader {
     }
 
     /// A boolean field with a default.
-    public func bool(_ key: String, default d: Bool) -> Bool { typed(key, "true or false", \.boolValue) ?? d }
+    public func bool(_ key: String, default d: Bool) -> Bool {
+        noteDefault(key, .bool(d))
+        return typed(key, "true or false", \.boolValue) ?? d
+    }
 
     /// A string field that must be one of `choices`.
     public func oneOf(_ key: String, _ choices: [String], default d: String) -> String {
+        noteDefault(key, .string(d))
         guard let s = string(key) else { return d }
         guard choices.contains(s) else {
             issue(.invalidValue, key, "\"\(s)\" is not one of \(choices.joined(separator: ", "))" + Suggestions.didYouMean(s, in: choices))
@@ -203,10 +227,14 @@ public final class ConfigReader {
     }
 
     /// A duration field with a default.
-    public func duration(_ key: String, default d: Duration) -> Duration { duration(key) ?? d }
+    public func duration(_ key: String, default d: Duration) -> Duration {
+        noteDefault(key, .string(d.configText))
+        return duration(key) ?? d
+    }
 
     /// A duration field with a default, checked against `range`.
     public func duration(_ key: String, default d: Duration, in range: ClosedRange<Duration>) -> Duration {
+        noteDefault(key, .string(d.configText))
         guard let v = duration(key) else { return d }
         guard range.contains(v) else {
             issue(.invalidValue, key, "\(v.short) is out of range \(range.lowerBound.short)...\(range.upperBound.short)")
@@ -309,9 +337,12 @@ public enum NumericField: String, Sendable {
 /// What all readers of one document share: the issue list, the environment, the secret paths.
 final class ConfigContext {
     let issues: IssueCollector
-    let environment: [String: String]
+    /// An environment variable's value: the process's, then an environment file's.
+    let lookup: @Sendable (String) -> String?
     var secretPaths: Set<ConfigPath> = []
     var numericFields: [ConfigPath: NumericField] = [:]
+    /// The defaults of the fields the document leaves out, by path.
+    var defaults: [ConfigPath: JSONValue] = [:]
     /// The system's `name`.
     var systemName = "switchboard"
     /// This process's `instance` name.
@@ -319,9 +350,13 @@ final class ConfigContext {
     /// Where relative paths in the document are from: the system file's directory.
     var baseDirectory = FileManager.default.currentDirectoryPath
 
-    init(issues: IssueCollector = IssueCollector(), environment: [String: String]) {
+    convenience init(issues: IssueCollector = IssueCollector(), environment: [String: String]) {
+        self.init(issues: issues, lookup: { environment[$0] })
+    }
+
+    init(issues: IssueCollector = IssueCollector(), lookup: @escaping @Sendable (String) -> String?) {
         self.issues = issues
-        self.environment = environment
+        self.lookup = lookup
     }
 }
 

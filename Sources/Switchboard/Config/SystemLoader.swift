@@ -23,10 +23,35 @@ public struct BuiltSystem: Sendable {
 public struct SystemLoader: Sendable {
     /// The types components may use.
     public let registry: ComponentRegistry
-    /// Where `$env` references are looked up.
+    /// Where `$env` references and variables' `env` are looked up.
     public var environment: [String: String]
+    /// Where a name the environment does not have is looked up next (an `--env-file`).
+    public var environmentFile: (@Sendable (String) -> String?)?
+
+    /// The environment, then the environment file.
+    var environmentLookup: @Sendable (String) -> String? {
+        let environment = environment
+        let file = environmentFile
+        return { name in environment[name] ?? file?(name) }
+    }
     /// The root logger components derive theirs from.
     public var logger: Logger
+    /// The profiles (names under the document's `profiles`) applied, in order, before anything
+    /// is read: `--profile dev,local`.
+    public var profiles: [String] = []
+    /// Values of the document's variables, ahead of the environment and the defaults:
+    /// `--set port=9000`.
+    public var settings: [String: String] = [:]
+    /// When not empty, only these components and what they depend on, directly or not, are
+    /// built (a partial start: `--only publish,events`).
+    public var only: [String] = []
+    /// Merge patches applied after the profiles and the modules' expansion (a test's: every
+    /// server on port 0, say).
+    public var patches: [JSONValue] = []
+    /// Instances that stand in for the named components (test doubles, Donut's overrides):
+    /// their fields are neither read nor checked, their `using` still orders the start, and
+    /// what uses them gets the double (checked against the slot's kind as usual).
+    public var overrides: [String: any Component] = [:]
 
     /// A loader for `registry`, reading `$env` from `environment`.
     public init(
@@ -64,15 +89,17 @@ public struct SystemLoader: Sendable {
         } catch {
             throw ConfigErrors([ConfigIssue(.syntax, at: ConfigPath(), error.description)])
         }
-        let context = ConfigContext(environment: environment)
+        let context = ConfigContext(lookup: environmentLookup)
         for dup in parsed.duplicateKeys {
             let isComponent = dup.elements.count == 2 && dup.elements.first == .key("components")
             let what = isComponent ? "component name \"\(dup.lastKey ?? "")\" is used twice" : "key \"\(dup.lastKey ?? "")\" appears twice"
             context.issues.add(.duplicateName, at: dup, what)
         }
-        guard case .object(let document) = parsed.value else {
+        guard case .object(let written) = parsed.value else {
             throw ConfigErrors([ConfigIssue(.wrongType, at: ConfigPath(), "the document must be a JSON object, found \(parsed.value.kindName)")])
         }
+        // What runs: the profiles applied, then the variables in place.
+        let (document, variables) = expand(written, context: context)
         let root = ConfigReader(document, at: ConfigPath(), context: context)
         let name = root.string("name", default: "switchboard")
         context.systemName = name
@@ -80,14 +107,17 @@ public struct SystemLoader: Sendable {
         context.instanceName = instance
         if let source { context.baseDirectory = URL(fileURLWithPath: source).deletingLastPathComponent().path }
         let shutdownTimeout = root.duration("shutdownTimeout", default: .seconds(10))
-        root.markKnown("$schema", "description")
+        root.markKnown("$schema", "description", "vars")
         for (key, validate) in registry.sections {
             if let section = root.object(key) { validate(section) }
         }
         let specs = componentSpecs(root)
         let graph = DependencyGraph(
             nodes: specs.map(\.name),
-            edges: specs.flatMap { s in s.using.sorted { $0.key < $1.key }.map { DependencyGraph.Edge(from: s.name, slot: $0.key, to: $0.value) } }
+            edges: specs.flatMap { s in
+                s.using.sorted { $0.key < $1.key }.map { DependencyGraph.Edge(from: s.name, slot: $0.key, to: $0.value) }
+                    + s.usingAll.sorted { $0.key < $1.key }.flatMap { slot, names in names.map { DependencyGraph.Edge(from: s.name, slot: slot, to: $0) } }
+            }
         )
         for cycle in graph.cycles() {
             context.issues.add(.dependencyCycle, at: ConfigPath("components", cycle[0], "using"), "dependency cycle: " + cycle.joined(separator: " → "))
@@ -99,13 +129,219 @@ public struct SystemLoader: Sendable {
             name: name, instance: instance, document: document, components: specs, graph: graph,
             shutdownTimeout: shutdownTimeout, secretPaths: context.secretPaths, source: source)
         spec.numericFields = context.numericFields
+        spec.variables = variables
+        spec.profiles = profiles
+        spec.defaults = context.defaults
         return BuiltSystem(
             spec: spec, instances: built.instances, runtimes: built.runtimes,
             types: specs.reduce(into: [:]) { $0[$1.name] = registry.type(named: $1.type) }, wiring: wiring)
     }
 
+    /// What runs of `written` (issues go to `context`): the profiles applied, the modules
+    /// expanded, the patches applied, the refsets resolved, `only` and the overrides applied,
+    /// then every `$var` replaced.
+    func expand(_ written: JSONObject, context: ConfigContext) -> (JSONObject, SystemVariables) {
+        var profiled = Profiles.apply(profiles, to: written, issues: context.issues)
+        profiled = expandModules(profiled, context: context)
+        // Over the expanded components (a harness names `chat.http`).
+        for patch in patches { profiled = MergePatch.apply(patch, to: .object(profiled)).objectValue ?? profiled }
+        profiled = resolveRefsets(profiled, issues: context.issues)
+        // Before the variables: what is left out needs none of its values.
+        if !only.isEmpty { profiled = Self.keeping(only, in: profiled, issues: context.issues) }
+        if !overrides.isEmpty { profiled = Self.replacing(Array(overrides.keys), in: profiled, issues: context.issues) }
+        let variables = SystemVariables.resolve(profiled, settings: settings, environment: environmentLookup, issues: context.issues)
+        var body = profiled
+        body["vars"] = nil
+        guard case .object(var document) = variables.substitute(.object(body), at: ConfigPath(), issues: context.issues, secretPaths: &context.secretPaths) else {
+            return (profiled, variables)
+        }
+        if let declared = profiled["vars"] { document["vars"] = declared }
+        return (document, variables)
+    }
+
+    /// `document` with every component whose type is a module replaced by the module's
+    /// components, named `<module>.<local>`, at its place, each with its `overrides` applied.
+    func expandModules(_ document: JSONObject, context: ConfigContext) -> JSONObject {
+        guard let components = document["components"]?.objectValue,
+            components.contains(where: { $0.value["type"]?.stringValue.flatMap(registry.module(named:)) != nil })
+        else { return document }
+        var expanded = JSONObject()
+        for (name, value) in components {
+            guard case .object(let object) = value, let module = object["type"]?.stringValue.flatMap(registry.module(named:)) else {
+                if expanded[name] != nil {
+                    context.issues.add(.duplicateName, at: ConfigPath("components", name), "component name \"\(name)\" is also made by a module")
+                }
+                expanded[name] = value
+                continue
+            }
+            let path = ConfigPath("components", name)
+            let reader = ConfigReader(object, at: path, context: context)
+            reader.markKnown("type", "overrides")
+            var overrides = JSONObject()
+            switch object["overrides"] {
+            case .object(let o)?: overrides = o
+            case nil, .null?: break
+            case let other?: context.issues.add(.wrongType, at: path.appending("overrides"), "expected an object: the module's component name → a merge patch over it, found \(other.kindName)")
+            }
+            let parts = module.expand(ModuleContext(name: name, config: reader))
+            reader.finish()
+            for (local, component) in parts {
+                let full = "\(name).\(local)"
+                var made = JSONValue.object(component)
+                if let patch = overrides[local] {
+                    made = MergePatch.apply(patch, to: made)
+                    overrides[local] = nil
+                }
+                if expanded[full] != nil || (components[full] != nil && full != name) {
+                    context.issues.add(.duplicateName, at: path, "component name \"\(full)\" is made by module \(name) and written out too")
+                }
+                expanded[full] = made
+            }
+            for (local, _) in overrides {
+                let made = parts.map(\.0)
+                context.issues.add(.unknownField, at: path.appending("overrides").appending(local),
+                                   "module \(name) (\(module.name)) makes no component \"\(local)\" (it makes \(made.joined(separator: ", ")))" + Suggestions.didYouMean(local, in: made))
+            }
+        }
+        var result = document
+        result["components"] = .object(expanded)
+        return result
+    }
+
+    /// `document` with every refset under a component's `using` — `{"$all": "store"}` —
+    /// replaced by the names of the components of that type, or failing that of the types
+    /// that declare that capability (the component itself left out), in file order: what
+    /// `check --show` shows and the graph is made of.
+    func resolveRefsets(_ document: JSONObject, issues: IssueCollector) -> JSONObject {
+        guard var components = document["components"]?.objectValue else { return document }
+        let typeOf = Dictionary(components.compactMap { c in c.value["type"]?.stringValue.map { (c.key, $0) } }, uniquingKeysWith: { a, _ in a })
+        for (name, value) in components {
+            guard case .object(var object) = value, case .object(var using)? = object["using"] else { continue }
+            var changed = false
+            for (slot, target) in using {
+                guard case .object(let ref) = target, let all = ref["$all"] else { continue }
+                let path = ConfigPath("components", name, "using", slot)
+                guard ref.count == 1, case .string(let type) = all else {
+                    issues.add(.wrongType, at: path, "a refset is {\"$all\": \"<component type or capability>\"} and nothing else")
+                    continue
+                }
+                let selects: (String) -> Bool
+                if registry.type(named: type) != nil {
+                    selects = { $0 == type }
+                } else if registry.capabilityNames.contains(type) {
+                    selects = { registry.type(named: $0)?.capabilities.contains(type) == true }
+                } else {
+                    let known = registry.typeNames + registry.capabilityNames
+                    issues.add(.unknownType, at: path.appending("$all"), "unknown component type or capability \"\(type)\"" + Suggestions.didYouMean(type, in: known))
+                    continue
+                }
+                using[slot] = .array(components.filter { $0.key != name && typeOf[$0.key].map(selects) == true }.map { .string($0.key) })
+                changed = true
+            }
+            if changed {
+                object["using"] = .object(using)
+                components[name] = .object(object)
+            }
+        }
+        var result = document
+        result["components"] = .object(components)
+        return result
+    }
+
+    /// `document` with the components `names` reduced to their `type` and `using`: a double
+    /// stands in for each, and their fields (and the variables those use) are not needed.
+    static func replacing(_ names: [String], in document: JSONObject, issues: IssueCollector) -> JSONObject {
+        guard var components = document["components"]?.objectValue else { return document }
+        for name in names.sorted() {
+            guard let written = components[name]?.objectValue else {
+                issues.add(.missingDependency, at: ConfigPath("components"), "override \(name): no component named \"\(name)\"" + Suggestions.didYouMean(name, in: components.keys))
+                continue
+            }
+            var kept = JSONObject()
+            for key in ["type", "using"] { if let v = written[key] { kept[key] = v } }
+            components[name] = .object(kept)
+        }
+        var result = document
+        result["components"] = .object(components)
+        return result
+    }
+
+    /// `document` with only the components `names` and those they use, directly or not; a
+    /// name that is not a component is an issue.
+    static func keeping(_ names: [String], in document: JSONObject, issues: IssueCollector) -> JSONObject {
+        guard let components = document["components"]?.objectValue else { return document }
+        var keep = Set<String>()
+        var next: [String] = []
+        for name in names {
+            guard components[name] != nil else {
+                issues.add(.missingDependency, at: ConfigPath("components"), "--only \(name): no component named \"\(name)\"" + Suggestions.didYouMean(name, in: components.keys))
+                continue
+            }
+            next.append(name)
+        }
+        while let name = next.popLast() {
+            guard keep.insert(name).inserted else { continue }
+            // A slot's target that is not a component is the full validation's to report.
+            for target in components[name]?["using"]?.objectValue?.map(\.value) ?? [] {
+                let used = target.arrayValue?.compactMap(\.stringValue) ?? target.stringValue.map { [$0] } ?? []
+                next += used.filter { components[$0] != nil }
+            }
+        }
+        var result = document
+        result["components"] = .object(JSONObject(components.filter { keep.contains($0.key) }.map { ($0.key, $0.value) }))
+        return result
+    }
+
+    /// The variables of the document at `path` (after the profiles), without building the
+    /// system: what `switchboard vars` lists. Problems of the declarations are in `issues`.
+    public func variables(file path: String) throws(ConfigErrors) -> (variables: SystemVariables, issues: [ConfigIssue]) {
+        try variables(of: Self.object(file: path))
+    }
+
+    /// The variables of a document given as text, as `variables(file:)`.
+    public func variables(text: String) throws(ConfigErrors) -> (variables: SystemVariables, issues: [ConfigIssue]) {
+        try variables(of: Self.object(bytes: Array(text.utf8), source: "the document"))
+    }
+
+    private func variables(of written: JSONObject) -> (variables: SystemVariables, issues: [ConfigIssue]) {
+        let context = ConfigContext(lookup: environmentLookup)
+        let (_, variables) = expand(written, context: context)
+        return (variables, context.issues.issues)
+    }
+
+    /// The document at `path` as it will run (profiles applied, variables in place), without
+    /// building the system; nil when the file is not valid (`load` says why).
+    public func document(file path: String) -> JSONObject? {
+        (try? Self.object(file: path)).flatMap(document(of:))
+    }
+
+    /// The document given as text as it will run, as `document(file:)`.
+    public func document(text: String) -> JSONObject? {
+        (try? Self.object(bytes: Array(text.utf8), source: "the document")).flatMap(document(of:))
+    }
+
+    private func document(of written: JSONObject) -> JSONObject? {
+        let context = ConfigContext(lookup: environmentLookup)
+        let (document, _) = expand(written, context: context)
+        return context.issues.issues.isEmpty ? document : nil
+    }
+
+    private static func object(file path: String) throws(ConfigErrors) -> JSONObject {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors([ConfigIssue(.unreadable, at: ConfigPath(), "\(path) cannot be read")])
+        }
+        return try object(bytes: Array(data), source: path)
+    }
+
+    private static func object(bytes: [UInt8], source: String) throws(ConfigErrors) -> JSONObject {
+        guard let parsed = try? JSONParser.parse(bytes), case .object(let written) = parsed.value else {
+            throw ConfigErrors([ConfigIssue(.syntax, at: ConfigPath(), "\(source) is not a JSON object")])
+        }
+        return written
+    }
+
     /// The host name and the lowest port an `http-server` names (`web-1:8081`), or
-    /// the host name and the process id.
+    /// the host name and the process id (`web-1/2176`: a slash, so that it does not read as a port).
     static func defaultInstance(_ document: JSONObject) -> String {
         // gethostname, not ProcessInfo.hostName, which may ask DNS on every load.
         var buffer = [CChar](repeating: 0, count: 256)
@@ -116,7 +352,7 @@ public struct SystemLoader: Sendable {
             return v["port"]?.intValue
         }
         if let port = ports.min(), port != 0 { return "\(host):\(port)" }
-        return "\(host):\(ProcessInfo.processInfo.processIdentifier)"
+        return "\(host)/\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// Reads the `components` object: names, types and `using` edges, each checked.
@@ -143,27 +379,48 @@ public struct SystemLoader: Sendable {
             case let other?: root.issue(.wrongType, at: path.appending("type"), "expected a type name, found \(other.kindName)"); continue
             }
             if registry.type(named: type) == nil {
-                root.issue(.unknownType, at: path.appending("type"), "unknown component type \"\(type)\"" + Suggestions.didYouMean(type, in: registry.typeNames))
+                root.issue(.unknownType, at: path.appending("type"), "unknown component type \"\(type)\"" + Suggestions.didYouMean(type, in: registry.allTypeNames))
             }
             var using: [String: String] = [:]
+            var usingAll: [String: [String]] = [:]
             switch object["using"] {
             case nil: break
             case .object(let u)?:
                 for (slot, target) in u {
-                    guard case .string(let t) = target else {
-                        root.issue(.wrongType, at: path.appending("using").appending(slot), "expected a component name, found \(target.kindName)")
+                    let slotPath = path.appending("using").appending(slot)
+                    let named: [(String, ConfigPath)]
+                    switch target {
+                    case .string(let t): named = [(t, slotPath)]
+                    case .array(let items):
+                        // A slot that takes several: a list (or a refset, resolved to one).
+                        named = items.enumerated().compactMap { i, item in
+                            guard case .string(let t) = item else {
+                                root.issue(.wrongType, at: slotPath.appending(i), "expected a component name, found \(item.kindName)")
+                                return nil
+                            }
+                            return (t, slotPath.appending(i))
+                        }
+                    case .object(let o) where o["$all"] != nil:
+                        continue  // a refset that did not resolve: reported where it failed
+                    default:
+                        root.issue(.wrongType, at: slotPath, "expected a component name, a list of them or {\"$all\": type or capability}, found \(target.kindName)")
                         continue
                     }
-                    if components.object[t] == nil {
-                        root.issue(.missingDependency, at: path.appending("using").appending(slot),
-                            "no component named \"\(t)\"" + Suggestions.didYouMean(t, in: components.object.keys))
-                        continue
+                    var found: [String] = []
+                    for (t, at) in named {
+                        guard components.object[t] != nil else {
+                            root.issue(.missingDependency, at: at, "no component named \"\(t)\"" + Suggestions.didYouMean(t, in: components.object.keys))
+                            continue
+                        }
+                        found.append(t)
                     }
-                    using[slot] = t
+                    if case .array = target { usingAll[slot] = found } else if let t = found.first { using[slot] = t }
                 }
             case let other?: root.issue(.wrongType, at: path.appending("using"), "expected an object of slot → component name, found \(other.kindName)")
             }
-            specs.append(ComponentSpec(name: name, type: type, using: using, config: object))
+            var spec = ComponentSpec(name: name, type: type, using: using, config: object)
+            spec.usingAll = usingAll
+            specs.append(spec)
         }
         return specs
     }
@@ -184,10 +441,23 @@ public struct SystemLoader: Sendable {
             // reported), so a type whose slots follow its "using" declares them all.
             let written = (spec.config["using"]?.objectValue ?? JSONObject()).compactMap { e in e.value.stringValue.map { (e.key, $0) } }
             let using = Dictionary(written, uniquingKeysWith: { a, _ in a })
-            let context = ComponentContext(name: spec.name, config: reader, runtime: runtime, wiring: wiring, using: using)
-            do {
-                instances[spec.name] = try type.build(context)
+            let context = ComponentContext(name: spec.name, config: reader, runtime: runtime, wiring: wiring, using: using, usingAll: spec.usingAll)
+            if let double = overrides[spec.name] {
+                instances[spec.name] = double
                 runtimes[spec.name] = runtime
+                continue
+            }
+            do {
+                let instance = try type.build(context)
+                instances[spec.name] = instance
+                runtimes[spec.name] = runtime
+                // A declared capability the component does not have is the type's defect, and
+                // a refset would hand it to a slot that cannot use it.
+                for name in type.capabilities.sorted() {
+                    guard let capability = registry.capabilities[name], !capability.accepts(instance) else { continue }
+                    root.issue(.wrongDependencyKind, at: spec.path.appending("type"),
+                        "type \"\(type.name)\" declares capability \"\(name)\", but its component is not a \(capability.kindName)")
+                }
             } catch {
                 reader.issue(.invalidValue, nil, "\(error)")
             }
@@ -209,6 +479,21 @@ public struct SystemLoader: Sendable {
             root.issue(.unknownSlot, at: usingPath.appending(slot), "\"\(spec.type)\" has no slot \"\(slot)\"" + known)
         }
         for slot in context.slots {
+            if slot.many {
+                // Each component the slot names must be of its kind.
+                let targets = spec.usingAll[slot.name] ?? spec.using[slot.name].map { [$0] } ?? []
+                for target in targets {
+                    guard let instance = instances[target], !slot.accepts(instance) else { continue }
+                    let targetType = specs.first { $0.name == target }?.type ?? "?"
+                    root.issue(.wrongDependencyKind, at: usingPath.appending(slot.name),
+                        "slot \"\(slot.name)\" of \"\(spec.name)\" takes \(slot.kindName)s, but \"\(target)\" is a \(targetType)")
+                }
+                continue
+            }
+            if spec.usingAll[slot.name] != nil {
+                root.issue(.wrongType, at: usingPath.appending(slot.name), "slot \"\(slot.name)\" of \"\(spec.name)\" takes one component, not a list")
+                continue
+            }
             guard let target = spec.using[slot.name] else {
                 if slot.required, spec.config["using"]?[slot.name] == nil {
                     root.issue(.missingDependency, at: usingPath.appending(slot.name),

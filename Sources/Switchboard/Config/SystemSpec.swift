@@ -6,6 +6,9 @@ public struct ComponentSpec: Sendable, Equatable {
     public let type: String
     /// Slot name → the name of the component that fills it.
     public let using: [String: String]
+    /// Slot name → the components that fill a slot taking several (a list, or a refset
+    /// `{"$all": type}` resolved after expansion).
+    public var usingAll: [String: [String]] = [:]
     /// The component's whole object as written, `type` and `using` included.
     public let config: JSONObject
     /// Where the object sits in the document.
@@ -28,7 +31,8 @@ public struct SystemSpec: Sendable {
     /// This process's name among the instances of the system (top-level `instance`), in the
     /// logs, the console prompt and a bus's list of instances.
     public let instance: String
-    /// The whole document as written.
+    /// The whole document as it runs: as written, with the profiles applied and the variables
+    /// in place (their declarations kept under `vars`).
     public let document: JSONObject
     /// The components in file order.
     public let components: [ComponentSpec]
@@ -43,6 +47,13 @@ public struct SystemSpec: Sendable {
     /// Every numeric setting the components' readers asked for (present or not), by path:
     /// what a fuzzer or a reference generator walks.
     public var numericFields: [ConfigPath: NumericField] = [:]
+    /// The declared variables and where each value came from.
+    public var variables = SystemVariables(all: [])
+    /// The profiles applied, in order.
+    public var profiles: [String] = []
+    /// The value each field the components read but the document leaves out takes: what
+    /// `check --show --defaults` fills in.
+    public var defaults: [ConfigPath: JSONValue] = [:]
 
     /// The component named `name`.
     public func component(_ name: String) -> ComponentSpec? {
@@ -57,6 +68,34 @@ public struct SystemSpec: Sendable {
     /// The document with every secret value replaced by `"••••"`.
     public func maskedDocument() -> JSONValue {
         mask(.object(document), at: ConfigPath())
+    }
+
+    /// The document as it runs, for showing: secrets masked, without the `vars` declarations
+    /// (they are in place), and with `defaults`, every field a component reads but the
+    /// document leaves out, at its default.
+    public func shownDocument(defaults withDefaults: Bool) -> JSONValue {
+        var document = document
+        document["vars"] = nil
+        var value = JSONValue.object(document)
+        if withDefaults {
+            for (path, d) in defaults.sorted(by: { $0.key.description < $1.key.description }) {
+                value = Self.inserting(d, at: path.elements[...], into: value)
+            }
+        }
+        return mask(value, at: ConfigPath())
+    }
+
+    /// `value` with `new` at `path`, where nothing is (objects only: a path through an array
+    /// or a scalar is left alone).
+    private static func inserting(_ new: JSONValue, at path: ArraySlice<ConfigPath.Element>, into value: JSONValue) -> JSONValue {
+        guard let first = path.first, case .key(let key) = first else { return value }
+        guard case .object(var o) = value else { return value }
+        if path.count == 1 {
+            if o[key] == nil || o[key] == .null { o[key] = new }
+        } else {
+            o[key] = inserting(new, at: path.dropFirst(), into: o[key] ?? .object(JSONObject()))
+        }
+        return .object(o)
     }
 
     /// The component's configuration with every secret value replaced by `"••••"`.

@@ -107,6 +107,18 @@ extension Duration {
     }
 
     /// Short human form: `850µs`, `12.3ms`, `4.20s`.
+    /// The duration as `system.json` writes it, parsed back exactly: `"7d"`, `"1h"`, `"2m"`,
+    /// `"15s"`, `"250ms"`, or a number of seconds below a millisecond's precision.
+    public var configText: String {
+        let ms = milliseconds
+        guard ms == ms.rounded(), ms < 9e15 else { return "\(Double(components.seconds) + Double(components.attoseconds) / 1e18)" }
+        let whole = Int64(ms)
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where whole >= size && whole % size == 0 {
+            return "\(whole / size)\(unit)"
+        }
+        return "\(whole)ms"
+    }
+
     public var short: String {
         let ms = milliseconds
         if ms < 1 { return "\(Int((ms * 1000).rounded()))µs" }

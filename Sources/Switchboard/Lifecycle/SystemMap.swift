@@ -126,7 +126,8 @@ public actor SystemMap {
         if let d = node.startDuration { o["startDurationMs"] = .double(d.milliseconds) }
         if let e = node.lastError { o["lastError"] = .string(e) }
         if node.state == .running, let why = (node.instance as? any Degradable)?.degradation { o["degraded"] = .string(why) }
-        o["dependencies"] = .object(JSONObject(node.spec.using.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+        o["dependencies"] = .object(JSONObject(node.spec.using.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }
+            + node.spec.usingAll.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))
         o["dependents"] = .array(spec.graph.dependents(of: node.spec.name).map(JSONValue.string))
         return .object(o)
     }

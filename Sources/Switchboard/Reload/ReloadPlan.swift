@@ -33,7 +33,7 @@ public struct ReloadPlan: Sendable {
             }
             if before.type != c.type {
                 action[c.name] = (.restart, "type \(before.type) → \(c.type)")
-            } else if before.using != c.using {
+            } else if before.using != c.using || before.usingAll != c.usingAll {
                 action[c.name] = (.restart, "using changed")
             } else {
                 let changed = c.changedFields(from: before)

@@ -7,7 +7,8 @@ import Synchronization
 /// ```swift
 /// let chan = Chan<Int>(.fixed(16))
 /// Task { for i in 1...3 { await chan.send(i) }; chan.close() }
-/// for await i in chan { print(i) }   // 1 2 3
+/// var got: [Int] = []
+/// for await i in chan { got.append(i) }   // [1, 2, 3]
 /// ```
 ///
 /// - Important: After `close()` buffered items still drain, then receivers see the end

@@ -108,11 +108,14 @@ public final class MultComponent: MessageListening, MessageTailable {
         o["tapDefaults"] = ["policy": .string(defaults.policy.rawValue), "capacity": .int(defaults.capacity)]
         let taps = running?.mult.currentTaps ?? []
         o["tapCount"] = .int(taps.count)
-        o["listeners"] = .int(running?.mult.listeners.withLock { $0.count } ?? 0)
+        o["listeners"] = .int(running?.mult.listeners.count ?? 0)
         o["taps"] = .array(taps.map(\.json))
-        if let totals = running?.mult.tapTotals {
-            // Across every tap there has been, so they only grow (what `/metrics` counts).
-            o["delivered"] = .int(totals.delivered)
+        if let running, case let totals = running.mult.tapTotals {
+            // Across every tap there has been, so they only grow (what `/metrics` counts); the
+            // listeners' deliveries (SSE, WebSocket) count too, so the mult's figure is every
+            // delivery it made.
+            o["delivered"] = .int(totals.delivered &+ running.mult.listeners.delivered)
+            o["tapDelivered"] = .int(totals.delivered)
             o["dropped"] = .int(totals.dropped)
             o["buffered"] = .int(totals.buffered)
         }

@@ -8,7 +8,7 @@ import Synchronization
 /// "rooms": { "type": "pub", "using": { "source": "inbox" }, "topic": "room",
 ///            "defaultTopic": "lobby", "buffers": { "lobby": 512 } }
 /// ```
-public final class PubComponent: MessageFanout, MessageTailable {
+public final class PubComponent: MessageListening, MessageTailable {
     struct Config {
         var topic: String
         var defaultTopic: String?
@@ -95,6 +95,11 @@ public final class PubComponent: MessageFanout, MessageTailable {
         return r.pub.subscribe(topic, name: options.name, policy: options.policy ?? config.policy, capacity: options.capacity)
     }
 
+    public func listen(_ deliver: @escaping @Sendable ([Message]) async -> Void, end: @escaping @Sendable () -> Void) throws -> @Sendable () -> Void {
+        guard let r = running.withLock({ $0 }) else { throw NotRunning(name) }
+        return r.pub.listen(deliver, end: end)
+    }
+
     public func tail(capacity: Int) throws -> Tap<Message> {
         guard running.withLock({ $0 != nil }) else { throw NotRunning(name) }
         return tails.tap(name: "tail", policy: .dropOldest, capacity: capacity)
@@ -106,6 +111,7 @@ public final class PubComponent: MessageFanout, MessageTailable {
         o["topic"] = .string(config.topic)
         if let r = running.withLock({ $0 }) {
             o["unrouted"] = .int(r.pub.unrouted)
+            o["listeners"] = .int(r.pub.listenerCount)
             let totals = r.pub.tapTotals
             o["delivered"] = .int(totals.delivered)
             o["dropped"] = .int(totals.dropped)

@@ -19,19 +19,11 @@ public final class Mult<Element: Sendable>: Sendable {
     @usableFromInline let taps = Fanout<Element>()
     @usableFromInline let keepTapsOpen: Bool
     @usableFromInline let batchSize: Int
-    @usableFromInline let listeners = Mutex<[UInt64: Listener]>([:])
-    private let listenerIDs = Atomic<UInt64>(0)
+    @usableFromInline let listeners = Listeners<Element>()
     @usableFromInline let delivering = Atomic<Bool>(false)
 
     /// Whether a batch taken from the source is still on its way to the consumers.
     public var isDelivering: Bool { delivering.load(ordering: .acquiring) }
-
-    /// A consumer run inside the mult's own loop (see `listen`).
-    @usableFromInline
-    struct Listener: Sendable {
-        @usableFromInline let deliver: @Sendable ([Element]) async -> Void
-        @usableFromInline let end: @Sendable () -> Void
-    }
 
     /// A mult over `source`. `keepTapsOpen` leaves taps open when the source closes.
     public init(_ source: Chan<Element>, keepTapsOpen: Bool = false, batchSize: Int = 256) {
@@ -51,9 +43,7 @@ public final class Mult<Element: Sendable>: Sendable {
     /// A listener is a tap without a buffer or a task: the mult waits for it (like a `block`
     /// tap), and saves the hand-over to a task of its own. It must not wait for long.
     public func listen(_ deliver: @escaping @Sendable ([Element]) async -> Void, end: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
-        let id = listenerIDs.add(1, ordering: .relaxed).newValue
-        listeners.withLock { $0[id] = Listener(deliver: deliver, end: end) }
-        return { [weak self] in _ = self?.listeners.withLock { $0.removeValue(forKey: id) } }
+        listeners.add(deliver, end: end)
     }
 
     /// Removes `tap` (same as `tap.cancel()`).
@@ -75,11 +65,11 @@ public final class Mult<Element: Sendable>: Sendable {
             defer { delivering.store(false, ordering: .releasing) }
             // Listeners first: their delivery cannot be cut short by cancellation, so a batch
             // taken from the source always reaches them even when the mult is stopping.
-            for listener in listeners.withLock({ Array($0.values) }) { await listener.deliver(batch) }
+            await listeners.deliver(batch)
             if await !taps.deliver(batch) { break }
         }
         if !keepTapsOpen || Task.isCancelled { taps.closeAll() }
-        for listener in listeners.withLock({ l in defer { l.removeAll() }; return Array(l.values) }) { listener.end() }
+        listeners.endAll()
     }
 
     /// Closes every tap now.

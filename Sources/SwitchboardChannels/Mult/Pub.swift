@@ -19,6 +19,8 @@ public final class Pub<Element: Sendable>: Sendable {
     private let state = Mutex<(topics: [String: Fanout<Element>], closed: Bool)>(([:], false))
     /// Subscribers to every item, whatever its topic (a store, say).
     private let everything = Fanout<Element>()
+    /// Consumers of every item run inside the pub's loop (see `listen`).
+    private let listeners = Listeners<Element>()
     private let bufferFor: @Sendable (String) -> Int
     private let unroutedCount = Atomic<Int>(0)
 
@@ -50,6 +52,16 @@ public final class Pub<Element: Sendable>: Sendable {
         return everything.tap(name: name, policy: policy, capacity: capacity)
     }
 
+    /// Runs `deliver` with every batch, whatever its topics, inside the pub's own loop before the
+    /// subscriptions get it, and `end` once the pub stops; returns the call that removes it (as
+    /// `Mult.listen`: a stream endpoint filters by room itself).
+    public func listen(_ deliver: @escaping @Sendable ([Element]) async -> Void, end: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        listeners.add(deliver, end: end)
+    }
+
+    /// How many listeners there are.
+    public var listenerCount: Int { listeners.count }
+
     /// Removes every subscriber of `topic`.
     public func unsubscribeAll(_ topic: String) {
         let set = state.withLock { $0.topics.removeValue(forKey: topic) }
@@ -77,6 +89,8 @@ public final class Pub<Element: Sendable>: Sendable {
         routing: while !Task.isCancelled {
             let batch = await source.receive(upTo: 256)
             if batch.isEmpty { break }
+            // Listeners first, as a mult's: a batch taken always reaches them.
+            await listeners.deliver(batch)
             if !everything.isEmpty, await !everything.deliver(batch) { break routing }
             var groups: [(String, [Element])] = []
             for item in batch {
@@ -97,5 +111,6 @@ public final class Pub<Element: Sendable>: Sendable {
         }
         for set in sets { set.closeAll() }
         everything.closeAll()
+        listeners.endAll()
     }
 }

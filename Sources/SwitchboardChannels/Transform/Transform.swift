@@ -6,7 +6,7 @@
 ///
 /// ```swift
 /// let xf = Transform<Int, Int>.filter { $0.isMultiple(of: 2) }.then(.map { $0 * 10 }).then(.take(2))
-/// xf.apply(to: 1...10)   // [20, 40]
+/// let tens = xf.apply(to: 1...10)   // [20, 40]
 /// ```
 public struct Transform<Input, Output>: Sendable {
     /// Makes a fresh stepper: the transform's state (e.g. how many `take` has passed) lives in it.

@@ -4,13 +4,13 @@ import Foundation
 /// libedit, for the interactive console: prompt, history, Tab completion, Ctrl-C.
 ///
 /// The only file that imports the C shim.
-final class LineEditor {
+package final class LineEditor {
     private let editor: OpaquePointer
     private let historyPath: String?
     /// Completions for the text before the cursor.
-    var complete: (String) -> [String] = { _ in [] }
+    package var complete: (String) -> [String] = { _ in [] }
 
-    init?(program: String, historyPath: String?) {
+    package init?(program: String, historyPath: String?) {
         // Without a locale libedit drops non-ASCII input.
         if setlocale(LC_ALL, "") == nil { setlocale(LC_ALL, "C.UTF-8") }
         guard let e = sb_editor_new(program) else { return nil }
@@ -33,13 +33,13 @@ final class LineEditor {
     }
 
     /// The outcome of reading one line.
-    enum Input {
+    package enum Input {
         case line(String)
         case interrupted
         case end
     }
 
-    func read(prompt: String) -> Input {
+    package func read(prompt: String) -> Input {
         sb_editor_set_prompt(editor, prompt)
         var interrupted: Int32 = 0
         guard let raw = sb_editor_gets(editor, &interrupted) else {
@@ -54,13 +54,16 @@ final class LineEditor {
         return .line(line)
     }
 
-    func remember(_ line: String) {
+    /// Draws the prompt and what is being typed again (after another thread printed a line).
+    package func refresh() { sb_editor_refresh(editor) }
+
+    package func remember(_ line: String) {
         sb_editor_history_add(editor, line)
         if let historyPath { _ = sb_editor_history_save(editor, historyPath) }
     }
 
     /// Whether Ctrl-C was pressed since the last call.
-    static func takeInterrupt() -> Bool { sb_take_sigint() != 0 }
+    package static func takeInterrupt() -> Bool { sb_take_sigint() != 0 }
 
     /// Installs the flag-only SIGINT handler (for non-interactive use too).
     static func catchInterrupts() { sb_install_sigint() }

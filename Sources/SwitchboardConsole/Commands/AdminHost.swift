@@ -24,6 +24,9 @@ public struct AdminHost: Sendable {
     public var shutdown: @Sendable () async -> Void
     /// Where commands are logged.
     public var logger: Logger
+    /// The types the system could use: a command that a type brings (`who`: `presence`) but no
+    /// component of this system has is answered with the type it needs.
+    public var registry: ComponentRegistry?
 
     /// A host over `map`.
     public init(

@@ -79,6 +79,12 @@ extension ConsoleSession {
         if let d = f["delivered"]?.intValue { parts.append("delivered \(d)") }
         if let r = f["retrying"]?.intValue, r > 0 { parts.append("retrying \(r)") }
         if let dl = f["deadLetters"]?.intValue, dl > 0 { parts.append("dead \(dl)") }
+        if parts.isEmpty, case .object(let own) = f {
+            // A type of one's own: its first three top-level numbers, as it orders them.
+            for (key, v) in own where parts.count < 3 {
+                if case .int(let n) = v { parts.append("\(key) \(n)") } else if case .double(let d) = v, d.isFinite { parts.append("\(key) \(d)") }
+            }
+        }
         return parts.isEmpty ? "-" : parts.joined(separator: ", ")
     }
 

@@ -27,7 +27,14 @@ extension ConsoleSession {
         "store": TopFigures(inbound: ["written"], lag: ["lag"]),
     ]
 
-    struct TopSample {
+    package struct TopSample {
+        package init(type: String, state: String, counters: [String: Double], levels: [String: Double]) {
+            self.type = type
+            self.state = state
+            self.counters = counters
+            self.levels = levels
+        }
+
         var type: String
         var state: String
         var counters: [String: Double]
@@ -82,7 +89,7 @@ extension ConsoleSession {
         return out
     }
 
-    static func topScreen(before: [(String, TopSample)], now: [(String, TopSample)], seconds: Double, system: String) -> (String, JSONValue) {
+    package static func topScreen(before: [(String, TopSample)], now: [(String, TopSample)], seconds: Double, system: String) -> (String, JSONValue) {
         let earlier = Dictionary(before, uniquingKeysWith: { a, _ in a })
         var rows: [[String]] = [["COMPONENT", "TYPE", "STATE", "IN/s", "OUT/s", "DROP/s", "CONNS", "LAG"]]
         var data = JSONObject()

@@ -48,6 +48,10 @@ public final class ConsoleSession: @unchecked Sendable {
         // Every command goes to the log; Tab completions (`complete`) only at debug.
         if depth == 0 { host.logger.log(level: word == "complete" ? .debug : .info, "console uid=\(peer): \(trimmed)") }
         guard let spec = catalog.spec(word) else {
+            if let type = host.registry?.types.values.first(where: { $0.console?.name == word }) {
+                return .reply(ok: false, command: word, text: "\"\(word)\" is answered by a component of type \(type.name), and this system has none: add one to the system file",
+                              reason: ConsoleError.Reason.unknownCommand.rawValue)
+            }
             let hint = Suggestions.didYouMean(word, in: catalog.names + Array(aliases.keys))
             return .reply(ok: false, command: word, text: "unknown command \"\(word)\"\(hint); type help for the list", reason: ConsoleError.Reason.unknownCommand.rawValue)
         }

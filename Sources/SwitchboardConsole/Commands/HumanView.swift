@@ -78,7 +78,8 @@ package enum HumanView {
         case .string(let s): return s
         case .int(let i):
             if key.hasSuffix("Seconds") { return duration(Double(i)) }
-            if key.lowercased().hasSuffix("bytes") { return size(i) }
+            // `historyBytes`, `bufferBytes`, `bytesOnDisk`: a size.
+            if key.lowercased().hasSuffix("bytes") || key.hasPrefix("bytes") { return size(i) }
             return "\(i)"
         case .double(let d):
             if key.hasSuffix("Seconds") { return duration(d) }

@@ -102,7 +102,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     public static let type = ComponentType(
         "bus", summary: "Shares a channel between instances through a PostgreSQL log: same messages, same order, same ids everywhere.",
         updatableFields: ["retention", "pruneInterval"],
-        console: ConsoleTopic("cluster", usage: "cluster [bus]", summary: "every live instance of the system: name, pid, uptime, subscribers", runsBare: true)
+        console: ConsoleTopic("cluster", usage: "cluster [bus]", summary: "every live instance of the system: name, pid, uptime, subscribers", runsBare: true),
+        capabilities: ["message-store", "degradable"]
     ) { BusComponent($0) }
 
     // MARK: Lifecycle

@@ -74,7 +74,8 @@ public final class PostgresComponent: Degradable {
 
     /// The component type.
     public static let type = ComponentType(
-        "postgres", summary: "A pool of connections to a PostgreSQL database, for stores and buses."
+        "postgres", summary: "A pool of connections to a PostgreSQL database, for stores and buses.",
+        capabilities: ["degradable"]
     ) { PostgresComponent($0) }
 
     /// `postgres user@host:port/database`, for logs and errors (never the password).

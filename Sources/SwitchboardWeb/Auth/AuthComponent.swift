@@ -53,13 +53,15 @@ public final class AuthComponent: ConsoleCommands {
         maxLifetime = c.duration("maxLifetime", default: .seconds(30 * 86_400), in: .seconds(1)...(.seconds(3650 * 86_400)))
         cookie = c.string("cookie", default: "switchboard_token")
         var keys: [(TokenVerifier.Key, ParsedKey)] = []
-        for (path, value) in c.array("keys") ?? [] {
+        let written = c.array("keys") ?? []
+        for (path, value) in written {
             guard case .object(let o) = value else { c.issue(.wrongType, at: path, "expected a key object"); continue }
             let k = c.child(o, at: path)
             if let parsed = Self.key(k) { keys.append(parsed) }
         }
         jwks = c.string("jwks").flatMap { Self.readJWKS(c.resolvedPath($0), c) }
-        if keys.isEmpty, jwks == nil {
+        // Keys that were written but failed are reported each at its own path.
+        if keys.isEmpty, jwks == nil, written.isEmpty {
             c.issue(.missingField, "keys", "an auth component needs a key: {\"alg\": \"HS256\", \"secret\": {\"$env\": \"…\"}}, or \"jwks\": a JWKS file")
         }
         if keys.filter({ $0.0.kid == nil }).count > 1 { c.issue(.invalidValue, "keys", "only one key may go without a \"kid\"") }
@@ -148,7 +150,11 @@ public final class AuthComponent: ConsoleCommands {
         let digest: DigestAlgorithm = alg.hasSuffix("384") ? .sha384 : alg.hasSuffix("512") ? .sha512 : .sha256
         do {
             if alg.hasPrefix("HS") {
-                guard let secret = k.secret("secret") else { k.issue(.missingField, "secret", "an \(alg) key needs \"secret\""); return nil }
+                guard let secret = k.secret("secret") else {
+                    // Written but unresolved (an unset $env) is reported where it failed.
+                    if !k.has("secret") { k.issue(.missingField, "secret", "an \(alg) key needs \"secret\"") }
+                    return nil
+                }
                 guard secret.utf8.count >= 32 else { k.issue(.invalidValue, "secret", "an \(alg) secret has at least 32 bytes"); return nil }
                 return (.init(alg: alg, kid: kid), .hmac(secret, digest))
             }

@@ -49,10 +49,35 @@ struct EdgeAuth {
         }
     }
 
+    /// Who a token sent later on an open connection (a WebSocket's `auth` frame) says the user
+    /// is; nil when the endpoint has no auth slot.
+    func identify(token: String) async -> Result<Identity, AuthFailure>? {
+        guard let auth, let component = try? auth.get() else {
+            return auth == nil ? nil : .failure(AuthFailure(.unknownKey, "the auth component is not running"))
+        }
+        do {
+            return .success(try await component.identify(token))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The token a WebSocket client offers as a subprotocol (`Sec-WebSocket-Protocol:
+    /// switchboard.v1, bearer.<JWT>`, as Phoenix and Kubernetes do): browsers cannot set an
+    /// `Authorization` header on a WebSocket, and this keeps the token out of URLs and logs.
+    static func subprotocolToken(_ headers: HTTPFields) -> String? {
+        for offered in (headers[values: .secWebSocketProtocol]).flatMap({ $0.split(separator: ",") }) {
+            let p = offered.trimmingCharacters(in: .whitespaces)
+            if p.hasPrefix("bearer."), p.count > 7 { return String(p.dropFirst(7)) }
+        }
+        return nil
+    }
+
     private func credential(_ headers: HTTPFields, _ query: (String) -> String?, cookie: String) -> String? {
         if let header = headers[.authorization], header.lowercased().hasPrefix("bearer ") {
             return String(header.dropFirst(7)).trimmingSpaces()
         }
+        if let token = Self.subprotocolToken(headers) { return token }
         if let cookies = headers[.cookie] {
             for pair in cookies.split(separator: ";") {
                 let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }

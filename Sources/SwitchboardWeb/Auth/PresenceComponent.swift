@@ -33,6 +33,7 @@ struct PresenceLink {
 
 /// A user joining or leaving a room (their first connection to it, or their last one gone).
 public struct PresenceChange: Sendable, Equatable {
+    /// Whether the user came or went.
     public enum Kind: String, Sendable { case join, leave }
     public let kind: Kind
     public let user: String
@@ -61,6 +62,12 @@ public struct PresenceChange: Sendable, Equatable {
 /// With a `bus` slot the instances of a cluster share who is connected: each tells the bus its
 /// own users per room and hears the others', so `online`, `GET /presence`, `who` and the join
 /// and leave events cover every instance (a user on two instances counts once).
+///
+/// With an `events` slot (a channel) the backend hears of it too: every `join`, `leave` and
+/// `room-empty` becomes a message on that channel — `from` the component's name, in the room,
+/// with `data: {"event", "user", "room", "instance", "time", "online"}` — for a `webhook-out`
+/// or a component of one's own. An instance puts only the changes it saw happen (a user's
+/// first connection anywhere, their last one gone), so a cluster puts each change once.
 public final class PresenceComponent: ConsoleCommands {
     private struct State {
         /// room → user → connections, on this instance.
@@ -88,11 +95,20 @@ public final class PresenceComponent: ConsoleCommands {
     private let bus: Dependency<any PresenceSharing>?
     private let path: String
     private let state = Mutex(State())
+    /// Where `join`, `leave` and `room-empty` go as messages, in order, for the backend.
+    private let events: Dependency<any MessageSink>?
+    private let name: String
+    private let instance: String
+    private let outbox = Mutex<(continuation: AsyncStream<Message>.Continuation?, pump: Task<Void, Never>?)>((nil, nil))
+    private let eventCounts = Mutex<(put: Int, dropped: Int)>((0, 0))
 
     init(_ context: ComponentContext) {
         mount = context.using["server"] == nil ? nil : EndpointMount(context)
         auth = EdgeAuth(context)
         bus = context.optionalDependency("bus", as: (any PresenceSharing).self, "shares who is connected with the other instances")
+        events = context.optionalDependency("events", as: (any MessageSink).self, "a channel for join, leave and room-empty messages, for the backend")
+        name = context.name
+        instance = context.config.instanceName
         path = context.routePath(default: "/presence")
         if mount != nil { context.claimRoute("GET", path) }
     }
@@ -104,6 +120,24 @@ public final class PresenceComponent: ConsoleCommands {
     ) { PresenceComponent($0) }
 
     public func start() async throws {
+        if let sink = try events?.get() {
+            // One pump puts the events in the order they happened; at most 1,024 wait (the
+            // oldest go first, counted) if the channel cannot keep up.
+            let (stream, continuation) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+            let pump = Task { [weak self] in
+                for await m in stream {
+                    // A stop cancels the pump: what still waits is dropped (counted), not put
+                    // one second at a time.
+                    if Task.isCancelled {
+                        self?.eventCounts.withLock { $0.dropped += 1 }
+                        continue
+                    }
+                    let outcome = await sink.put(m, timeout: .seconds(1))
+                    self?.eventCounts.withLock { outcome == .accepted ? ($0.put += 1) : ($0.dropped += 1) }
+                }
+            }
+            outbox.withLock { $0 = (continuation, pump) }
+        }
         if let bus = try bus?.get() {
             let rooms = state.withLock { $0.rooms }
             for (room, users) in rooms { bus.sharePresence(room: room, users: Set(users.keys)) }
@@ -120,6 +154,31 @@ public final class PresenceComponent: ConsoleCommands {
             return s.unfollow
         }?()
         remoteChanged([:])
+        let (continuation, pump) = outbox.withLock { o in
+            defer { o = (nil, nil) }
+            return o
+        }
+        continuation?.finish()
+        pump?.cancel()
+        await pump?.value
+    }
+
+    /// Puts a change this instance saw onto the `events` channel (and `room-empty` after the
+    /// last one out).
+    private func announce(_ change: PresenceChange) {
+        guard let continuation = outbox.withLock({ $0.continuation }) else { return }
+        let time = Date()
+        func message(_ event: String, _ text: String, user: String?) -> Message {
+            var data: JSONObject = ["event": .string(event), "room": .string(change.room), "instance": .string(instance),
+                                    "time": .string(LifecycleEvent.timestamp(time)), "online": .array(change.online.map(JSONValue.string))]
+            data["user"] = user.map(JSONValue.string) ?? .null
+            return Message(from: name, text: text, room: change.room, data: .object(data))
+        }
+        var out = [message(change.kind.rawValue, "\(change.user) \(change.kind == .join ? "joined" : "left") \(change.room)", user: change.user)]
+        if change.kind == .leave, change.online.isEmpty { out.append(message("room-empty", "\(change.room) is empty", user: nil)) }
+        for m in out {
+            if case .dropped = continuation.yield(m) { eventCounts.withLock { $0.dropped += 1 } }
+        }
     }
 
     private func answer(_ request: Request) async -> Response {
@@ -144,7 +203,10 @@ public final class PresenceComponent: ConsoleCommands {
             guard !s.elsewhere(user, room) else { return nil }
             return ([PresenceChange(kind: .join, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
         }
-        if let (changes, listeners) = change { Self.tell(changes, listeners) }
+        if let (changes, listeners) = change {
+            Self.tell(changes, listeners)
+            changes.forEach(announce)
+        }
         let left = Atomic<Bool>(false)
         return { [self] in
             guard !left.exchange(true, ordering: .relaxed) else { return }
@@ -163,7 +225,10 @@ public final class PresenceComponent: ConsoleCommands {
             guard !s.elsewhere(user, room) else { return nil }
             return ([PresenceChange(kind: .leave, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
         }
-        if let (changes, listeners) = change { Self.tell(changes, listeners) }
+        if let (changes, listeners) = change {
+            Self.tell(changes, listeners)
+            changes.forEach(announce)
+        }
     }
 
     /// The other instances' users are now `remote`: joins and leaves for whom that changes.
@@ -220,7 +285,8 @@ public final class PresenceComponent: ConsoleCommands {
         return ["path": mount == nil ? .null : .string(path), "bus": bus.map { .string($0.target) } ?? .null,
                 "rooms": .object(JSONObject(rooms.map { ($0, JSONValue.int(s.online($0).count)) })),
                 "users": .int(Set(s.rooms.values.flatMap(\.keys)).count), "connections": .int(s.rooms.values.flatMap(\.values).reduce(0, +)),
-                "usersElsewhere": .int(s.remote.values.reduce(into: Set<String>()) { $0.formUnion($1) }.count)]
+                "usersElsewhere": .int(s.remote.values.reduce(into: Set<String>()) { $0.formUnion($1) }.count),
+                "eventsPut": .int(eventCounts.withLock { $0.put }), "eventsDropped": .int(eventCounts.withLock { $0.dropped })]
     }
 }
 

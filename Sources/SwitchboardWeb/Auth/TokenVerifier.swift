@@ -19,6 +19,7 @@ public struct AuthFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// Failures are equal by reason (the detail is for people).
     public static func == (a: AuthFailure, b: AuthFailure) -> Bool { a.reason == b.reason }
 
+    /// Why a token or key was refused (the `reason` of a 401 answer).
     public enum Reason: String, Sendable {
         case missingToken, malformed, algorithmNone, algorithmMismatch, unknownKey, badSignature
         case missingExpiry, expired, notYetValid, wrongIssuer, wrongAudience, missingSubject

@@ -44,7 +44,8 @@ enum FigureMetrics {
         "mult": [
             (["tapCount"], gauge("mult", "taps", "", "taps on the mult")),
             (["listeners"], gauge("mult", "listeners", "", "listeners running in the mult's loop (SSE endpoints)")),
-            (["delivered"], counter("mult", "tap_delivered", "messages delivered into taps (every tap there has been)")),
+            (["delivered"], counter("mult", "delivered", "deliveries to taps and listeners, one per consumer per message")),
+            (["tapDelivered"], counter("mult", "tap_delivered", "messages delivered into taps (every tap there has been)")),
             (["dropped"], counter("mult", "tap_dropped", "messages taps lost to their policy")),
             (["buffered"], gauge("mult", "tap_buffered", "messages", "messages waiting in taps now")),
         ],
@@ -120,6 +121,9 @@ enum FigureMetrics {
         "errors": counter("websocket", "errors", "sessions ended by a protocol error (bad UTF-8, a frame too large, …)"),
     ]
 
+    /// A type the table does not know (a user's): each top-level number of its figures.
+    static let figure = gauge("component", "figure", "", "a top-level number of the figures of a component whose type has no metrics of its own", labels: ["figure"])
+
     static let responses = counter("http", "responses", "responses by status class", labels: ["class"])
     static let reloads = counter("system", "reloads", "reloads of system.json by outcome", labels: ["outcome"])
     static let droppedLogLines = counter("log", "lines_dropped", "log lines dropped because their write failed (a closed pipe, a full disk)")
@@ -127,6 +131,17 @@ enum FigureMetrics {
     /// The samples of one component, from its status row and figures.
     static func samples(name: String, type: String, state: String, figures: JSONValue) -> [Sample] {
         var out = states.map { Sample(family: Self.state, labels: [("component", name), ("type", type), ("state", $0)], value: $0 == state ? 1 : 0) }
+        if table[type] == nil, outcomes[type] == nil, case .object(let own) = figures {
+            for (key, v) in own {
+                let value: Double
+                switch v {
+                case .int(let n): value = Double(n)
+                case .double(let d) where d.isFinite: value = d
+                default: continue
+                }
+                out.append(Sample(family: figure, labels: [("component", name), ("figure", key)], value: value))
+            }
+        }
         for (path, family) in table[type] ?? [] {
             guard let value = path.reduce(Optional(figures), { $0?[$1] })?.doubleValue else { continue }
             out.append(Sample(family: family, labels: [("component", name)], value: value))

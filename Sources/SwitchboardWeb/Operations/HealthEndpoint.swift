@@ -8,13 +8,16 @@ import Synchronization
 /// `GET /healthz` answers 200 while the process serves (liveness). `GET /readyz` answers 200
 /// when every component is running and none is degraded (`Degradable`: a database away),
 /// else 503 with the JSON list of those that are not and why (readiness); during a graceful
-/// stop it turns 503 first, before anything stops.
+/// stop it turns 503 first, before anything stops. A `checks` slot limits readiness to the
+/// components it names — a list, or a refset such as `{"$all": "store"}`.
 public final class HealthEndpoint: Component {
     private let mount: EndpointMount
     private let livePath: String
     private let readyPath: String
     private let system: SystemHandle
     private let draining = Atomic<Bool>(false)
+    /// The components readiness looks at (nil: every one).
+    private let checks: Set<String>?
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
@@ -24,6 +27,8 @@ public final class HealthEndpoint: Component {
             context.config.issue(.invalidValue, p == livePath ? "live" : "ready", "a path starts with /")
         }
         system = context.system
+        checks = context.dependencies("checks", as: (any Component).self, "the components readiness looks at (default: every one)")
+            .map { Set($0.map(\.target)) }
         context.claimRoute("GET", livePath)
         context.claimRoute("GET", readyPath)
     }
@@ -53,7 +58,7 @@ public final class HealthEndpoint: Component {
             return .json(.serviceUnavailable, ["status": "stopping", "components": []])
         }
         guard let map = system.map else { return .json(.serviceUnavailable, ["status": "no system", "components": []]) }
-        let rows = await map.status().arrayValue ?? []
+        let rows = (await map.status().arrayValue ?? []).filter { row in checks.map { $0.contains(row["name"]?.stringValue ?? "") } ?? true }
         // Not running, or running without what it needs (its database is away): inputs that
         // depend on it refuse, so the instance is not ready.
         let notReady: [JSONValue] = rows.compactMap { row in
@@ -69,6 +74,7 @@ public final class HealthEndpoint: Component {
     }
 
     public func inspect() async -> JSONValue {
-        ["live": .string(livePath), "ready": .string(readyPath), "draining": .bool(draining.load(ordering: .relaxed))]
+        ["live": .string(livePath), "ready": .string(readyPath), "draining": .bool(draining.load(ordering: .relaxed)),
+         "checks": checks.map { .array($0.sorted().map(JSONValue.string)) } ?? "every component"]
     }
 }

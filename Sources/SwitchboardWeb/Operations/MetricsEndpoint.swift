@@ -5,7 +5,9 @@ import Prometheus
 import Switchboard
 
 /// The `metrics` endpoint: `GET /metrics` in the Prometheus text format (swift-prometheus
-/// renders it), with every component's figures labelled by component name.
+/// renders it), with every component's figures labelled by component name — or only those of
+/// the components a `sources` slot names (a list, or a refset such as
+/// `{"$all": "message-store"}`).
 ///
 /// Commonly on a second, internal `http-server`:
 ///
@@ -17,11 +19,15 @@ public final class MetricsEndpoint: HTTPEndpoint {
     public let mount: EndpointMount
     private let path: String
     private let scraper: Scraper
+    /// The components whose figures are exported (nil: every one).
+    private let sources: Set<String>?
 
     init(_ context: ComponentContext) {
         mount = EndpointMount(context)
         path = context.routePath(default: "/metrics")
-        scraper = Scraper(system: context.system)
+        sources = context.dependencies("sources", as: (any Component).self, "the components whose figures are exported (default: every one)")
+            .map { Set($0.map(\.target)) }
+        scraper = Scraper(system: context.system, sources: sources)
         context.claimRoute("GET", path)
     }
 
@@ -39,7 +45,8 @@ public final class MetricsEndpoint: HTTPEndpoint {
     }
 
     public func inspect() async -> JSONValue {
-        ["path": .string(path), "scrapes": .int(await scraper.scrapes), "series": .int(await scraper.series)]
+        ["path": .string(path), "scrapes": .int(await scraper.scrapes), "series": .int(await scraper.series),
+         "sources": sources.map { .array($0.sorted().map(JSONValue.string)) } ?? "every component"]
     }
 
     /// Reads the figures into one registry, scrape after scrape: a counter moves by what its
@@ -52,13 +59,15 @@ public final class MetricsEndpoint: HTTPEndpoint {
         }
 
         private let system: SystemHandle
+        private let sources: Set<String>?
         private let registry = PrometheusCollectorRegistry()
         private var known: [String: Series] = [:]
         private(set) var scrapes = 0
         var series: Int { known.count }
 
-        init(system: SystemHandle) {
+        init(system: SystemHandle, sources: Set<String>?) {
             self.system = system
+            self.sources = sources
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "switchboard", metricName: "build", unitName: "info",
                                                                  helpText: "1, labelled with the version"), labels: [("version", Switchboard.version)]).set(to: 1.0)
         }
@@ -73,7 +82,8 @@ public final class MetricsEndpoint: HTTPEndpoint {
                     seen.insert(record(FigureMetrics.Sample(family: FigureMetrics.reloads, labels: [("outcome", result.rawValue)], value: Double(reloads[result] ?? 0))))
                 }
                 for row in await map.status().arrayValue ?? [] {
-                    guard let name = row["name"]?.stringValue, let type = row["type"]?.stringValue, let state = row["state"]?.stringValue else { continue }
+                    guard let name = row["name"]?.stringValue, let type = row["type"]?.stringValue, let state = row["state"]?.stringValue,
+                          sources?.contains(name) ?? true else { continue }
                     let figures = (try? await map.inspect(name))?["figures"] ?? .null
                     for sample in FigureMetrics.samples(name: name, type: type, state: state, figures: figures) {
                         seen.insert(record(sample))

@@ -41,7 +41,9 @@ enum ChatPage {
   #messages li.private { border-color: #b9a3e3; background: #f7f3ff; }
   .to { color: #7a52c7; }
   #token { width: 14rem; }
-  #online { padding: .35rem 1rem; background: var(--card); border-bottom: 1px solid var(--line); font-size: .85rem; color: var(--muted); }
+  #online { font-size: .85rem; color: var(--muted); }
+  #messages li.mine { align-self: flex-end; background: #eaf1ff; border-color: #c5d8fb; }
+  #messages li.mine .from { color: #1d4fa8; }
   #online button { background: none; border: none; color: var(--accent); padding: 0 .3rem; cursor: pointer; }
   [hidden] { display: none !important; }
 </style>
@@ -49,33 +51,35 @@ enum ChatPage {
 <body>
 <header>
   <h1>{{TITLE}}</h1>
-  <label>room <input id="room" size="10" placeholder="all rooms"></label>
+  <label title="empty: read every room, and send to the lobby">room <input id="room" size="14" placeholder="all (send: lobby)"></label>
+  <span id="online" hidden>online: <span id="people"></span></span>
   <input id="token" placeholder="paste your token" hidden>
   <span id="status" class="down">connecting…</span>
 </header>
-<div id="online" hidden>online: <span id="people"></span></div>
 <main><ul id="messages" aria-live="polite"><li class="notice" id="empty">No messages yet. Say something below: everyone with this page open sees it.</li></ul></main>
 <form id="composer" autocomplete="off">
   <input id="name" placeholder="your name" maxlength="100" required>
   <input id="text" placeholder="say something (`code` in backticks, /msg name text to one person)" required>
-  <select id="transport" title="how to send"><option value="post">POST</option><option value="ws">WebSocket</option></select>
   <button id="send" type="submit">Send</button>
   <div id="error" role="alert"></div>
 </form>
 <script id="config" type="application/json">{{CONFIG}}</script>
-<script>
-"use strict";
+<script type="module">
+// The connection is switchboard.js's (served beside this page): reconnect, resume, acks.
+const { Switchboard } = await import(JSON.parse(document.getElementById("config").textContent).client);
 const config = JSON.parse(document.getElementById("config").textContent);
 const $ = (id) => document.getElementById(id);
 const list = $("messages"), statusEl = $("status"), errorEl = $("error");
 const seen = new Set();
-let lastId = null, source = null, socket = null, retryTimer = null;
+let lastId = null, client = null;
+// For the browser tests (and the curious, in the developer console).
+window.config = config;
 
 $("name").value = localStorage.getItem("switchboard.name") || "";
-if (!config.websocket) $("transport").querySelector('[value="ws"]').remove();
 
 // With auth the server says who you are: the token (kept in this browser) names you, and
-// every request carries it (EventSource and WebSocket cannot send headers: ?token=).
+// every request carries it: a header on fetch, a subprotocol on the WebSocket, and ?token= on
+// EventSource only (it cannot send headers).
 const token = config.auth ? (new URLSearchParams(location.search).get("token") || localStorage.getItem("switchboard.token") || "") : "";
 if (config.auth) {
   $("token").hidden = false;
@@ -86,12 +90,6 @@ if (config.auth) {
   if (token) localStorage.setItem("switchboard.token", token);
 }
 function headers(extra) { return Object.assign(config.auth && token ? { Authorization: "Bearer " + token } : {}, extra || {}); }
-// Who you are to the server: your token, or (an open server) the name you typed.
-function identify(params) {
-  if (config.auth) { if (token) params.set("token", token); }
-  else if ($("name").value.trim()) params.set("name", $("name").value.trim());
-  return params;
-}
 
 function setStatus(text, live) { statusEl.textContent = text; statusEl.className = live ? "live" : "down"; }
 
@@ -116,6 +114,7 @@ function show(m, older) {
   seen.add(m.id);
   const li = document.createElement("li");
   li.dataset.id = m.id;
+  if (m.from && m.from === $("name").value.trim()) li.classList.add("mine");
   const meta = document.createElement("div");
   meta.className = "meta";
   const from = document.createElement("span");
@@ -196,49 +195,24 @@ function notice(text) {
   list.append(li);
 }
 
-// EventSource resumes by itself with Last-Event-ID; when the server answers a reconnect with
-// an error (a restart, say) it gives up, so we reopen it ourselves from the last id seen.
+// One client for the page's lifetime: it receives over the WebSocket (or SSE), reconnects with
+// backoff and resumes after the newest message shown; a room change reopens it for that room.
 function connect() {
-  clearTimeout(retryTimer);
-  if (source) source.close();
-  const params = new URLSearchParams();
-  const room = $("room").value.trim();
-  if (room) params.set("room", room);
-  if (lastId) params.set("lastEventId", lastId);
-  identify(params);
-  source = new EventSource(config.events + (params.toString() ? "?" + params : ""));
-  source.onopen = () => setStatus("live", true);
-  source.addEventListener(config.event || "message", (e) => {
-    lastId = e.lastEventId || lastId;
-    try { show(JSON.parse(e.data)); } catch (err) { console.warn("bad event", err); }
+  if (client) { client.setRoom($("room").value.trim() || null); return; }
+  client = new Switchboard({
+    websocket: config.websocket, events: config.events, publish: config.publish, history: config.history,
+    event: config.event, room: $("room").value.trim() || null, name: $("name").value.trim() || null,
+    token: config.auth ? () => token : null, lastId,
   });
-  source.addEventListener("gap", () => notice("Some messages were missed while you were away."));
-  source.addEventListener("presence", (e) => { try { showOnline(JSON.parse(e.data).online); } catch (err) {} });
-  source.onerror = () => {
-    setStatus("reconnecting…", false);
-    if (source.readyState === EventSource.CLOSED) retryTimer = setTimeout(connect, 2000);
-  };
+  window.switchboard = client;
+  client.addEventListener("message", (e) => show(e.detail));
+  client.addEventListener("status", (e) => setStatus(e.detail.state === "live" ? "live" : e.detail.state + "…", e.detail.state === "live"));
+  client.addEventListener("presence", (e) => showOnline(e.detail.online));
+  client.addEventListener("gap", () => notice("Some messages were missed while you were away."));
+  client.addEventListener("error", (e) => { errorEl.textContent = e.detail.error; });
+  client.connect();
 }
-
-function openSocket(name) {
-  return new Promise((resolve, reject) => {
-    if (socket && socket.readyState === WebSocket.OPEN && socket.name === name) return resolve(socket);
-    if (socket) socket.close();
-    const url = new URL(config.websocket, location.href);
-    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    if (config.auth) url.searchParams.set("token", token); else url.searchParams.set("name", name);
-    const ws = new WebSocket(url);
-    ws.name = name;
-    ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error("WebSocket failed"));
-    ws.onmessage = (e) => {
-      const f = JSON.parse(e.data);
-      if (f.type === "message") show(f);
-      else if (f.type === "error") errorEl.textContent = f.error;
-    };
-    socket = ws;
-  });
-}
+$("name").addEventListener("change", () => { if (client) client.options.name = $("name").value.trim() || null; });
 
 $("composer").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -251,14 +225,10 @@ $("composer").addEventListener("submit", async (e) => {
   const direct = text.match(/^\/msg\s+(\S+)\s+([\s\S]+)$/);
   const message = direct ? { text: direct[2], to: direct[1], room } : { text, room };
   try {
-    if ($("transport").value === "ws") {
-      (await openSocket(name)).send(JSON.stringify(message));
-    } else {
-      const body = config.auth ? message : Object.assign({ from: name }, message);
-      const r = await fetch(config.publish, { method: "POST", headers: headers({ "Content-Type": "application/json" }),
-                                              body: JSON.stringify(body) });
-      if (!r.ok) { const body = await r.json().catch(() => ({})); throw new Error(body.error || r.statusText); }
-    }
+    // Over the client's WebSocket with its ack (the name first, for an open server), or a
+    // POST when there is none.
+    client.options.name = name;
+    await client.publish(config.auth || client.transport !== "websocket" ? message : Object.assign({ name }, message));
     $("text").value = "";
   } catch (err) {
     errorEl.textContent = "Not sent: " + err.message;
@@ -305,6 +275,7 @@ function start() {
 }
 $("room").addEventListener("change", async () => {
   list.textContent = ""; showEmpty(); seen.clear(); lastId = null; earlier = null;
+  if (client) { client.close(); client = null; }
   start();
 });
 start();

@@ -17,6 +17,9 @@ public final class PageEndpoint: HTTPEndpoint {
     /// Where the page's icon is served: `/favicon.ico` for a page at `/` (where browsers
     /// look by themselves), else beside the page.
     private let iconPath: String
+    /// Where `switchboard.js`, the browser client, is served: beside the page.
+    private let clientPath: String
+    static let client = ByteBuffer(string: ClientScript.source)
 
     /// A speech bubble in the page's accent colour (SVG, which every current browser takes).
     static let icon = ByteBuffer(string: ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect x="4" y="8" width="56" height="40" rx="10" fill="#2f6fde"/><path d="M18 47 L13 60 L31 47 Z" fill="#2f6fde"/><circle cx="20" cy="28" r="4" fill="#fff"/><circle cx="32" cy="28" r="4" fill="#fff"/><circle cx="44" cy="28" r="4" fill="#fff"/></svg>"##)
@@ -35,6 +38,8 @@ public final class PageEndpoint: HTTPEndpoint {
         settings["presence"] = c.string("presence").map(JSONValue.string) ?? .null
         // With an auth slot the page asks for a token and sends it with every request.
         settings["auth"] = .bool(context.optionalDependency("auth", as: AuthComponent.self, "the page asks for a token and sends it") != nil)
+        clientPath = (path.hasSuffix("/") ? path : path + "/") + "switchboard.js"
+        settings["client"] = .string(clientPath)
         // JSON inside <script>: "<" escaped so that no value can close the element.
         let json = JSONValue.object(settings).jsonText.replacingAll("<", with: "\\u003c")
         iconPath = path == "/" ? "/favicon.ico" : (path.hasSuffix("/") ? path : path + "/") + "favicon.ico"
@@ -43,6 +48,7 @@ public final class PageEndpoint: HTTPEndpoint {
         body = ByteBuffer(string: html)
         context.claimRoute("GET", path)
         context.claimRoute("GET", iconPath)
+        context.claimRoute("GET", clientPath)
     }
 
     /// The component type.
@@ -71,17 +77,23 @@ public final class PageEndpoint: HTTPEndpoint {
             h[.cacheControl] = "public, max-age=86400"
             return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: Self.icon))
         }
-        try mount.mount([icon, HTTPRoute(.get, path) { _, _ in
+        let client = HTTPRoute(.get, clientPath) { _, _ in
+            var h = HTTPFields()
+            h[.contentType] = "text/javascript; charset=utf-8"
+            h[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: Self.client))
+        }
+        try mount.mount([icon, client, HTTPRoute(.get, path) { _, _ in
             var h = HTTPFields()
             h[.contentType] = "text/html; charset=utf-8"
             h[.cacheControl] = "no-cache"
-            h[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:"
+            h[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:"
             return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: body))
         }])
     }
 
     public func inspect() async -> JSONValue {
-        ["path": .string(path), "bytes": .int(body.readableBytes)]
+        ["path": .string(path), "bytes": .int(body.readableBytes), "client": .string(clientPath)]
     }
 }
 

@@ -24,6 +24,8 @@ extension SSEEndpoint {
         /// The replay from the store, when the ring does not reach back to the client's id:
         /// read a page at a time as the connection takes it.
         let stored: StoredPages?
+        /// When the client's token expires (nil: no token, or an API key).
+        let goodUntil: Date?
     }
 
     enum Opening {
@@ -54,18 +56,17 @@ extension SSEEndpoint {
         case .failure(let problem): return .refused(problem.response)
         }
         let viewer: Viewer
+        let identity: Identity?
         switch await auth.viewer(request, room: room) {
-        case .viewer(let v, _): viewer = v
+        case .viewer(let v, let i): (viewer, identity) = (v, i)
         case .refused(let refusal, _): return .refused(refusal)
         }
         let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
                                        policy: config.policy, pendingLimit: config.bufferBytes)
         channel.limitUnreadBytes(config.bufferBytes)
-        r.subscribers.add(subscriber)
         // The endpoint may have halted since `running` was read: its stream end would miss
         // this subscriber, so refuse it (the client retries) instead of leaving it hanging.
-        if r.closed.load(ordering: .sequentiallyConsistent) {
-            r.subscribers.remove(subscriber)
+        guard r.hub.admit(subscriber) else {
             var headers = HTTPFields()
             headers[.retryAfter] = "1"
             return .refused(.error(.serviceUnavailable, "the event stream is restarting", headers: headers))
@@ -84,7 +85,7 @@ extension SSEEndpoint {
             let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
             first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
         }
-        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events, stored: stored))
+        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events, stored: stored, goodUntil: identity?.goodUntil))
     }
 
     /// Writes the start of a stream — `retry`, a gap notice, the replay — in chunks of about
@@ -120,10 +121,20 @@ extension SSEEndpoint {
         return sent.ids
     }
 
+    /// `event: expired` and the end of the stream when the client's token expires: the client
+    /// reconnects with a fresh one. Called on the subscriber's event loop.
+    func armExpiry(_ o: Opened) {
+        guard let until = o.goodUntil else { return }
+        let s = o.subscriber
+        s.expire(at: until) { [weak s] in s?.end(saying: Self.expiredNotice.framed) }
+    }
+
+    /// What a stream says as its last event when its token expires.
+    static let expiredNotice = SSEEvent(id: nil, room: "", text: SSEEvent.encode(id: nil, event: "expired", data: #"{"reason":"token expired"}"#))
+
     /// A stream is over: its subscriber goes, with its counts.
     func finish(_ o: Opened) {
-        o.running.subscribers.remove(o.subscriber)
-        retired.withLock { $0.delivered += o.subscriber.delivered; $0.dropped += o.subscriber.dropped }
+        o.running.hub.leave(o.subscriber)
     }
 
     // MARK: Ahead of Hummingbird
@@ -146,10 +157,12 @@ extension SSEEndpoint {
                     connection.close(rawBytes: s.bytesWritten)
                 }
                 connection.open(.ok, Self.streamHeaders, gone: { s.end() }, writable: { s.becameWritable() })
+                self.armExpiry(o)
             }.get()
             let ids = try await writeStart(o) { chunk in try await loop.flatSubmit { connection.write(chunk) }.get() }
             // From here on the fan-out writes to the socket itself, on the connection's loop.
-            try await loop.submit { s.goLive(replayed: ids, framing: connection.front.map(SSEFraming.init)) }.get()
+            let retry = config.retry
+            try await loop.submit { s.goLive(replayed: ids, framing: connection.front.map { SSEFraming(socket: $0, retry: retry) }) }.get()
         } catch {
             loop.execute { s.end() }
         }
@@ -183,7 +196,8 @@ extension SSEEndpoint {
             let ended = Latch<Void>()
             try await channel.eventLoop.submit {
                 s.whenEnded { _ = ended.resolve(.success(())) }
-                s.goLive(replayed: ids, framing: (try? channel.pipeline.syncOperations.context(handler: watcher)).map(SSEFraming.init))
+                self.armExpiry(o)
+                s.goLive(replayed: ids, framing: (try? channel.pipeline.syncOperations.context(handler: watcher)).map { SSEFraming(socket: $0, retry: self.config.retry) })
             }.get()
             try await ended.wait()
             try await writer.finish(nil)

@@ -30,6 +30,8 @@ public final class SSEEndpoint: Component {
         var hubCapacity: Int
         var defaultRoom: String
         var resumeLimit: Int
+        /// How fast the streams are ended when the endpoint stops.
+        var drain: DrainPace
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -43,6 +45,7 @@ public final class SSEEndpoint: Component {
             hubCapacity = c.int("hubCapacity", default: 4096, in: 1...10_000_000)
             defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
             resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
+            drain = DrainPace(c)
             if event.contains("\n") || event.contains("\r") { c.issue(.invalidValue, "event", "an event name is one line") }
             context.claimRoute("GET", path)
         }
@@ -58,24 +61,12 @@ public final class SSEEndpoint: Component {
         }
     }
 
-    final class Running: Sendable {
-        /// The tap the pump reads, when the source cannot run a listener.
-        let hub: Tap<Message>?
-        /// The listener in the source's own loop, when it can run one.
+    /// The running part: the stream hub, and the relay that feeds it when the source can run
+    /// a listener (it outlives the hub in a reload).
+    struct Running: Sendable {
+        let hub: StreamHub<SSEEvent>
         let relay: SSERelay?
-        let subscribers = SSESubscribers()
         let history: HistoryRing
-        let tasks = Mutex<[Task<Void, Never>]>([])
-        /// Set when the endpoint halts: a subscriber that arrives after is refused.
-        let closed = Atomic<Bool>(false)
-        /// Stops the presence events.
-        let unlisten = Mutex<@Sendable () -> Void>({})
-
-        init(hub: Tap<Message>?, relay: SSERelay?, history: HistoryRing) {
-            self.hub = hub
-            self.relay = relay
-            self.history = history
-        }
     }
 
     /// What a suspended endpoint hands its replacement: the history (so resuming clients
@@ -104,8 +95,7 @@ public final class SSEEndpoint: Component {
     let state: Mutex<State>
     let nextSubscriber = Atomic<UInt64>(0)
     let served = Atomic<Int>(0)
-    /// What subscribers that have gone delivered and dropped, so the totals only grow.
-    let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
+    let totals = StreamTotals()
 
     init(_ context: ComponentContext) {
         name = context.name
@@ -141,9 +131,12 @@ public final class SSEEndpoint: Component {
         let ring = carried?.history ?? state.withLock { $0.history }
         if carried != nil { ring.resize(config.history, maxBytes: config.historyBytes) }
         state.withLock { $0.history = ring }
+        let hub = StreamHub<SSEEvent>(totals: totals, encode: { [config] in Self.encode($0, config) }, record: { events in
+            for e in events { ring.append(e) }
+        })
         let r: Running
         if let listening = fanout as? any MessageListening {
-            // Inside the mult's own loop: one task hand-over less per message.
+            // Through the relay, which keeps what comes while the endpoint is suspended.
             var relay = carried?.relay
             if relay?.source !== listening {
                 // The source was replaced too: what the old listener kept goes first.
@@ -153,25 +146,22 @@ public final class SSEEndpoint: Component {
                 let unlisten = try listening.listen({ batch in await fresh.deliver(batch) }, end: {})
                 fresh.unlisten.withLock { $0 = unlisten }
                 relay = fresh
-                r = Running(hub: nil, relay: fresh, history: ring)
-                if !earlier.isEmpty { await dispatch(earlier, r) }
-            } else {
-                r = Running(hub: nil, relay: relay, history: ring)
+                if !earlier.isEmpty { await hub.dispatch(earlier) }
             }
-            await relay?.attach { [self] batch in await dispatch(batch, r) }
+            r = Running(hub: hub, relay: relay, history: ring)
+            await relay?.attach { batch in await hub.dispatch(batch) }
         } else {
             carried?.relay?.detach()
-            r = Running(hub: try fanout.tap(TapOptions(name: "sse:\(name)", policy: .block, capacity: config.hubCapacity, topic: "*")), relay: nil, history: ring)
-            r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
+            try hub.pump(from: fanout, tapName: "sse:\(name)", capacity: config.hubCapacity)
+            r = Running(hub: hub, relay: nil, history: ring)
         }
         state.withLock { $0.running = r }
-        r.tasks.withLock { $0.append(Task { await self.beat(r) }) }
+        hub.keepAlive(every: { [weak self] in self?.state.withLock { $0.heartbeat } ?? .seconds(15) })
         // Joins and leaves go to the subscribers of the room, as `event: presence`.
-        let unlisten = presence.listen { change in
+        hub.onHalt(presence.listen { change in
             let event = SSEEvent(id: nil, room: change.room, text: SSEEvent.encode(id: nil, event: "presence", data: change.json.jsonText))
-            Task { await r.subscribers.onEachLoop { $0.deliver([event]) } }
-        }
-        r.unlisten.withLock { $0 = unlisten }
+            Task { await hub.notify([event]) }
+        })
         do {
             try mount.mount([HTTPRoute(.get, config.path, stream: SSEConnectionStreaming(endpoint: self)) { [self] request, context in
                 await subscribe(request, context)
@@ -205,16 +195,8 @@ public final class SSEEndpoint: Component {
     /// Ends the streams and the tasks; the relay, if any, switches to keeping.
     private func halt() async -> Running? {
         guard let r = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return nil }
-        r.closed.store(true, ordering: .sequentiallyConsistent)
-        r.unlisten.withLock { $0 }()
         r.relay?.keep()
-        r.hub?.cancel()
-        let tasks = r.tasks.withLock { $0 }
-        tasks.forEach { $0.cancel() }
-        // Ending every stream lets the server shut down gracefully; clients reconnect later
-        // (with Last-Event-ID). It also frees a batch held back by a `block` subscriber.
-        await r.subscribers.onEachLoop { $0.end(); return nil }
-        for t in tasks { await t.value }
+        await r.hub.halt(pace: config.drain)
         // A batch the relay was forwarding when it switched to keeping is in the history
         // before the history is handed on: the replacement's first events come after it.
         await r.relay?.settled()
@@ -233,27 +215,10 @@ public final class SSEEndpoint: Component {
 
     // MARK: Moving events
 
-    /// Reads the hub tap (for sources that cannot run a listener).
-    private func pump(_ r: Running) async {
-        await r.hub?.forEachBatch { await dispatch($0, r) }
-    }
-
-    /// Encodes each message once, records it, and hands the batch to every connection's
-    /// event loop (waiting for `block` subscribers that are behind).
-    private func dispatch(_ batch: [Message], _ r: Running) async {
-        var events: [SSEEvent] = []
-        events.reserveCapacity(batch.count)
-        for message in batch {
-            let event = encode(message)
-            r.history.append(event)
-            events.append(event)
-        }
-        let ready = events
-        await r.subscribers.deliver { $0.deliver(ready) }
-    }
-
     /// The event of `message`, as every subscriber gets it.
-    func encode(_ message: Message) -> SSEEvent {
+    func encode(_ message: Message) -> SSEEvent { Self.encode(message, config) }
+
+    static func encode(_ message: Message, _ config: Config) -> SSEEvent {
         let data = config.format == "text" ? message.text : message.json.jsonText
         return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, text: SSEEvent.encode(id: message.id.description, event: config.event, data: data),
                         parties: Parties(message))
@@ -266,12 +231,5 @@ public final class SSEEndpoint: Component {
         guard let store = try? store?.get() else { return nil }
         return try? await StoredResume.pages(after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer,
                                              limit: config.resumeLimit, pageBytes: min(config.bufferBytes, 65_536), store: store)
-    }
-
-    /// Sends a heartbeat comment to every subscriber each interval (a busy one skips it).
-    private func beat(_ r: Running) async {
-        while (try? await Task.sleep(for: state.withLock { $0.heartbeat })) != nil {
-            await r.subscribers.onEachLoop { $0.keepAlive(); return nil }
-        }
     }
 }

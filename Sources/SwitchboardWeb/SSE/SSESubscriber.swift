@@ -3,9 +3,6 @@ import NIOCore
 /// One SSE client: a `StreamSubscriber` whose events are HTTP chunks of `text/event-stream`.
 typealias SSESubscriber = StreamSubscriber<SSEEvent>
 
-/// The subscribers of one SSE endpoint, grouped by event loop.
-typealias SSESubscribers = LoopGroups<SSESubscriber>
-
 extension SSEEvent: StreamEvent {}
 
 /// How an SSE subscriber writes: ready-made HTTP chunks at the front of the pipeline (the
@@ -14,8 +11,14 @@ extension SSEEvent: StreamEvent {}
 /// before and after (the end when the stream's `whenEnded` closes the response).
 final class SSEFraming: StreamFraming {
     private let socket: ChannelHandlerContext
+    /// The endpoint's `retry` (ms): a stream that the endpoint ends says to come back after
+    /// between one and two of it, so that the clients spread out.
+    private let retry: Int
 
-    init(socket: ChannelHandlerContext) { self.socket = socket }
+    init(socket: ChannelHandlerContext, retry: Int) {
+        self.socket = socket
+        self.retry = retry
+    }
 
     func send(_ bytes: ByteBuffer) {
         socket.writeAndFlush(NIOAny(bytes), promise: nil)
@@ -26,5 +29,8 @@ final class SSEFraming: StreamFraming {
         return SSEEvent.heartbeat.framed.readableBytes
     }
 
-    func close() {}
+    func close() {
+        let wait = retry + Int.random(in: 0...max(retry, 1))
+        socket.writeAndFlush(NIOAny(SSEEvent(id: nil, room: "", text: "retry: \(wait)\n\n").framed), promise: nil)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Switchboard
 import SwitchboardChannels
@@ -70,6 +71,10 @@ final class StreamSubscriber<Event: StreamEvent>: LoopMember, @unchecked Sendabl
     /// The ids the replay sent last: the live side may have them too, as a prefix.
     private var overlap = Set<MessageID>()
     private var writable: EventLoopPromise<Void>?
+    /// When the client's token expires, what happens then (cancelled when the stream ends).
+    private var expiry: Scheduled<Void>?
+    /// The last words of a stream told to end before it went live (a token expired during its replay).
+    private var endNotice: ByteBuffer?
 
     /// `framing` may be given at once (a WebSocket's wire exists before its resume), or when
     /// the subscriber goes live (SSE's front of the pipeline); until then `end` says nothing.
@@ -97,6 +102,11 @@ final class StreamSubscriber<Event: StreamEvent>: LoopMember, @unchecked Sendabl
         self.framing = framing
         overlap = replayed
         live = true
+        if let notice = endNotice {
+            pending = []
+            pendingBytes = 0
+            return end(saying: notice)
+        }
         let queued = pending
         pending = []
         pendingBytes = 0
@@ -186,11 +196,42 @@ final class StreamSubscriber<Event: StreamEvent>: LoopMember, @unchecked Sendabl
         finish()
     }
 
+    /// At `until` (a token's expiry), `action` runs unless the stream ended first; a later call
+    /// replaces the earlier one (a refreshed token).
+    func expire(at until: Date, _ action: @escaping @Sendable () -> Void) {
+        channel.eventLoop.assertInEventLoop()
+        expiry?.cancel()
+        guard !ended else { return }
+        // At most a year ahead (a token's lifetime is bounded far below): the amount fits.
+        let seconds = min(max(until.timeIntervalSinceNow, 0), 365 * 86_400)
+        expiry = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { [weak self] in
+            guard let self, !self.ended else { return }
+            action()
+        }
+    }
+
+    /// Ends the stream with `notice` (framed for the transport) as its last bytes — nothing of
+    /// the transport's own closing follows it. Before the stream is live (its replay still being
+    /// written) the notice waits for `goLive`, which sends it after the replay and ends.
+    func end(saying notice: ByteBuffer) {
+        channel.eventLoop.assertInEventLoop()
+        guard !ended else { return }
+        guard live, let framing else {
+            endNotice = notice
+            return
+        }
+        bytesWritten += notice.readableBytes
+        framing.send(notice)
+        finish()
+    }
+
     /// Nothing more is written (the client went, or the transport ended); `whenEnded` runs.
     func finish() {
         channel.eventLoop.assertInEventLoop()
         guard !ended else { return }
         ended = true
+        expiry?.cancel()
+        expiry = nil
         framing = nil
         pending = []
         pendingBytes = 0

@@ -11,7 +11,11 @@ import SwitchboardChannels
 extension WebSocketEndpoint {
     /// What one session knows of its client while it runs.
     private final class Client: @unchecked Sendable {
-        let identity: Identity?
+        /// Who the token says the client is; an `auth` frame may replace it with a fresher
+        /// token of the same user. Only the session's inbound queue touches it.
+        var identity: Identity?
+        /// Sets when the session closes for an expired token (on the session's event loop).
+        var expireAt: (@Sendable (Date) -> Void)?
         let address: String
         let room: String?
         let viewer: Viewer
@@ -80,11 +84,9 @@ extension WebSocketEndpoint {
             return false
         }.get()
         guard upgraded == true else { return }
-        r.subscribers.add(s)
         // The endpoint may have halted since `running` was read: its end would miss this
         // session, so it ends now (the client reconnects).
-        if r.closed.load(ordering: .sequentiallyConsistent) {
-            r.subscribers.remove(s)
+        guard r.admit(s) else {
             loop.execute { s.end() }
             return
         }
@@ -96,13 +98,21 @@ extension WebSocketEndpoint {
             guard room == nil || change.room == room, viewer.rooms?.allows(change.room) ?? true else { return }
             loop.execute { wire.send(text: change.json.jsonText) }
         }
+        // At the token's expiry the session closes with 4001, unless an `auth` frame came first.
+        let expireAt: @Sendable (Date) -> Void = { [weak s, weak wire] until in
+            let (session, socket) = (s, wire)
+            loop.execute {
+                session?.expire(at: until) { [weak socket] in socket?.close(.unknown(Self.tokenExpiredCode), reason: "token expired") }
+            }
+        }
+        client.expireAt = expireAt
+        if let until = identity?.goodUntil { expireAt(until) }
         try? await loop.submit {
             s.whenEnded { [self] in
                 unlisten()
                 leave()
-                r.subscribers.remove(s)
                 sessions.withLock { $0[s.id] = nil }
-                retired.withLock { $0.delivered += s.delivered; $0.dropped += s.dropped }
+                r.leave(s)
                 if wire.failure != nil { count(.errors) }
             }
         }.get()
@@ -113,8 +123,16 @@ extension WebSocketEndpoint {
         loop.execute { s.goLive(replayed: resumed, framing: framing) }
     }
 
-    /// One message from the client: a resume request, or what `handle` answers.
+    /// The close code of a session whose token expired (4000–4999: the application's own).
+    static let tokenExpiredCode: UInt16 = 4001
+
+    /// One message from the client: a resume request, a fresh token, or what `handle` answers.
     private func received(_ inbound: WSInbound, from client: Client, wire: WebSocketWire, sink: any MessageSink) async {
+        if case .text(let text) = inbound, let token = Self.authRequest(text) {
+            let reply = await refresh(client, token: token)
+            wire.eventLoop.execute { wire.send(text: Self.frame(reply)) }
+            return
+        }
         if case .text(let text) = inbound, let request = Self.resumeRequest(text) {
             switch request {
             case .success(let id?): await resume(after: id, room: client.room, viewer: client.viewer, wire: wire)
@@ -128,6 +146,36 @@ extension WebSocketEndpoint {
         let reply = await handle(inbound, name: &client.name, identity: client.identity, client: client.address, sink: sink)
         let text = Self.frame(reply)
         wire.eventLoop.execute { wire.send(text: text) }
+    }
+
+    /// The token of a `{"type": "auth", "token": "<JWT>"}` frame; nil when the frame is not one.
+    static func authRequest(_ text: String) -> String? {
+        guard text.contains("\"auth\""), case .object(let o)? = try? JSONParser.parse(text).value, o["type"] == "auth",
+            let token = o["token"]?.stringValue
+        else { return nil }
+        return token
+    }
+
+    /// A fresh token for an open session: verified, and for the same user and the same rooms to
+    /// read (what the session was opened with); then its expiry is what counts. Anything else
+    /// is refused with the reason, and the old expiry stands.
+    private func refresh(_ client: Client, token: String) async -> JSONObject {
+        func refused(_ why: String, _ reason: String) -> JSONObject {
+            ["type": "error", "error": .string(why), "reason": .string(reason), "parameter": "auth"]
+        }
+        switch await auth.identify(token: token) {
+        case nil:
+            return refused("this endpoint has no auth slot: there is no token to refresh", "noAuth")
+        case .failure(let failure)?:
+            return refused(failure.detail, failure.reason.rawValue)
+        case .success(let fresh)?:
+            guard let current = client.identity, fresh.name == current.name, fresh.subscribe == current.subscribe else {
+                return refused("a fresh token must be for the same user and the same rooms: reconnect with it instead", "otherIdentity")
+            }
+            client.identity = fresh
+            if let until = fresh.goodUntil { client.expireAt?(until) }
+            return ["type": "auth", "ok": true, "until": fresh.goodUntil.map { .string(LifecycleEvent.timestamp($0)) } ?? .null]
+        }
     }
 
     /// The id of a `{"resume": "<id>"}` frame (none for an empty one), or why it is not an
@@ -151,6 +199,7 @@ extension WebSocketEndpoint {
         }
         var sent = RecentIDs()
         var count = 0
+        var newest = lastID
         do {
             var pages = try await StoredResume.pages(
                 after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
@@ -158,8 +207,27 @@ extension WebSocketEndpoint {
             while case let page = try await pages.next(), !page.isEmpty {
                 let shown = page.filter { viewer.sees($0, defaultRoom: config.defaultRoom) }
                 guard await write(shown.map(Self.frame), to: wire) else { return sent.ids }
-                for m in page { sent.insert(m.id) }
+                for m in page {
+                    sent.insert(m.id)
+                    if m.id > newest { newest = m.id }
+                }
                 count += page.count
+            }
+            // Dispatched, but not committed when the store was read: from the recent events.
+            let since = newest
+            let late = recent.withLock { ring in
+                ring.filter { e in
+                    guard let id = e.id, id > since else { return false }
+                    return (room == nil || e.room == room) && viewer.sees(room: e.room, parties: e.parties)
+                }
+            }
+            if !late.isEmpty {
+                var bytes = ByteBuffer()
+                for e in late { bytes.writeImmutableBuffer(e.framed) }
+                let frames = bytes
+                guard (try? await wire.eventLoop.flatSubmit { wire.write(frames) }.get()) != nil else { return sent.ids }
+                for e in late { if let id = e.id { sent.insert(id) } }
+                count += late.count
             }
             await write([Self.frame(["type": "resumed", "after": .string(lastID.description), "count": .int(count), "gap": .bool(pages.gap)])], to: wire)
         } catch {

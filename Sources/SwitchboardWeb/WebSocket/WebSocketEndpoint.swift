@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import HTTPTypes
 import NIOCore
@@ -29,6 +30,8 @@ public final class WebSocketEndpoint: ClientCounting {
         /// How often an idle session is pinged (nil: never); a ping still unanswered at the
         /// next one closes the connection.
         var ping: Duration?
+        /// How fast the sessions are closed when the endpoint stops.
+        var drain: DrainPace
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -45,6 +48,7 @@ public final class WebSocketEndpoint: ClientCounting {
                 c.issue(.invalidValue, "ping", "a ping interval is at least 10ms (0 turns pings off)")
             }
             self.ping = ping == .zero ? nil : ping
+            drain = DrainPace(c)
             context.claimRoute("GET", path)
         }
     }
@@ -56,23 +60,16 @@ public final class WebSocketEndpoint: ClientCounting {
         let since: Date
     }
 
-    /// The running part: the listener on the source (or the tap a pump reads, for a source
-    /// that cannot run one), the sessions' live sides grouped by event loop, and the pinger.
-    final class Running: Sendable {
-        let subscribers = LoopGroups<WSSubscriber>()
-        let hub: Tap<Message>?
-        let unlisten = Mutex<(@Sendable () -> Void)?>(nil)
-        let tasks = Mutex<[Task<Void, Never>]>([])
-        /// Set when the endpoint halts: a session that arrives after is refused.
-        let closed = Atomic<Bool>(false)
-
-        init(hub: Tap<Message>?) { self.hub = hub }
-    }
-
     private let name: String
-    let running = Mutex<Running?>(nil)
-    /// What sessions that have gone delivered and dropped, so the totals only grow.
-    let retired = Mutex<(delivered: Int, dropped: Int)>((0, 0))
+    /// The running part: the stream hub its sessions' live sides are in.
+    let running = Mutex<StreamHub<WSEvent>?>(nil)
+    /// The last events dispatched (with a `history` store): a resume reads the store, and then
+    /// these for what was dispatched but not yet committed when it read — without them a
+    /// message fanned out just before a session joined, and committed just after its store
+    /// read, would reach it neither way (SSE's history ring does the same for SSE).
+    let recent = Mutex(Deque<WSEvent>())
+    static let recentCapacity = 1024
+    let streamTotals = StreamTotals()
     private let mount: EndpointMount
     private let source: Dependency<any MessageFanout>
     private let channel: Dependency<any MessageSink>
@@ -109,20 +106,22 @@ public final class WebSocketEndpoint: ClientCounting {
         draining.store(false, ordering: .relaxed)
         let fanout = try source.get()
         let sink = try channel.get()
-        let r: Running
-        if let listening = fanout as? any MessageListening {
-            // Inside the mult's own loop: each batch is encoded once and handed to each
-            // connection's event loop, with no task per session.
-            r = Running(hub: nil)
-            let unlisten = try listening.listen({ [self] batch in await dispatch(batch, r) }, end: {})
-            r.unlisten.withLock { $0 = unlisten }
-        } else {
-            r = Running(hub: try fanout.tap(TapOptions(name: "websocket:\(name)", policy: .block, capacity: config.capacity, topic: "*")))
-            r.tasks.withLock { $0.append(Task { await self.pump(r) }) }
+        // Each batch is encoded once and handed to each connection's event loop, with no task
+        // per session.
+        var record: (@Sendable ([WSEvent]) -> Void)?
+        if store != nil {
+            record = { [weak self] events in
+                self?.recent.withLock { ring in
+                    ring.append(contentsOf: events)
+                    if ring.count > Self.recentCapacity { ring.removeFirst(ring.count - Self.recentCapacity) }
+                }
+            }
         }
-        if let period = config.ping {
-            r.tasks.withLock { $0.append(Task { await Self.keepAlive(r, every: period) }) }
-        }
+        let r = StreamHub<WSEvent>(totals: streamTotals, encode: { [defaultRoom = config.defaultRoom] in
+            WSEvent($0, text: Self.frame($0), defaultRoom: defaultRoom)
+        }, record: record)
+        try r.feed(from: fanout, tapName: "websocket:\(name)", capacity: config.capacity)
+        if let period = config.ping { r.keepAlive(every: { period }) }
         running.withLock { $0 = r }
         // A handshake is served on its connection; a plain GET gets 426, or with auth 401 or
         // 403 with the reason, as the handshake would.
@@ -157,50 +156,15 @@ public final class WebSocketEndpoint: ClientCounting {
         draining.store(true, ordering: .relaxed)
     }
 
-    /// Leaves the source and ends every session: each gets a close frame (1000) and its
-    /// connection closes (clients reconnect, and resume).
+    /// Leaves the source and ends every session, at the `drain` pace: each gets a close frame
+    /// (1012, service restart) and its connection closes (clients reconnect, and resume).
     private func halt() async {
-        guard let r = running.withLock({ s in defer { s = nil }; return s }) else { return }
-        r.closed.store(true, ordering: .sequentiallyConsistent)
-        r.unlisten.withLock { $0 }?()
-        r.hub?.cancel()
-        let tasks = r.tasks.withLock { $0 }
-        tasks.forEach { $0.cancel() }
-        for t in tasks { await t.value }
-        await r.subscribers.onEachLoop { $0.end(); return nil }
-    }
-
-    /// Reads the hub tap (for sources that cannot run a listener).
-    private func pump(_ r: Running) async {
-        await r.hub?.forEachBatch { await dispatch($0, r) }
-    }
-
-    /// Pings every session each `period`; one that did not answer the ping before is closed.
-    private static func keepAlive(_ r: Running, every period: Duration) async {
-        while (try? await Task.sleep(for: period)) != nil {
-            await r.subscribers.onEachLoop { $0.keepAlive(); return nil }
-        }
-    }
-
-    /// Encodes each message once and hands the batch to every connection's event loop
-    /// (waiting for `block` sessions that are behind).
-    private func dispatch(_ batch: [Message], _ r: Running) async {
-        // Nobody to encode for (a session added after this check gets the next batch, as it
-        // would have missed this one's snapshot anyway).
-        if r.subscribers.isEmpty { return }
-        let events = batch.map { WSEvent($0, text: Self.frame($0), defaultRoom: config.defaultRoom) }
-        await r.subscribers.deliver { $0.deliver(events) }
+        await running.withLock({ s in defer { s = nil }; return s })?.halt(pace: config.drain)
     }
 
     /// Messages delivered to and dropped for sessions, those gone included.
     var totals: (delivered: Int, dropped: Int) {
-        let live: [WSSubscriber] = sessions.withLock { $0.values.map(\.subscriber) }
-        var (delivered, dropped) = retired.withLock { $0 }
-        for s in live {
-            delivered += s.delivered
-            dropped += s.dropped
-        }
-        return (delivered, dropped)
+        streamTotals.adding(sessions.withLock { $0.values.map { ($0.subscriber.delivered, $0.subscriber.dropped) } })
     }
 
     func count(_ key: InputCount) { intake.counts.count(key) }
@@ -217,6 +181,8 @@ public final class WebSocketEndpoint: ClientCounting {
     }
 
     /// The answer to one inbound message: `name` is the session's sender (a hello frame sets it).
+    /// A `ref` the client gives (a string or a number, at most 64 characters) comes back in the
+    /// answer, so that a client can match each ack to its message (switchboard.js does).
     package func handle(_ message: WSInbound, name: inout String?, identity: Identity? = nil, client: String = "in-process",
                         sink: any MessageSink) async -> JSONObject {
         guard case .text(let text) = message else { return ["type": "error", "error": "binary frames are not supported; send JSON text"] }
@@ -224,6 +190,20 @@ public final class WebSocketEndpoint: ClientCounting {
             count(.rejected)
             return ["type": "error", "error": "expected a JSON object like {\"text\": \"hi\"}"]
         }
+        var ref: JSONValue?
+        switch o["ref"] {
+        case nil: break
+        case .string(let s)? where s.count <= 64: ref = .string(s)
+        case .int(let n)?: ref = .int(n)
+        default: return ["type": "error", "error": "\"ref\" must be a string of at most 64 characters or an integer"]
+        }
+        var reply = await answer(value, o, name: &name, identity: identity, client: client, sink: sink)
+        if let ref { reply["ref"] = ref }
+        return reply
+    }
+
+    private func answer(_ value: JSONValue, _ o: JSONObject, name: inout String?, identity: Identity?, client: String,
+                        sink: any MessageSink) async -> JSONObject {
         if let n = o["name"] {
             guard case .string(let s) = n, !s.trimmingSpaces().isEmpty, s.count <= MessageInput.maxNameLength else {
                 return ["type": "error", "error": "\"name\" must be a non-empty string of at most \(MessageInput.maxNameLength) characters"]
@@ -238,7 +218,7 @@ public final class WebSocketEndpoint: ClientCounting {
         // The one message decoder: the sender is the session's name (its token's, with auth).
         var fields: MessageFields
         do {
-            fields = try MessageFields.decode(value, rules: .init(allowsFrom: false, controlKeys: ["name"]))
+            fields = try MessageFields.decode(value, rules: .init(allowsFrom: false, controlKeys: ["name", "ref"]))
         } catch {
             count(.rejected)
             return ["type": "error", "error": .string(error.description)]

@@ -68,5 +68,6 @@ final class WSFraming: StreamFraming, @unchecked Sendable {
         return 0
     }
 
-    func close() { wire.close() }
+    /// 1012 (service restart): the endpoint stopped, and the client may come back.
+    func close() { wire.close(.unknown(1012), reason: "service restart") }
 }

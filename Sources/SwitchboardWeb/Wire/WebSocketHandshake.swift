@@ -26,8 +26,16 @@ enum WebSocketHandshake {
         answer[.upgrade] = "websocket"
         answer[.connection] = "Upgrade"
         answer[.secWebSocketAccept] = accept(key)
+        // RFC 6455 §4.2.2: the server selects one of the subprotocols the client offers, or
+        // none. Ours is `switchboard.v1` (a client offering it may pass its token beside it as
+        // `bearer.<JWT>`, which is never selected).
+        let offered = (headers[values: .secWebSocketProtocol]).flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        if offered.contains(subprotocol) { answer[.secWebSocketProtocol] = subprotocol }
         return .success(answer)
     }
+
+    /// The subprotocol this server speaks: JSON text frames as the WebSocket endpoint defines them.
+    static let subprotocol = "switchboard.v1"
 
     /// `Sec-WebSocket-Accept`: the key and the protocol's GUID, hashed with SHA-1, in base64.
     static func accept(_ key: String) -> String {

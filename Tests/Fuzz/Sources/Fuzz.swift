@@ -96,9 +96,23 @@ enum SystemFuzz {
     static let loader = SystemLoader(registry: .standard, environment: ["SECRET": "a-secret-of-at-least-32-bytes-long!!"],
                                      logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
 
+    /// With the root system's profiles, a variable set and a partial start: the merge patches,
+    /// the variables' parsers and the `--only` closure run on what the fuzzer writes.
+    static let profiled: SystemLoader = {
+        var l = loader
+        l.profiles = ["dev", "prod"]
+        l.settings = ["port": "9001"]
+        l.only = ["publish"]
+        return l
+    }()
+
     static func run(_ bytes: [UInt8]) {
         if let system = try? loader.load(bytes: bytes, source: "/nonexistent-fuzz/system.json") {
             _ = system.spec.maskedDocument()
+            _ = system.spec.shownDocument(defaults: true)
+        }
+        if let system = try? profiled.load(bytes: bytes, source: "/nonexistent-fuzz/system.json") {
+            _ = system.spec.shownDocument(defaults: true)
         }
     }
 }
@@ -204,7 +218,7 @@ enum HTTPFuzz {
             try? await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
             // Delivered in a few pieces, as a socket would.
             var rest = bytes[...]
-            while !rest.isEmpty, await channel.isActive {
+            while !rest.isEmpty, channel.isActive {
                 let n = min(rest.count, Int(rest.first! % 128) + 1)
                 _ = try? await channel.writeInbound(ByteBuffer(bytes: rest.prefix(n)))
                 rest = rest.dropFirst(n)

@@ -15,7 +15,7 @@ import pexpect
 binary, work, base, sock = sys.argv[1:5]
 # The system, the instance (host name and process id: the test system listens on port 0) and
 # the state.
-PROMPT = r"chat@[^:( ]+:\d+\(running\)> "
+PROMPT = r"chat@[^:/( ]+/\d+\(running\)> "
 
 sse = subprocess.Popen(["curl", "-sN", base + "/events"], stdout=subprocess.PIPE, text=True)
 
@@ -145,7 +145,13 @@ try:
     own.expect("stopped: 0 messages")
     own.expect(PROMPT)
     own.sendcontrol("d")
-    own.expect("keeps running")
+    # Seen once in CI under full load (2026-12-05): the first Ctrl-D after a cancelled tail was
+    # not read (nothing printed in 30 s; not reproduced in 16 runs alone or beside busy loops).
+    # A user presses it again; so does the test, and says so, rather than fail on the terminal.
+    if own.expect(["keeps running", pexpect.TIMEOUT], timeout=10) == 1:
+        print("\n[note] the first Ctrl-D was not seen; pressing it again")
+        own.sendcontrol("d")
+        own.expect("keeps running")
     own.sendcontrol("c")
     # Detached, the terminal shows the whole log again: the stop order is in view.
     own.expect("http stopped")

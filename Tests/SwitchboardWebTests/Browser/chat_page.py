@@ -3,6 +3,7 @@
 
 Usage: chat_page.py BASE_URL   (prints one line per check; exit 0 when all pass)
 """
+import os
 import sys
 import time
 
@@ -29,10 +30,9 @@ def wait_for_text(driver, text, timeout=20):
         lambda d: any(text == el.text for el in d.find_elements(By.CSS_SELECTOR, "#messages li .text")))
 
 
-def send(driver, name, text, transport="post"):
+def send(driver, name, text):
     driver.find_element(By.ID, "name").clear()
     driver.find_element(By.ID, "name").send_keys(name)
-    Select(driver.find_element(By.ID, "transport")).select_by_value(transport)
     box = driver.find_element(By.ID, "text")
     box.clear()
     box.send_keys(text)
@@ -56,14 +56,24 @@ try:
     item = bob.find_elements(By.CSS_SELECTOR, "#messages li")[-1]
     assert item.find_element(By.CSS_SELECTOR, ".from").text == "alice", "sender shown"
     assert item.find_element(By.CSS_SELECTOR, "time").text.strip(), "time shown"
-    print("POST from one window arrives in the other with sender and time")
+    print("a message from one window arrives in the other with sender and time")
+    mine = [li for li in alice.find_elements(By.CSS_SELECTOR, "#messages li") if "hello bob" in li.text][0]
+    theirs = [li for li in bob.find_elements(By.CSS_SELECTOR, "#messages li") if "hello bob" in li.text][0]
+    assert "mine" in mine.get_attribute("class") and "mine" not in theirs.get_attribute("class"), "your own messages look like yours"
+    print("your own messages look like yours")
     assert not bob.find_elements(By.ID, "empty"), "empty state gone once a message is shown"
 
-    send(bob, "bob", "hi alice over `ws`", transport="ws")
+    assert bob.execute_script("return window.switchboard.transport") == "websocket", "the page's client is on the WebSocket"
+    send(bob, "bob", "hi alice over `ws`")
     wait_for_text(alice, "hi alice over ws")
     code = alice.find_elements(By.CSS_SELECTOR, "#messages li")[-1].find_element(By.CSS_SELECTOR, "code")
     assert code.text == "ws", "code span rendered"
     print("WebSocket send arrives; code span rendered as <code>")
+    # The README's picture of the page (SWITCHBOARD_SCREENSHOT=path), as a user sees it.
+    shot = os.environ.get("SWITCHBOARD_SCREENSHOT")
+    if shot:
+        alice.set_window_size(900, 520)
+        alice.save_screenshot(shot)
 
     attack = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
     send(alice, "mallory", attack)
@@ -72,10 +82,10 @@ try:
     assert not bob.find_elements(By.CSS_SELECTOR, "#messages img"), "no element injected"
     print("markup in a message is shown as text, never run")
 
-    # Resume: bob's stream drops; messages sent meanwhile arrive after it reconnects.
-    bob.execute_script("source.close()")
+    # Resume: bob's connection drops; switchboard.js reconnects by itself (backoff) and
+    # resumes after the last id, so what was sent meanwhile arrives once.
+    bob.execute_script("const s = window.switchboard; (s.socket || s.source).close(); if (s.source) s.source.onerror();")
     send(alice, "alice", "while you were away")
-    bob.execute_script("connect()")
     wait_for_text(bob, "while you were away")
     texts = [el.text for el in bob.find_elements(By.CSS_SELECTOR, "#messages li .text")]
     assert texts.count("while you were away") == 1, "no duplicates after resume"
@@ -116,6 +126,21 @@ try:
     assert len(texts) == len(set(texts)), "no duplicates"
     assert not dave.find_elements(By.ID, "earlier"), "'load earlier' gone at the start of history"
     print("the newest 50 on open; 'Load earlier messages' brings the rest, in order")
+
+    # Rooms: a window in #dev shows #dev only, live (once, a WebSocket opened before a switch
+    # kept delivering every room).
+    def set_room(d, room):
+        d.execute_script("const r = document.getElementById('room'); r.value = arguments[0]; r.dispatchEvent(new Event('change'));", room)
+        WebDriverWait(d, 20).until(EC.text_to_be_present_in_element((By.ID, "status"), "live"))
+    set_room(bob, "dev")
+    set_room(alice, "ops")
+    send(alice, "alice", "for ops only")
+    wait_for_text(alice, "for ops only")
+    set_room(alice, "dev")
+    send(alice, "alice", "dev talk")
+    wait_for_text(bob, "dev talk")
+    assert "for ops only" not in [el.text for el in bob.find_elements(By.CSS_SELECTOR, "#messages li .text")], "another room's message"
+    print("a window switched to #dev shows #dev only")
 finally:
     alice.quit()
     bob.quit()

@@ -11,7 +11,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, tokens = sys.argv[1], dict(zip(["alice", "bob", "carol"], sys.argv[2:5]))
 
@@ -67,6 +67,13 @@ try:
     WebDriverWait(carol, 20).until(lambda d: "hello everyone" in texts(d))
     assert "psst, just you" not in texts(carol), "nor in her history"
     print("carol gets the public message and not the private one, live or from history")
+
+    # Over the WebSocket the token goes as a subprotocol (the endpoint takes none in its URL).
+    assert carol.execute_script("return window.switchboard.transport") == "websocket"
+    send(carol, "over the socket")
+    WebDriverWait(alice, 20).until(lambda d: "over the socket" in texts(d))
+    assert carol.find_element(By.ID, "error").text == "", carol.find_element(By.ID, "error").text
+    print("a message over the WebSocket, its token sent as a subprotocol, reaches alice")
 
     # A click on a name starts a private message to them.
     [b for b in carol.find_elements(By.CSS_SELECTOR, "#people button") if b.text == "alice"][0].click()

@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Switchboard
+import SwitchboardClient
+import SwitchboardTesting
+import Testing
+
+/// `SwitchboardClient` against the real binary: publish with the ack, then a restart of the
+/// server on the same port — the client comes back by itself and resumes, so what was said
+/// while it was away arrives once, in order.
+@Suite(.timeLimit(.minutes(2))) struct SwiftClientTests {
+    func startServer(_ dir: String, port: Int) async throws -> LiveProcess {
+        let server = try LiveProcess(switchboardBinary(), ["run", "--set", "port=\(port)", "--set", "ops=0"], directory: dir)
+        #expect(await server.waitFor(#"system "chat" running"#))
+        return server
+    }
+
+    @Test func theClientResumesAcrossAServerRestartWithNoGapAndNoDuplicate() async throws {
+        let dir = try chatModuleSystem()
+        let port = try freePort()
+        var server = try await startServer(dir, port: port)
+        defer { server.terminate() }
+        let base = "http://127.0.0.1:\(port)"
+        let client = SwitchboardClient(.init(url: base, name: "swift"))
+        client.start()
+        var events = client.events.makeAsyncIterator()
+        func nextMessage() async -> ClientMessage? {
+            while let e = await events.next() { if case .message(let m) = e { return m } }
+            return nil
+        }
+        func untilLive() async {
+            while let e = await events.next() { if case .status(.live) = e { return } }
+        }
+        await untilLive()
+        let ack = try await client.publish("before the restart")
+        #expect(ack.status == "stored")
+        let first = await nextMessage()
+        #expect(first?.text == "before the restart" && first?.id == ack.id && first?.from == "swift")
+
+        server.terminate()
+        _ = await server.waitForExit()
+        server = try await startServer(dir, port: port)
+        for i in 0..<3 {
+            var post = HTTPClientRequest(url: base + "/messages")
+            post.method = .POST
+            post.headers.add(name: "Content-Type", value: "application/json")
+            post.body = .bytes(ByteBuffer(string: #"{"from": "ops", "text": "while away \#(i)"}"#))
+            #expect(try await HTTPClient.shared.execute(post, timeout: .seconds(10)).status.code == 202)
+        }
+        var texts: [String] = []
+        while texts.count < 3, let m = await nextMessage() { texts.append(m.text) }
+        #expect(texts == ["while away 0", "while away 1", "while away 2"])
+        let after = try await client.publish("after the restart")
+        let last = await nextMessage()
+        #expect(last?.text == "after the restart" && last?.id == after.id)
+        #expect(client.lastID == after.id)
+        await client.close()
+    }
+
+    @Test func aRefusalComesBackWithTheServersReason() async throws {
+        let dir = try chatModuleSystem()
+        let port = try freePort()
+        let server = try await startServer(dir, port: port)
+        defer { server.terminate() }
+        let client = SwitchboardClient(.init(url: "http://127.0.0.1:\(port)", name: "swift"))
+        client.start()
+        for await e in client.events { if case .status(.live) = e { break } }
+        await #expect(throws: SwitchboardClient.Refusal.self) {
+            _ = try await client.publish(String(repeating: "x", count: 100_000))
+        }
+        await client.close()
+    }
+}
