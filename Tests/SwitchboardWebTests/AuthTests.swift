@@ -417,6 +417,39 @@ import Testing
         let (text, _) = try await h.component("presence", as: PresenceComponent.self).console(["lobby"])
         #expect(text == "lobby: obs")
     }
+
+    /// `?presence=ROOM`: a stream of every room (the page, counting what is unread elsewhere)
+    /// is counted in the room its client is looking at, not in the default room.
+    @Test func aStreamOfEveryRoomIsCountedInItsPresenceRoom() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "presence": {"type": "presence", "using": {"server": "http"}},
+              "events": {"type": "sse", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "presence": "presence"}},
+              "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        let presence = try await h.component("presence", as: PresenceComponent.self)
+        let ann = try await SSEReader(try await h.url("/events?name=ann&presence=dev"))
+        let joined = try JSONParser.parse(try #require(try await ann.next(named: "presence")).data).value
+        #expect(joined["room"] == "dev" && joined["user"] == "ann", "\(joined)")
+        #expect(presence.online("dev") == ["ann"])
+        #expect(presence.online("lobby") == [])
+        let ws = try await h.url("/ws?name=bob&presence=dev").replacingOccurrences(of: "http://", with: "ws://")
+        let whileOpen = Mutex<[String]>([])
+        _ = try await FrameLog.exchange(ws, sending: [#"{"name": "bob"}"#]) { frame in
+            guard frame["type"] == "hello" else { return false }
+            whileOpen.withLock { $0 = presence.online("dev") }
+            return true
+        }
+        #expect(whileOpen.withLock { $0 } == ["ann", "bob"])
+        // ann's stream reads every room: bob's join in dev reached her.
+        let bobs = try JSONParser.parse(try #require(try await ann.next(named: "presence")).data).value
+        #expect(bobs["room"] == "dev" && bobs["user"] == "bob", "\(bobs)")
+    }
 }
 
 /// Presence events for the backend: joins, leaves and an emptied room become messages on the
@@ -482,6 +515,15 @@ import Testing
         _ = try await FrameLog.exchange(ws + "?token=\(dave)", sending: [#"{"name": "dave"}"#]) { $0["type"] == "hello" }
         #expect(presence.connections(in: "lobby") == 0)
         #expect(try await h.request(.GET, "/presence?room=lobby", headers: bearer(dave)).status == 403)
+        // Nor can he ask to be counted there (?presence=), on either transport.
+        let asked = try await h.request(.GET, "/events?presence=lobby", headers: bearer(dave))
+        #expect(asked.status == 403 && asked.body.contains(#""parameter":"presence""#), "\(asked.body)")
+        let handshake = try StreamTakeoverTests.Wire(try await StreamTakeoverTests.port(h))
+        handshake.send("GET /ws?presence=lobby&token=\(dave) HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(await handshake.read { $0.contains("\r\n\r\n") })
+        #expect(handshake.text.hasPrefix("HTTP/1.1 403"), "\(handshake.text)")
+        #expect(presence.connections(in: "lobby") == 0)
 
         // alice joins the lobby, then carol dev-1: the first presence event dave hears is carol's.
         let alices = try await SSEReader(try await h.url("/events?room=lobby"), headers: bearer(alice))

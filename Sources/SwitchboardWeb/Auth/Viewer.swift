@@ -63,6 +63,27 @@ extension EdgeAuth {
     }
 }
 
+extension Viewer {
+    /// The room a stream counts its client in for presence: `?presence=ROOM` — so a client that
+    /// reads every room (to count what it has not read) is still seen in the one it shows —
+    /// else the stream's room, else the endpoint's default room. A room the viewer may not
+    /// read is refused with 403, as `?room=` is.
+    func presenceRoom(asked: String?, room: String?, defaultRoom: String) -> PresenceRoom {
+        guard let asked, !asked.isEmpty else { return .room(room ?? defaultRoom) }
+        if let rooms, !rooms.allows(asked) {
+            return .refused(Response.error(.forbidden, "\(name ?? "this token") may not read \(asked)",
+                                           ["reason": "forbiddenRoom", "room": JSONValue.string(asked), "parameter": "presence"]))
+        }
+        return .room(asked)
+    }
+}
+
+/// The room a stream is counted in, or the answer that refuses it.
+enum PresenceRoom {
+    case room(String)
+    case refused(Response)
+}
+
 /// A viewer, or the answer that refuses the request.
 enum ViewerOutcome {
     case viewer(Viewer, Identity?)

@@ -45,6 +45,10 @@ enum ChatPage {
   #messages li.mine { align-self: flex-end; background: #eaf1ff; border-color: #c5d8fb; }
   #messages li.mine .from { color: #1d4fa8; }
   #online button { background: none; border: none; color: var(--accent); padding: 0 .3rem; cursor: pointer; }
+  #rooms { display: flex; gap: .35rem; padding: .35rem 1rem; background: var(--card); border-bottom: 1px solid var(--line); flex-wrap: wrap; }
+  #rooms button { background: none; color: var(--fg); border: 1px solid transparent; padding: .15rem .55rem; border-radius: 999px; font-size: .85rem; }
+  #rooms button[aria-current="true"] { border-color: var(--accent); color: var(--accent); font-weight: 600; }
+  #rooms .unread { background: #c83c3c; color: #fff; border-radius: 999px; padding: 0 .4rem; margin-left: .3rem; font-size: .75rem; font-weight: 600; }
   [hidden] { display: none !important; }
 </style>
 </head>
@@ -56,6 +60,7 @@ enum ChatPage {
   <input id="token" placeholder="paste your token" hidden>
   <span id="status" class="down">connecting…</span>
 </header>
+<nav id="rooms" aria-label="rooms"></nav>
 <main><ul id="messages" aria-live="polite"><li class="notice" id="empty">No messages yet. Say something below: everyone with this page open sees it.</li></ul></main>
 <form id="composer" autocomplete="off">
   <input id="name" placeholder="your name" maxlength="100" required>
@@ -72,6 +77,18 @@ const $ = (id) => document.getElementById(id);
 const list = $("messages"), statusEl = $("status"), errorEl = $("error");
 const seen = new Set();
 let lastId = null, client = null;
+// The page reads every room it may (one connection) and shows the one chosen; what arrives in
+// another room is counted there as unread. A message without a room is in the lobby.
+const DEFAULT_ROOM = "lobby";
+const roomOf = (m) => m.room || DEFAULT_ROOM;
+const viewing = () => $("room").value.trim();
+const visible = (m) => !viewing() || roomOf(m) === viewing();
+const unread = new Map();
+const title = document.title;
+let known = [];
+try { known = JSON.parse(localStorage.getItem("switchboard.rooms") || "[]").filter((r) => typeof r === "string"); } catch (err) { known = []; }
+// While a room's history loads, what arrives live for it waits, so that it lands below.
+let loading = false, held = [];
 // For the browser tests (and the curious, in the developer console).
 window.config = config;
 
@@ -177,6 +194,8 @@ async function loadHistory() {
     for (const m of page.messages.slice().reverse()) show(m);
     if (page.messages.length) lastId = page.messages[0].id;
     setEarlier(page.next);
+    // The newest at the bottom, in view.
+    list.parentElement.scrollTop = list.parentElement.scrollHeight;
   } catch (err) { notice("History is not available: " + err.message); }
 }
 async function loadEarlier() {
@@ -195,19 +214,59 @@ function notice(text) {
   list.append(li);
 }
 
+// A message from the client: shown when it is in the room on view, else counted as unread in
+// its room (your own messages never are).
+function received(m) {
+  remember(roomOf(m));
+  if (visible(m)) {
+    if (loading) held.push(m); else show(m);
+  } else if (!(m.from && m.from === $("name").value.trim())) {
+    unread.set(roomOf(m), (unread.get(roomOf(m)) || 0) + 1);
+  }
+  showRooms();
+}
+
+// The rooms bar: every room, then the twelve seen last (kept in this browser), each with
+// what is unread in it; the page's title counts them all.
+function remember(room) {
+  if (!room || known.includes(room)) return;
+  known.push(room);
+  if (known.length > 12) known = known.slice(-12);
+  localStorage.setItem("switchboard.rooms", JSON.stringify(known));
+}
+function showRooms() {
+  const nav = $("rooms");
+  nav.textContent = "";
+  for (const room of ["", ...known]) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.room = room;
+    b.textContent = room ? "#" + room : "all rooms";
+    b.setAttribute("aria-current", String(room === viewing()));
+    const n = room ? unread.get(room) || 0 : 0;
+    if (n) { const badge = document.createElement("span"); badge.className = "unread"; badge.textContent = n > 99 ? "99+" : String(n); b.append(badge); }
+    b.addEventListener("click", () => { if (room !== viewing()) { $("room").value = room; switchRoom(); } });
+    nav.append(b);
+  }
+  let total = 0;
+  for (const n of unread.values()) total += n;
+  document.title = total ? "(" + total + ") " + title : title;
+}
+
 // One client for the page's lifetime: it receives over the WebSocket (or SSE), reconnects with
-// backoff and resumes after the newest message shown; a room change reopens it for that room.
+// backoff and resumes after the newest message it saw; a room change only moves where the
+// server counts you present.
 function connect() {
-  if (client) { client.setRoom($("room").value.trim() || null); return; }
+  if (client) return;
   client = new Switchboard({
     websocket: config.websocket, events: config.events, publish: config.publish, history: config.history,
-    event: config.event, room: $("room").value.trim() || null, name: $("name").value.trim() || null,
+    event: config.event, room: null, presence: viewing() || null, name: $("name").value.trim() || null,
     token: config.auth ? () => token : null, lastId,
   });
   window.switchboard = client;
-  client.addEventListener("message", (e) => show(e.detail));
+  client.addEventListener("message", (e) => received(e.detail));
   client.addEventListener("status", (e) => setStatus(e.detail.state === "live" ? "live" : e.detail.state + "…", e.detail.state === "live"));
-  client.addEventListener("presence", (e) => showOnline(e.detail.online));
+  client.addEventListener("presence", (e) => { if (e.detail.room === (viewing() || DEFAULT_ROOM)) showOnline(e.detail.online); });
   client.addEventListener("gap", () => notice("Some messages were missed while you were away."));
   client.addEventListener("error", (e) => { errorEl.textContent = e.detail.error; });
   client.connect();
@@ -271,13 +330,26 @@ function start() {
     notice("This chat needs a token: paste yours above (for development: switchboard token --sub yourname).");
     return;
   }
+  remember(viewing());
+  showRooms();
   loadHistory().then(connect).then(loadOnline);
 }
-$("room").addEventListener("change", async () => {
-  list.textContent = ""; showEmpty(); seen.clear(); lastId = null; earlier = null;
-  if (client) { client.close(); client = null; }
-  start();
-});
+// Another room: its history, then what arrives for it live; its unread count is cleared.
+async function switchRoom() {
+  list.textContent = ""; showEmpty(); seen.clear(); earlier = null; errorEl.textContent = "";
+  unread.delete(viewing());
+  remember(viewing());
+  showRooms();
+  if (config.auth && !token) return;
+  loading = true; held = [];
+  await loadHistory();
+  loading = false;
+  for (const m of held) show(m);
+  held = [];
+  if (client) client.setPresence(viewing() || null);
+  loadOnline();
+}
+$("room").addEventListener("change", switchRoom);
 start();
 </script>
 </body>

@@ -38,7 +38,7 @@ export class Switchboard extends EventTarget {
     super();
     this.options = Object.assign({
       websocket: "/ws", events: "/events", publish: "/messages", history: "/history",
-      event: "message", room: null, name: null, token: null, transports: ["websocket", "sse"],
+      event: "message", room: null, presence: null, name: null, token: null, transports: ["websocket", "sse"],
     }, options);
     if (!this.options.websocket) this.options.transports = this.options.transports.filter((t) => t !== "websocket");
     if (!this.options.events) this.options.transports = this.options.transports.filter((t) => t !== "sse");
@@ -98,6 +98,12 @@ export class Switchboard extends EventTarget {
     if (!this.closed) { this.teardown(); this.attempt = 0; this.open(); }
   }
 
+  // Counted as present in another room (the stream and what it has seen stay: it resumes).
+  setPresence(room) {
+    this.options.presence = room || null;
+    if (!this.closed) { this.teardown(); this.attempt = 0; this.open(); }
+  }
+
   teardown() {
     clearTimeout(this.timer);
     if (this.socket) { this.socket.onclose = null; this.socket.onerror = null; this.socket.close(1000); this.socket = null; }
@@ -132,7 +138,8 @@ export class Switchboard extends EventTarget {
 
   openSocket(token) {
     this.transport = "websocket";
-    const u = this.url(this.options.websocket, { room: this.options.room, lastEventId: this.lastId, name: token ? null : this.options.name });
+    const u = this.url(this.options.websocket, { room: this.options.room, presence: this.options.presence, lastEventId: this.lastId,
+                                                 name: token ? null : this.options.name });
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     // The token as a subprotocol: out of the URL and the access logs.
     const ws = token ? new WebSocket(u, ["switchboard.v1", "bearer." + token]) : new WebSocket(u);
@@ -156,7 +163,7 @@ export class Switchboard extends EventTarget {
   openEvents(token) {
     this.transport = "sse";
     // EventSource cannot send headers: the token goes in the URL (the endpoint's allowQueryToken).
-    const u = this.url(this.options.events, { room: this.options.room, lastEventId: this.lastId,
+    const u = this.url(this.options.events, { room: this.options.room, presence: this.options.presence, lastEventId: this.lastId,
                                                 token: token || null, name: token ? null : this.options.name });
     const es = new EventSource(u);
     es.onopen = () => { this.attempt = 0; this.setState("live"); };

@@ -26,6 +26,8 @@ extension SSEEndpoint {
         let stored: StoredPages?
         /// When the client's token expires (nil: no token, or an API key).
         let goodUntil: Date?
+        /// The room presence counts the client in (`?presence=`, else its room, else the default).
+        let presenceRoom: String
     }
 
     enum Opening {
@@ -61,6 +63,11 @@ extension SSEEndpoint {
         case .viewer(let v, let i): (viewer, identity) = (v, i)
         case .refused(let refusal, _): return .refused(refusal)
         }
+        let here: String
+        switch viewer.presenceRoom(asked: request.query("presence"), room: room, defaultRoom: config.defaultRoom) {
+        case .room(let r): here = r
+        case .refused(let refusal): return .refused(refusal)
+        }
         let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
                                        policy: config.policy, pendingLimit: config.bufferBytes)
         channel.limitUnreadBytes(config.bufferBytes)
@@ -85,7 +92,7 @@ extension SSEEndpoint {
             let notice: JSONValue = ["lastEventId": .string(lastEventID ?? ""), "oldest": replay.oldest.map { .string($0.description) } ?? .null]
             first.writeString(SSEEvent.encode(id: nil, event: "gap", data: notice.jsonText))
         }
-        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events, stored: stored, goodUntil: identity?.goodUntil))
+        return .opened(Opened(running: r, subscriber: subscriber, first: first, replay: events, stored: stored, goodUntil: identity?.goodUntil, presenceRoom: here))
     }
 
     /// Writes the start of a stream — `retry`, a gap notice, the replay — in chunks of about
@@ -147,7 +154,7 @@ extension SSEEndpoint {
         case .opened(let opened): o = opened
         }
         let s = o.subscriber
-        let leave = presence.join(s.viewer, room: s.room ?? config.defaultRoom)
+        let leave = presence.join(s.viewer, room: o.presenceRoom)
         let loop = connection.channel.eventLoop
         do {
             try await loop.submit { [self] in
@@ -186,7 +193,7 @@ extension SSEEndpoint {
         // A client that hangs up ends its stream at once, not at the next write.
         let (watcher, unwatch) = ClientGoneWatcher.watch(channel, gone: { s.end() }, writable: { s.becameWritable() })
         let body = ResponseBody { writer in
-            let leave = self.presence.join(s.viewer, room: s.room ?? self.config.defaultRoom)
+            let leave = self.presence.join(s.viewer, room: o.presenceRoom)
             defer {
                 leave()
                 unwatch()

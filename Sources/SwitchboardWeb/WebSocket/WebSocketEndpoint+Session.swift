@@ -60,6 +60,11 @@ extension WebSocketEndpoint {
             count(.unauthorized)
             return await connection.refuse(refusal)
         }
+        let here: String
+        switch viewer.presenceRoom(asked: query["presence"], room: room, defaultRoom: config.defaultRoom) {
+        case .room(let r): here = r
+        case .refused(let refusal): return await connection.refuse(refusal)
+        }
         let channel = connection.channel
         let loop = channel.eventLoop
         let name = identity?.name ?? query["name"].flatMap { $0.isEmpty ? nil : String($0.prefix(MessageInput.maxNameLength)) }
@@ -92,8 +97,8 @@ extension WebSocketEndpoint {
         }
         sessions.withLock { $0[s.id] = Session(name: name, room: room, subscriber: s, since: Date()) }
         count(.connected)
-        // Counted in the room while connected (a name given later in a hello frame is not).
-        let leave = presence.join(Viewer(name: name, rooms: viewer.rooms), room: room ?? config.defaultRoom)
+        // Counted in its presence room while connected (a name given later in a hello frame is not).
+        let leave = presence.join(Viewer(name: name, rooms: viewer.rooms), room: here)
         let unlisten = presence.listen { change in
             guard room == nil || change.room == room, viewer.rooms?.allows(change.room) ?? true else { return }
             loop.execute { wire.send(text: change.json.jsonText) }

@@ -127,7 +127,12 @@ public final class WebSocketEndpoint: ClientCounting {
         // 403 with the reason, as the handshake would.
         let route = HTTPRoute(.get, config.path, upgrade: WebSocketSessions(endpoint: self, sink: sink)) { [self] request, _ in
             let room = request.query("room").flatMap { $0.isEmpty ? nil : $0 }
-            if case .refused(let refusal, _) = await auth.viewer(request, room: room) { return refusal }
+            switch await auth.viewer(request, room: room) {
+            case .refused(let refusal, _): return refusal
+            case .viewer(let viewer, _):
+                let asked = request.query("presence")
+                if case .refused(let refusal) = viewer.presenceRoom(asked: asked, room: room, defaultRoom: config.defaultRoom) { return refusal }
+            }
             var headers = HTTPFields()
             headers[.upgrade] = "websocket"
             return .error(.upgradeRequired, "this is a WebSocket endpoint: connect with an Upgrade: websocket request", headers: headers)

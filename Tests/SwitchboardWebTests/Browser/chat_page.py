@@ -69,11 +69,6 @@ try:
     code = alice.find_elements(By.CSS_SELECTOR, "#messages li")[-1].find_element(By.CSS_SELECTOR, "code")
     assert code.text == "ws", "code span rendered"
     print("WebSocket send arrives; code span rendered as <code>")
-    # The README's picture of the page (SWITCHBOARD_SCREENSHOT=path), as a user sees it.
-    shot = os.environ.get("SWITCHBOARD_SCREENSHOT")
-    if shot:
-        alice.set_window_size(900, 520)
-        alice.save_screenshot(shot)
 
     attack = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
     send(alice, "mallory", attack)
@@ -141,6 +136,41 @@ try:
     wait_for_text(bob, "dev talk")
     assert "for ops only" not in [el.text for el in bob.find_elements(By.CSS_SELECTOR, "#messages li .text")], "another room's message"
     print("a window switched to #dev shows #dev only")
+
+    # Unread counts: what came in #ops while bob reads #dev is counted beside #ops (and in the
+    # title); opening #ops shows it and clears the count. Your own messages are never unread.
+    def badge(d, room):
+        found = d.find_elements(By.CSS_SELECTOR, f'#rooms button[data-room="{room}"] .unread')
+        return found[0].text if found else ""
+    WebDriverWait(bob, 20).until(lambda d: badge(d, "ops") == "1")
+    assert bob.title.startswith("(1) "), f"the title counts it: {bob.title!r}"
+    assert badge(alice, "ops") == "" and badge(alice, "dev") == "", "alice's own message is not unread to her"
+    set_room(alice, "ops")
+    send(alice, "alice", "ops again")
+    WebDriverWait(bob, 20).until(lambda d: badge(d, "ops") == "2")
+    bob.find_element(By.CSS_SELECTOR, '#rooms button[data-room="ops"]').click()
+    wait_for_text(bob, "for ops only")
+    wait_for_text(bob, "ops again")
+    texts = [el.text for el in bob.find_elements(By.CSS_SELECTOR, "#messages li .text")]
+    assert texts == ["for ops only", "ops again"], f"#ops only, in order, once: {texts}"
+    assert badge(bob, "ops") == "" and not bob.title.startswith("("), "the count is cleared"
+    assert bob.find_element(By.CSS_SELECTOR, '#rooms button[data-room="ops"]').get_attribute("aria-current") == "true"
+    send(alice, "alice", "live in ops")
+    wait_for_text(bob, "live in ops")
+    print("unread counts per room: counted beside the room and in the title, cleared on opening it")
+
+    # The README's picture of the page (SWITCHBOARD_SCREENSHOT=path), as a user sees it: bob in
+    # #ops, his own message on the right, one unread in #dev.
+    shot = os.environ.get("SWITCHBOARD_SCREENSHOT")
+    if shot:
+        bob.set_window_size(900, 520)
+        bob.execute_script("const m = document.querySelector('main'); m.scrollTop = m.scrollHeight;")
+        send(bob, "bob", "on it :) the fix is in `deploy.sh`")
+        wait_for_text(bob, "on it 🙂 the fix is in deploy.sh")
+        set_room(alice, "dev")
+        send(alice, "alice", "standup in 5")
+        WebDriverWait(bob, 20).until(lambda d: badge(d, "dev") == "1")
+        bob.save_screenshot(shot)
 finally:
     alice.quit()
     bob.quit()
