@@ -7,7 +7,7 @@ import Synchronization
 import WSClient
 
 /// A Switchboard server's messages as an `AsyncSequence`, from Swift: the WebSocket endpoint
-/// with reconnect (jittered backoff: 10 ms up to 2 s, then every 5 s, as switchboard.js and
+/// (or the SSE endpoint, where no WebSocket opens) with reconnect (jittered backoff: 10 ms up to 2 s, then every 5 s, as switchboard.js and
 /// phoenix.js), resume from the last id, a gap filled from the `history` endpoint, each message
 /// once, `publish` returning the server's ack, presence, and a token asked for again before it
 /// expires.
@@ -19,18 +19,31 @@ import WSClient
 /// let ack = try await client.publish("hi")
 /// ```
 ///
-/// The WebSocket is hummingbird-project/swift-websocket's client; the history and the POST
-/// fallback go through AsyncHTTPClient.
+/// The WebSocket is hummingbird-project/swift-websocket's client; the SSE stream, the history
+/// and the POST fallback go through AsyncHTTPClient, the stream read with `SSEParser`.
 public final class SwitchboardClient: Sendable {
     /// Where the server is and who the client is.
     public struct Options: Sendable {
         /// The server's base URL (`http://host:port`).
         public var url: String
         public var websocketPath = "/ws"
+        /// The `sse` endpoint's path (nil: none; the client stays on the WebSocket).
+        public var eventsPath: String? = "/events"
+        /// The SSE endpoint's `event` name for messages.
+        public var event = "message"
+        /// The transports, in order of preference: the client moves to the next after the
+        /// WebSocket failed to open twice in a row (as switchboard.js).
+        public var transports: [Transport] = [.websocket, .sse]
+        /// An SSE stream that sends nothing this long — not even the endpoint's heartbeat
+        /// comment (every 15 s by default) — is taken for dead and reopened.
+        public var idleTimeout: Duration = .seconds(45)
         public var historyPath: String? = "/history"
         public var publishPath = "/messages"
         /// One room (nil: every room the client may read).
         public var room: String?
+        /// The room the server counts the client in for presence (nil: its `room`, else the
+        /// server's default room) — for a client that reads every room.
+        public var presence: String?
         /// The sender on an open server.
         public var name: String?
         /// A token, asked for at each connect and again before it expires.
@@ -63,6 +76,9 @@ public final class SwitchboardClient: Sendable {
     /// The connection's state.
     public enum Status: String, Sendable { case connecting, live, reconnecting, closed }
 
+    /// How the client receives.
+    public enum Transport: String, Sendable { case websocket, sse }
+
     /// The server's answer to a publish.
     public struct Ack: Sendable, Equatable {
         public let id: String
@@ -89,6 +105,15 @@ public final class SwitchboardClient: Sendable {
         var closed = false
         var loop: Task<Void, Never>?
         var token: String?
+        var transport: Transport?
+    }
+
+    /// How one connection ended.
+    private struct Outcome {
+        /// It was open (the backoff starts again).
+        var opened: Bool
+        /// Reconnect at once (a token expired, or is about to).
+        var now: Bool
     }
 
     public let options: Options
@@ -108,6 +133,9 @@ public final class SwitchboardClient: Sendable {
 
     /// The last message id the client saw.
     public var lastID: String? { state.withLock { $0.lastID } }
+
+    /// The transport of the current (or last) connection.
+    public var transport: Transport? { state.withLock { $0.transport } }
 
     /// Connects, and keeps connecting until `close()`.
     public func start() {
@@ -134,6 +162,7 @@ public final class SwitchboardClient: Sendable {
 
     private func run() async {
         var attempt = 0
+        var socketFailures = 0
         while !isClosed, !Task.isCancelled {
             continuation.yield(.status(attempt == 0 ? .connecting : .reconnecting))
             var token: String?
@@ -141,35 +170,10 @@ public final class SwitchboardClient: Sendable {
                 token = try? await source()
                 state.withLock { $0.token = token }
             }
-            var url = URLComponents(string: options.url + options.websocketPath)
-            let secure = url?.scheme == "https"
-            url?.scheme = secure ? "wss" : "ws"
-            var query: [URLQueryItem] = []
-            if let room = options.room { query.append(URLQueryItem(name: "room", value: room)) }
-            if let last = lastID { query.append(URLQueryItem(name: "lastEventId", value: last)) }
-            if token == nil, let name = options.name { query.append(URLQueryItem(name: "name", value: name)) }
-            url?.queryItems = query.isEmpty ? nil : query
-            var configuration = WebSocketClientConfiguration()
-            if let token { configuration.additionalHeaders[.init("Sec-WebSocket-Protocol")!] = "switchboard.v1, bearer.\(token)" }
-            var expired = false
-            let opened = Atomic<Bool>(false)
-            let connectedToken = token
-            do {
-                let close = try await WebSocketClient.connect(url: url?.string ?? "", configuration: configuration, logger: logger) { [self] inbound, outbound, _ in
-                    state.withLock { $0.writer = outbound }
-                    opened.store(true, ordering: .relaxed)
-                    continuation.yield(.status(.live))
-                    let refresher = Task { await refresh(connectedToken, outbound) }
-                    defer { refresher.cancel() }
-                    for try await message in inbound.messages(maxSize: 1 << 22) {
-                        guard case .text(let text) = message, let frame = try? JSONParser.parse(text).value else { continue }
-                        await handle(frame)
-                    }
-                }
-                expired = close?.closeCode == .unknown(4001)
-            } catch {
-                logger.debug("connect failed: \(error)")
-            }
+            let sse = options.eventsPath != nil && options.transports.contains(.sse)
+            let socket = options.transports.contains(.websocket) && (socketFailures < 2 || !sse)
+            let outcome = socket ? await openSocket(token) : sse ? await openEvents(token) : Outcome(opened: false, now: false)
+            if socket { socketFailures = outcome.opened ? 0 : socketFailures + 1 }
             let pending = state.withLock { s in
                 s.writer = nil
                 defer { s.pending = [:] }
@@ -178,13 +182,126 @@ public final class SwitchboardClient: Sendable {
             for (_, c) in pending { c.resume(throwing: Refusal(message: "the connection closed before the ack", reason: "closed")) }
             if isClosed { break }
             // The backoff starts again after a connection that was live.
-            if opened.load(ordering: .relaxed) { attempt = 0 }
+            if outcome.opened { attempt = 0 }
             // A token that expired: reconnect at once with a fresh one.
-            if expired { attempt = 0; continue }
+            if outcome.now { attempt = 0; continue }
             let base = attempt < Self.backoff.count ? Self.backoff[attempt] : .seconds(5)
             attempt += 1
             continuation.yield(.status(.reconnecting))
             try? await Task.sleep(for: base * Double.random(in: 0.5...1.5))
+        }
+    }
+
+    /// The query both transports open with: the room, where to be counted present, where to
+    /// resume, and the name on an open server.
+    private func query(token: String?) -> [URLQueryItem] {
+        var query: [URLQueryItem] = []
+        if let room = options.room { query.append(URLQueryItem(name: "room", value: room)) }
+        if let here = options.presence { query.append(URLQueryItem(name: "presence", value: here)) }
+        if let last = lastID { query.append(URLQueryItem(name: "lastEventId", value: last)) }
+        if token == nil, let name = options.name { query.append(URLQueryItem(name: "name", value: name)) }
+        return query
+    }
+
+    /// One WebSocket connection, until it ends.
+    private func openSocket(_ token: String?) async -> Outcome {
+        var url = URLComponents(string: options.url + options.websocketPath)
+        let secure = url?.scheme == "https"
+        url?.scheme = secure ? "wss" : "ws"
+        let query = query(token: token)
+        url?.queryItems = query.isEmpty ? nil : query
+        var configuration = WebSocketClientConfiguration()
+        if let token { configuration.additionalHeaders[.init("Sec-WebSocket-Protocol")!] = "switchboard.v1, bearer.\(token)" }
+        state.withLock { $0.transport = .websocket }
+        var expired = false
+        let opened = Atomic<Bool>(false)
+        do {
+            let close = try await WebSocketClient.connect(url: url?.string ?? "", configuration: configuration, logger: logger) { [self] inbound, outbound, _ in
+                state.withLock { $0.writer = outbound }
+                opened.store(true, ordering: .relaxed)
+                continuation.yield(.status(.live))
+                let refresher = Task { await refresh(token, outbound) }
+                defer { refresher.cancel() }
+                for try await message in inbound.messages(maxSize: 1 << 22) {
+                    guard case .text(let text) = message, let frame = try? JSONParser.parse(text).value else { continue }
+                    await handle(frame)
+                }
+            }
+            expired = close?.closeCode == .unknown(4001)
+        } catch {
+            logger.debug("connect failed: \(error)")
+        }
+        return Outcome(opened: opened.load(ordering: .relaxed), now: expired)
+    }
+
+    /// One SSE stream, until it ends, goes quiet for `idleTimeout`, says `expired`, or its token
+    /// is about to expire (SSE cannot be told a fresh one: the stream is reopened with it, and
+    /// resumes).
+    private func openEvents(_ token: String?) async -> Outcome {
+        guard let path = options.eventsPath, var url = URLComponents(string: options.url + path) else { return Outcome(opened: false, now: false) }
+        let query = query(token: token)
+        url.queryItems = query.isEmpty ? nil : query
+        var request = HTTPClientRequest(url: url.string ?? "")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        state.withLock { $0.transport = .sse }
+        let response: HTTPClientResponse
+        do {
+            // The deadline bounds the whole stream: past it, the client reconnects and resumes.
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(24))
+        } catch {
+            logger.debug("connect failed: \(error)")
+            return Outcome(opened: false, now: false)
+        }
+        guard response.status == .ok else {
+            logger.debug("the event stream answered \(response.status.code)")
+            return Outcome(opened: false, now: false)
+        }
+        continuation.yield(.status(.live))
+        let lastHeard = Heard()
+        let idle = options.idleTimeout
+        return await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask { [self] in
+                var parser = SSEParser()
+                do {
+                    for try await chunk in response.body {
+                        lastHeard.at.withLock { $0 = .now }
+                        for case .event(let e) in parser.feed(chunk.readableBytesView) {
+                            switch e.event {
+                            case options.event:
+                                if let v = try? JSONParser.parse(e.data).value, let m = ClientMessage(v) { deliver(m) }
+                            case "presence":
+                                if let v = try? JSONParser.parse(e.data).value { continuation.yield(.presence(v)) }
+                            case "gap":
+                                await fillGap()
+                            case "expired":
+                                return Outcome(opened: true, now: true)
+                            default:
+                                break
+                            }
+                        }
+                    }
+                } catch {
+                    logger.debug("the event stream ended: \(error)")
+                }
+                return Outcome(opened: true, now: false)
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: idle / 4)) != nil {
+                    if ContinuousClock.now - lastHeard.at.withLock({ $0 }) > idle { return Outcome(opened: true, now: false) }
+                }
+                return nil
+            }
+            if options.token != nil, let token, let wait = Self.refreshDelay(token) {
+                group.addTask {
+                    guard (try? await Task.sleep(for: wait)) != nil else { return nil }
+                    return Outcome(opened: true, now: true)
+                }
+            }
+            var first: Outcome?
+            while first == nil, let next = await group.next() { first = next }
+            group.cancelAll()
+            return first ?? Outcome(opened: true, now: false)
         }
     }
 
@@ -247,16 +364,21 @@ public final class SwitchboardClient: Sendable {
     /// an `auth` frame.
     private func refresh(_ token: String?, _ outbound: WebSocketOutboundWriter) async {
         guard let source = options.token, var current = token else { return }
-        while let exp = Self.expiry(of: current) {
-            let left = exp.timeIntervalSinceNow
-            let wait = max(1, min(left * 0.8, left - 5))
-            guard (try? await Task.sleep(for: .milliseconds(Int64(min(wait, 86_400) * 1000)))) != nil,
-                  let fresh = try? await source()
-            else { return }
+        while let wait = Self.refreshDelay(current) {
+            guard (try? await Task.sleep(for: wait)) != nil, let fresh = try? await source() else { return }
             state.withLock { $0.token = fresh }
             try? await outbound.write(.text(JSONValue.object(["type": "auth", "token": .string(fresh)]).jsonText))
             current = fresh
         }
+    }
+
+    /// How long until a fresh token is due: at 80 % of what is left of `token`'s lifetime, at
+    /// least 5 s before it expires, at least 1 s from now (nil: it has no expiry).
+    static func refreshDelay(_ token: String) -> Duration? {
+        guard let exp = expiry(of: token) else { return nil }
+        let left = exp.timeIntervalSinceNow
+        let wait = max(1, min(left * 0.8, left - 5))
+        return .milliseconds(Int64(min(wait, 86_400) * 1000))
     }
 
     /// A JWT's expiry.
@@ -307,6 +429,11 @@ public final class SwitchboardClient: Sendable {
         }
         return Ack(id: id, status: body["status"]?.stringValue ?? "accepted")
     }
+}
+
+/// When an SSE stream last sent anything (its reader and its watchdog share it).
+private final class Heard: Sendable {
+    let at = Mutex(ContinuousClock.now)
 }
 
 /// A message as the client hands it on.

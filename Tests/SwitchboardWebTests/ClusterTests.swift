@@ -41,7 +41,7 @@ import Testing
     static func read(_ count: Int, from reader: SSEReader) async throws -> [SSEReader.Event] {
         var events: [SSEReader.Event] = []
         while events.count < count, let e = try await reader.next() {
-            if e.id != nil, e.event == nil || e.event == "message" { events.append(e) }
+            if e.id != nil, e.event == "message" { events.append(e) }
         }
         return events
     }

@@ -74,7 +74,7 @@ import Testing
         for r in readers {
             var got: [String] = []
             while got.count < sent.count, let e = try await r.next() {
-                if let id = e.id, e.event == nil || e.event == "message" { got.append(id) }
+                if let id = e.id, e.event == "message" { got.append(id) }
             }
             #expect(got == sent)
         }

@@ -16,13 +16,17 @@ import Testing
         return server
     }
 
-    @Test func theClientResumesAcrossAServerRestartWithNoGapAndNoDuplicate() async throws {
+    /// On the WebSocket (publish by frame), and on SSE alone (publish by POST).
+    @Test(arguments: [SwitchboardClient.Transport.websocket, .sse])
+    func theClientResumesAcrossAServerRestartWithNoGapAndNoDuplicate(_ transport: SwitchboardClient.Transport) async throws {
         let dir = try chatModuleSystem()
         let port = try freePort()
         var server = try await startServer(dir, port: port)
         defer { server.terminate() }
         let base = "http://127.0.0.1:\(port)"
-        let client = SwitchboardClient(.init(url: base, name: "swift"))
+        var options = SwitchboardClient.Options(url: base, name: "swift")
+        options.transports = [transport]
+        let client = SwitchboardClient(options)
         client.start()
         var events = client.events.makeAsyncIterator()
         func nextMessage() async -> ClientMessage? {
@@ -55,6 +59,32 @@ import Testing
         let last = await nextMessage()
         #expect(last?.text == "after the restart" && last?.id == after.id)
         #expect(client.lastID == after.id)
+        #expect(client.transport == transport)
+        await client.close()
+    }
+
+    /// A server without a WebSocket endpoint: after two failed handshakes the client reads the
+    /// SSE endpoint, and stays there.
+    @Test func withoutAWebSocketTheClientFallsBackToSSE() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "publish": {"type": "publish", "using": {"server": "http", "channel": "inbox"}},
+              "events": {"type": "sse", "using": {"server": "http", "source": "fanout"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        let client = SwitchboardClient(.init(url: try await h.url(""), name: "swift"))
+        client.start()
+        var events = client.events.makeAsyncIterator()
+        while let e = await events.next() { if case .status(.live) = e { break } }
+        #expect(client.transport == .sse)
+        let ack = try await client.publish("over a POST")
+        var got: ClientMessage?
+        while let e = await events.next() { if case .message(let m) = e { got = m; break } }
+        #expect(got?.id == ack.id && got?.text == "over a POST" && got?.from == "swift")
         await client.close()
     }
 
@@ -69,6 +99,32 @@ import Testing
         await #expect(throws: SwitchboardClient.Refusal.self) {
             _ = try await client.publish(String(repeating: "x", count: 100_000))
         }
+        await client.close()
+    }
+
+    /// A client of every room is counted present where it says (`presence`), not in the lobby.
+    @Test func aClientOfEveryRoomIsPresentWhereItSays() async throws {
+        let h = try await WebHarness.start(#"""
+            {"components": {
+              "inbox": {"type": "channel", "buffer": 64},
+              "fanout": {"type": "mult", "using": {"source": "inbox"}},
+              "http": {"type": "http-server", "port": 0},
+              "presence": {"type": "presence", "using": {"server": "http"}},
+              "ws": {"type": "websocket", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
+            }}
+            """#)
+        defer { Task { await h.stop() } }
+        var options = SwitchboardClient.Options(url: try await h.url(""), name: "swift")
+        options.presence = "dev"
+        let client = SwitchboardClient(options)
+        client.start()
+        for await e in client.events { if case .status(.live) = e { break } }
+        func online(_ room: String) async throws -> JSONValue? {
+            try JSONParser.parse(try await h.request(.GET, "/presence?room=\(room)").body).value["online"]
+        }
+        // Counted once the server has the session (just after the 101 the client went live on).
+        try await waitUntil("swift online in dev") { try await online("dev") == ["swift"] }
+        #expect(try await online("lobby") == [])
         await client.close()
     }
 }

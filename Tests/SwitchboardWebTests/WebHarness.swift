@@ -60,19 +60,16 @@ struct WebHarness {
     }
 }
 
-/// Reads a `text/event-stream` response event by event (AsyncHTTPClient's streamed body and
-/// a small parser, since mattt/EventSource does not build on Linux).
+/// Reads a `text/event-stream` response event by event: AsyncHTTPClient's streamed body through
+/// the `SSEParser` that `SwitchboardClient` reads with.
 final class SSEReader {
-    struct Event: Equatable {
-        var id: String?
-        var event: String?
-        var data: String
-    }
+    typealias Event = SSEParser.Event
 
     let status: Int
     let headers: HTTPHeaders
     private var iterator: HTTPClientResponse.Body.AsyncIterator
-    private var pending = ""
+    private var parser = SSEParser()
+    private var ready: [SSEParser.Item] = []
     /// Comment lines (`: ping`) seen so far.
     private(set) var comments: [String] = []
     /// `retry:` values seen.
@@ -102,31 +99,20 @@ final class SSEReader {
 
     private func next(stopAtComment: Bool) async throws -> Event? {
         while true {
-            if let range = pending.range(of: "\n\n") {
-                let block = String(pending[..<range.lowerBound])
-                pending.removeSubrange(..<range.upperBound)
-                var event = Event(id: nil, event: nil, data: "")
-                var dataLines: [String] = []
-                var isEvent = false
-                for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
-                    if line.hasPrefix(":") { comments.append(String(line)); if stopAtComment { return nil }; continue }
-                    let (field, value) = line.firstIndex(of: ":").map { (String(line[..<$0]), String(line[line.index(after: $0)...].drop { $0 == " " })) } ?? (String(line), "")
-                    switch field {
-                    case "id": event.id = value; isEvent = true
-                    case "event": event.event = value; isEvent = true
-                    case "data": dataLines.append(value); isEvent = true
-                    case "retry": retries.append(Int(value) ?? -1)
-                    default: break
-                    }
+            while !ready.isEmpty {
+                switch ready.removeFirst() {
+                case .event(let e): return e
+                case .comment(let c):
+                    comments.append(":" + c)
+                    if stopAtComment { return nil }
+                case .retry(let ms): retries.append(ms)
                 }
-                if isEvent {
-                    event.data = dataLines.joined(separator: "\n")
-                    return event
-                }
-                continue
             }
-            guard let chunk = try await iterator.next() else { return nil }
-            pending += String(buffer: chunk)
+            guard let chunk = try await iterator.next() else {
+                parser.finish()
+                return nil
+            }
+            ready = parser.feed(chunk.readableBytesView)
         }
     }
 

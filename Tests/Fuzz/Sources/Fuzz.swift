@@ -21,7 +21,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 enum FuzzTarget: String, CaseIterable {
-    case http, websocket, message, query, system, console, webhook
+    case http, websocket, message, query, system, console, webhook, sse
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["SWITCHBOARD_FUZZ_TARGET"] ?? ""
@@ -40,6 +40,7 @@ enum FuzzTarget: String, CaseIterable {
         case .system: SystemFuzz.run(bytes)
         case .console: ConsoleFuzz.run(bytes)
         case .webhook: WebhookFuzz.run(bytes)
+        case .sse: SSEFuzz.run(bytes)
         }
     }
 }
@@ -70,6 +71,30 @@ enum MessageFuzz {
         let type = types[Int(variant) % types.count]
         _ = try? MessageInput.parse(ByteBuffer(bytes: body), mediaType: type.isEmpty ? nil : type, query: { _ in nil }, maxTextLength: 4096)
         _ = try? MessageFields.decode(try JSONParser.parse(Array(body)).value, rules: .init(refusesUnknownKeys: variant & 1 == 0))
+    }
+}
+
+/// An event stream as `SwitchboardClient` reads it (`SSEParser`): fed whole and in chunks cut
+/// where the first byte says, the two must agree, and nothing held grows past its bounds.
+enum SSEFuzz {
+    static func run(_ bytes: [UInt8]) {
+        let (variant, stream) = bytes.split
+        var whole = SSEParser(maxLineBytes: 64, maxEventBytes: 256)
+        var items = whole.feed(stream)
+        whole.finish()
+        var cut = SSEParser(maxLineBytes: 64, maxEventBytes: 256)
+        var pieces: [SSEParser.Item] = []
+        let step = Int(variant % 7) + 1
+        var at = stream.startIndex
+        while at < stream.endIndex {
+            let end = min(at + step, stream.endIndex)
+            pieces += cut.feed(stream[at..<end])
+            at = end
+        }
+        precondition(pieces == items, "fed in chunks of \(step), the stream read differently")
+        // Each byte decodes to at most one scalar.
+        for case .event(let e) in items { precondition(e.data.unicodeScalars.count <= 256, "an event past its bound") }
+        items.removeAll()
     }
 }
 
