@@ -217,21 +217,28 @@ function notice(text) {
 // A message from the client: shown when it is in the room on view, else counted as unread in
 // its room (your own messages never are).
 function received(m) {
-  remember(roomOf(m));
+  const room = roomOf(m);
   if (visible(m)) {
     if (loading) held.push(m); else show(m);
   } else if (!(m.from && m.from === $("name").value.trim())) {
-    unread.set(roomOf(m), (unread.get(roomOf(m)) || 0) + 1);
+    unread.set(room, (unread.get(room) || 0) + 1);
   }
+  remember(room);
   showRooms();
 }
 
 // The rooms bar: every room, then the twelve seen last (kept in this browser), each with
-// what is unread in it; the page's title counts them all.
+// what is unread in it; the page's title counts them all. A room leaves the bar only when it
+// is neither on view nor unread (so no count is hidden), and the bar never passes 50.
 function remember(room) {
   if (!room || known.includes(room)) return;
   known.push(room);
-  if (known.length > 12) known = known.slice(-12);
+  while (known.length > 12) {
+    const quiet = known.findIndex((r) => r !== viewing() && !unread.get(r));
+    if (quiet < 0 && known.length <= 50) break;
+    const [gone] = known.splice(quiet < 0 ? 0 : quiet, 1);
+    unread.delete(gone);
+  }
   localStorage.setItem("switchboard.rooms", JSON.stringify(known));
 }
 function showRooms() {

@@ -171,6 +171,25 @@ try:
         send(alice, "alice", "standup in 5")
         WebDriverWait(bob, 20).until(lambda d: badge(d, "dev") == "1")
         bob.save_screenshot(shot)
+
+    # Many rooms: the bar keeps the room on view and every room with something unread (a
+    # quiet room leaves it first), so the title's count is what the badges show.
+    alice.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          for (let i = 1; i <= 13; i++) {
+            await fetch(config.publish, { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ from: "carol", text: "in r" + i, room: "r" + i }) });
+          }
+          done();
+        })();
+    """)
+    WebDriverWait(bob, 20).until(lambda d: all(badge(d, f"r{i}") == "1" for i in range(1, 14)))
+    shown = sum(int(el.text) for el in bob.find_elements(By.CSS_SELECTOR, "#rooms .unread"))
+    assert bob.title.startswith(f"({shown}) "), f"the title counts what the badges show: {bob.title!r}, {shown}"
+    assert bob.find_elements(By.CSS_SELECTOR, '#rooms button[data-room="ops"][aria-current="true"]'), "the room on view stays"
+    assert not bob.find_elements(By.CSS_SELECTOR, '#rooms button[data-room="lobby"]'), "a quiet room left the bar"
+    print("with many rooms the bar keeps the one on view and every unread one")
 finally:
     alice.quit()
     bob.quit()
