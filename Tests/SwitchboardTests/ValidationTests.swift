@@ -162,3 +162,15 @@ final class Cache: Component {
     func start() async throws { _ = try store.get() }
     func stop() async throws {}
 }
+
+/// `Duration.configText`, what `check --show` writes a duration as: parsed back exactly, and
+/// total over every duration (a huge negative one trapped in the conversion to Int64).
+@Suite struct DurationTextTests {
+    @Test func durationsAreWrittenAsTheFileWould() {
+        #expect(Duration.seconds(604_800).configText == "7d")
+        #expect(Duration.seconds(90).configText == "90s")
+        #expect(Duration.milliseconds(250).configText == "250ms")
+        #expect(Duration.seconds(Int64.min / 2).configText.isEmpty == false)
+        #expect(Duration.seconds(Int64.max / 2).configText.isEmpty == false)
+    }
+}

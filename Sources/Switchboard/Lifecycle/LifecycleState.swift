@@ -111,7 +111,7 @@ extension Duration {
     /// `"15s"`, `"250ms"`, or a number of seconds below a millisecond's precision.
     public var configText: String {
         let ms = milliseconds
-        guard ms == ms.rounded(), ms < 9e15 else { return "\(Double(components.seconds) + Double(components.attoseconds) / 1e18)" }
+        guard ms == ms.rounded(), abs(ms) < 9e15 else { return "\(Double(components.seconds) + Double(components.attoseconds) / 1e18)" }
         let whole = Int64(ms)
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where whole >= size && whole % size == 0 {
             return "\(whole / size)\(unit)"
