@@ -373,17 +373,20 @@ import Testing
 
 /// Who is connected: joins and leaves as clients connect and hang up, one count per user.
 @Suite struct PresenceTests {
+    /// Presence over both streaming endpoints, open (names from `?name=`).
+    static let system = #"""
+        {"components": {
+          "inbox": {"type": "channel", "buffer": 64},
+          "fanout": {"type": "mult", "using": {"source": "inbox"}},
+          "http": {"type": "http-server", "port": 0},
+          "presence": {"type": "presence", "using": {"server": "http"}},
+          "events": {"type": "sse", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "presence": "presence"}},
+          "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
+        }}
+        """#
+
     @Test func joinsAndLeavesCountEachUserOnce() async throws {
-        let h = try await WebHarness.start(#"""
-            {"components": {
-              "inbox": {"type": "channel", "buffer": 64},
-              "fanout": {"type": "mult", "using": {"source": "inbox"}},
-              "http": {"type": "http-server", "port": 0},
-              "presence": {"type": "presence", "using": {"server": "http"}},
-              "events": {"type": "sse", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "presence": "presence"}},
-              "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
-            }}
-            """#)
+        let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
         func online() async throws -> [String] {
             let r = try await h.request(.GET, "/presence?room=lobby")
@@ -421,16 +424,7 @@ import Testing
     /// `?presence=ROOM`: a stream of every room (the page, counting what is unread elsewhere)
     /// is counted in the room its client is looking at, not in the default room.
     @Test func aStreamOfEveryRoomIsCountedInItsPresenceRoom() async throws {
-        let h = try await WebHarness.start(#"""
-            {"components": {
-              "inbox": {"type": "channel", "buffer": 64},
-              "fanout": {"type": "mult", "using": {"source": "inbox"}},
-              "http": {"type": "http-server", "port": 0},
-              "presence": {"type": "presence", "using": {"server": "http"}},
-              "events": {"type": "sse", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "presence": "presence"}},
-              "ws": {"type": "websocket", "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
-            }}
-            """#)
+        let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
         let presence = try await h.component("presence", as: PresenceComponent.self)
         let ann = try await SSEReader(try await h.url("/events?name=ann&presence=dev"))

@@ -104,15 +104,7 @@ import Testing
 
     /// A client of every room is counted present where it says (`presence`), not in the lobby.
     @Test func aClientOfEveryRoomIsPresentWhereItSays() async throws {
-        let h = try await WebHarness.start(#"""
-            {"components": {
-              "inbox": {"type": "channel", "buffer": 64},
-              "fanout": {"type": "mult", "using": {"source": "inbox"}},
-              "http": {"type": "http-server", "port": 0},
-              "presence": {"type": "presence", "using": {"server": "http"}},
-              "ws": {"type": "websocket", "presenceEvents": true, "using": {"server": "http", "source": "fanout", "channel": "inbox", "presence": "presence"}}
-            }}
-            """#)
+        let h = try await WebHarness.start(PresenceTests.system)
         defer { Task { await h.stop() } }
         var options = SwitchboardClient.Options(url: try await h.url(""), name: "swift")
         options.presence = "dev"
