@@ -153,6 +153,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Browser/chat_page.py", "Browser/secure_page.py", "Browser/restart_page.py", "Browser/token_page.py", "Metrics/parse_metrics.py"]
         ),

@@ -114,6 +114,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         try await log.engine.open()
         if let newest = try await log.engine.newestID() { MessageID.advance(past: newest) }
         try await log.prepareHead(db: db)
+        try await db.transaction { conn in try await PublishFunction.install(on: conn) }
         let head = try await log.head(db: db)
         let inbox = try source.get().currentChan()
         let out = Chan<Message>(.fixed(config.capacity))
