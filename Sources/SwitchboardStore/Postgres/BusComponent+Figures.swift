@@ -44,6 +44,7 @@ extension BusComponent: Degradable {
         o["restamped"] = .int(s.restamped)
         o["listenLost"] = .int(s.listenLost)
         o["catchUps"] = .int(s.catchUps)
+        o["announced"] = .int(s.announced)
         o["waitingAcks"] = .int(board.waiting)
         o["retention"] = s.retention.json
         o["lastError"] = s.lastError.map(JSONValue.string) ?? .null

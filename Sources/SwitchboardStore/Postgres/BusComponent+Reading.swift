@@ -1,18 +1,29 @@
 import PostgresNIO
 import Switchboard
 import SwitchboardChannels
+import Synchronization
 
 /// How a bus follows the shared log: a reader that emits new rows in order when woken, a
 /// LISTEN connection and a poll that wake it.
 extension BusComponent {
     // MARK: Reading
 
-    /// Emits the log's new rows in `seq` order whenever woken: by a NOTIFY, by this instance's
-    /// own commit, by the poll, or after LISTEN (re)connects.
-    func read(into out: Chan<Message>, wake: Wakeup) async {
+    /// Emits the log's new rows in `seq` order whenever woken: the rows NOTIFYs carried, and a
+    /// read of the log when asked (a NOTIFY without rows, a gap in `seq`, LISTEN (re)connected,
+    /// the poll, or more announced than the reader keeps).
+    func read(into out: Chan<Message>, wake: Wakeup, inflow: Announcements) async {
         while await wake.wait() {
             do {
-                try await catchUp(into: out)
+                while true {
+                    let (rows, readLog) = inflow.take()
+                    if rows.isEmpty && !readLog { break }
+                    if readLog { guard try await catchUp(into: out) else { return } }
+                    switch await emit(rows, into: out) {
+                    case .done: break
+                    case .closed: return
+                    case .gap: guard try await catchUp(into: out) else { return }
+                    }
+                }
             } catch {
                 if Task.isCancelled { return }
                 let failure = noted(error)
@@ -21,7 +32,28 @@ extension BusComponent {
         }
     }
 
-    func catchUp(into out: Chan<Message>) async throws {
+    enum Emitted { case done, gap, closed }
+
+    /// Emits the announced `rows` that follow the last `seq` emitted; stops at a gap (a row the
+    /// NOTIFYs skipped: a rolled-back `seq`, or a chunk too large to announce).
+    func emit(_ rows: [(seq: Int64, message: Message)], into out: Chan<Message>) async -> Emitted {
+        for (seq, message) in rows {
+            let last = state.withLock { $0.lastSeq ?? 0 }
+            if seq <= last { continue }
+            if seq != last + 1 { return .gap }
+            MessageID.advance(past: message.id)
+            guard case .accepted = await out.send(message) else { return .closed }
+            state.withLock { s in
+                s.lastSeq = seq
+                s.read += 1
+                s.announced += 1
+            }
+        }
+        return .done
+    }
+
+    /// Reads the log after the last `seq` emitted and emits it; false when `out` is closed.
+    func catchUp(into out: Chan<Message>) async throws -> Bool {
         let db = try database.get()
         state.withLock { $0.catchUps += 1 }
         while !Task.isCancelled {
@@ -29,20 +61,21 @@ extension BusComponent {
             let rows = try await log.read(after: after, limit: 1000, db: db)
             for (seq, message) in rows {
                 MessageID.advance(past: message.id)
-                guard case .accepted = await out.send(message) else { return }
+                guard case .accepted = await out.send(message) else { return false }
                 state.withLock { s in
                     s.lastSeq = seq
                     s.read += 1
                 }
             }
-            if rows.count < 1000 { return }
+            if rows.count < 1000 { return true }
         }
+        return true
     }
 
     /// Holds a LISTEN connection; when it is lost, makes another (backing off up to 5 s) and
     /// wakes the reader to catch up on what went by meanwhile. A NOTIFY with a `p:` payload is
     /// another instance's presence, and wakes the presence reader instead.
-    func listen(wake: Wakeup, presence: Wakeup) async {
+    func listen(wake: Wakeup, presence: Wakeup, inflow: Announcements) async {
         let mine = SharedPresence.payload(instance)
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
@@ -52,12 +85,18 @@ extension BusComponent {
                     try await conn.listen(on: log.channel) { notifications in
                         state.withLock { $0.listening = true }
                         backoff = .milliseconds(100)
+                        inflow.readLog()
                         wake.signal()
                         presence.signal()
                         for try await n in notifications {
-                            if !n.payload.hasPrefix("p:") {
+                            let payload = n.payload
+                            if payload.hasPrefix("r:"), let rows = BusLog.rows(announced: payload.dropFirst(2)) {
+                                inflow.add(rows)
                                 wake.signal()
-                            } else if n.payload != mine {
+                            } else if !payload.hasPrefix("p:") {
+                                inflow.readLog()
+                                wake.signal()
+                            } else if payload != mine {
                                 presence.signal()
                             }
                         }
@@ -79,6 +118,7 @@ extension BusComponent {
                 if wasListening { runtime.logger.warning("LISTEN connection lost; catching up from the log: \(failure)") }
             }
             state.withLock { $0.listening = false }
+            inflow.readLog()
             wake.signal()
             guard (try? await Task.sleep(for: backoff)) != nil else { break }
             backoff = min(backoff * 2, .seconds(5))
@@ -86,8 +126,47 @@ extension BusComponent {
     }
 
     /// Wakes the reader every `pollInterval`, covering a NOTIFY that never came.
-    func poll(wake: Wakeup) async {
-        while (try? await Task.sleep(for: config.pollInterval)) != nil { wake.signal() }
+    func poll(wake: Wakeup, inflow: Announcements) async {
+        while (try? await Task.sleep(for: config.pollInterval)) != nil {
+            inflow.readLog()
+            wake.signal()
+        }
         wake.finish()
+    }
+}
+
+/// What the LISTEN connection hands the reader: the rows NOTIFYs announced, in commit order,
+/// and whether the log must be read. Bounded: past `limit` rows waiting, they are dropped for
+/// a read of the log (which has them all).
+final class Announcements: Sendable {
+    private struct State {
+        var rows: [(seq: Int64, message: Message)] = []
+        var readLog = false
+    }
+
+    private let state = Mutex(State())
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func add(_ rows: [(seq: Int64, message: Message)]) {
+        state.withLock { s in
+            if s.rows.count + rows.count > limit {
+                s.rows.removeAll()
+                s.readLog = true
+            } else {
+                s.rows += rows
+            }
+        }
+    }
+
+    func readLog() { state.withLock { $0.readLog = true } }
+
+    /// What is waiting, taken.
+    func take() -> (rows: [(seq: Int64, message: Message)], readLog: Bool) {
+        state.withLock { s in
+            defer { s = State() }
+            return (s.rows, s.readLog)
+        }
     }
 }

@@ -70,6 +70,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         var restamped = 0
         var listenLost = 0
         var catchUps = 0
+        /// Rows emitted from NOTIFY payloads (the rest of `read` came from reads of the log).
+        var announced = 0
         var lastError: String?
     }
 
@@ -119,16 +121,17 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         let inbox = try source.get().currentChan()
         let out = Chan<Message>(.fixed(config.capacity))
         let wake = Wakeup()
+        let inflow = Announcements(limit: max(config.capacity, 1000))
         let (presenceWritten, presenceRead) = (Wakeup(), Wakeup())
         let started = Date()
         state.withLock { s in
             if s.lastSeq == nil { s.lastSeq = head }
         }
         let tasks = [
-            Task { await self.write(from: inbox, wake: wake) },
-            Task { await self.read(into: out, wake: wake) },
-            Task { await self.listen(wake: wake, presence: presenceRead) },
-            Task { await self.poll(wake: wake) },
+            Task { await self.write(from: inbox, wake: wake, inflow: inflow) },
+            Task { await self.read(into: out, wake: wake, inflow: inflow) },
+            Task { await self.listen(wake: wake, presence: presenceRead, inflow: inflow) },
+            Task { await self.poll(wake: wake, inflow: inflow) },
             Task { await self.beat(started: started, presence: (presenceWritten, presenceRead)) },
             Task { await self.writePresence(wake: presenceWritten) },
             Task { await self.readPresence(wake: presenceRead) },
@@ -210,7 +213,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     /// settling their tickets with the ids they were stored as. A batch that cannot be written
     /// (the database is away) is not in the log, so it reaches nobody: its tickets fail (a
     /// publisher with `"ack": "stored"` gets 503) and the bus goes on with the next.
-    private func write(from inbox: Chan<Message>, wake: Wakeup) async {
+    private func write(from inbox: Chan<Message>, wake: Wakeup, inflow: Announcements) async {
         while !Task.isCancelled {
             let batch = await inbox.receive(upTo: config.batch)
             if batch.isEmpty { return }
@@ -228,7 +231,11 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
                     s.restamped += restamped
                 }
                 board.committed(zip(batch.lazy.map(\.id), ids))
-                wake.signal()
+                // The batch comes back through LISTEN like everyone's; without it, read the log.
+                if !state.withLock({ $0.listening }) {
+                    inflow.readLog()
+                    wake.signal()
+                }
             } catch {
                 let failure = noted(error)
                 let conn = state.withLock { s -> PostgresConnection? in

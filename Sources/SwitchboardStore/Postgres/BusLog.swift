@@ -47,9 +47,10 @@ struct BusLog: Sendable {
               SELECT n + greatest(head.last_id, i), \(PostgresEngine.unnestColumns), $9
               FROM head, \(PostgresEngine.unnest) WITH ORDINALITY AS u(i, t, r, s, rc, x, d, sp, n)
               ORDER BY n
-              RETURNING id),
-            moved AS (UPDATE switchboard_bus_head SET last_id = (SELECT max(id) FROM ins) WHERE bus = $10)
-            SELECT array_agg(id ORDER BY id) FROM ins, (SELECT pg_notify($10, '')) AS announce
+              RETURNING seq, id, time, room, sender, recipient, text, data, spans),
+            moved AS (UPDATE switchboard_bus_head SET last_id = (SELECT max(id) FROM ins) WHERE bus = $10),
+            \(Self.announce(rows: "ins", channel: "$10"))
+            SELECT array_agg(id ORDER BY id) FROM ins, (SELECT count(*) FROM announced) AS sent
             """
         let rows = try await conn.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: conn.logger)
         var ids: [MessageID] = []
@@ -60,6 +61,50 @@ struct BusLog: Sendable {
             throw StoreFailure(.other, location: engine.location, detail: "the log took \(ids.count) of \(batch.count) messages (is the head row of \(engine.table) missing?)")
         }
         return ids
+    }
+
+    // MARK: Announcing
+
+    /// The CTE `announced`, which NOTIFYs the rows of the CTE `rows` (with the columns of the log)
+    /// on `channel`: `r:` and a JSON array of rows, each `[seq, id, time, room, sender,
+    /// recipient, text, data, spans]`, in `seq` order, as many per NOTIFY as fit in about 4 KB
+    /// (PostgreSQL takes at most 8,000 bytes). A chunk that does not fit is announced as `''`,
+    /// which has the readers read the log instead. So an instance learns what was committed from
+    /// the NOTIFY alone, and reads the log only to catch up (a gap, a lost LISTEN connection).
+    ///
+    /// PostgreSQL delivers NOTIFYs in commit order, and the head row's lock makes commit order
+    /// the log's order.
+    static func announce(rows: String, channel: String) -> String {
+        """
+        announced AS (
+          SELECT pg_notify(\(channel), CASE WHEN octet_length(chunk) <= 7900 THEN chunk ELSE '' END)
+          FROM (SELECT 'r:[' || string_agg(row, ',' ORDER BY seq) || ']' AS chunk
+                FROM (SELECT seq, row, (sum(octet_length(row) + 1) OVER (ORDER BY seq) - octet_length(row) - 1) / 4000 AS part
+                      FROM (SELECT seq, json_build_array(seq, id, time, room, sender, recipient, text, data::json, spans::json)::text AS row
+                            FROM \(rows)) AS encoded) AS placed
+                GROUP BY part ORDER BY part) AS chunks)
+        """
+    }
+
+    /// The rows of a NOTIFY payload that `announce` wrote (without its `r:`), in order; `nil`
+    /// when the payload is not such rows (the reader then reads the log).
+    static func rows(announced payload: Substring) -> [(seq: Int64, message: Message)]? {
+        guard let parsed = try? JSONParser.parse(String(payload)).value, case .array(let items) = parsed else { return nil }
+        var rows: [(seq: Int64, message: Message)] = []
+        rows.reserveCapacity(items.count)
+        for item in items {
+            guard case .array(let f) = item, f.count == 9,
+                case .int(let seq) = f[0], case .int(let id) = f[1], case .int(let time) = f[2],
+                let messageID = MessageID(stored: id),
+                case .string(let sender) = f[4], case .string(let text) = f[6]
+            else { return nil }
+            let room = f[3].stringValue, recipient = f[5].stringValue
+            let data: JSONValue? = f[7] == .null ? nil : f[7]
+            let spans = f[8].arrayValue?.compactMap(TextSpan.init(json:)) ?? []
+            rows.append((Int64(seq), Message(from: sender, text: text, room: room, to: recipient, data: data, id: messageID,
+                                             time: Date(timeIntervalSince1970: Double(time) / 1_000_000), spans: spans)))
+        }
+        return rows
     }
 
     /// The rows after `seq`, in log order, at most `limit`.

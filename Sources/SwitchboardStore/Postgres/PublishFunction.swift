@@ -24,7 +24,7 @@ import PostgresNIO
 /// Written in SQL rather than by an instance: only the database sees the transaction.
 enum PublishFunction {
     /// Bumped when the functions change; an instance replaces older ones at start.
-    static let version = "switchboard_publish 1"
+    static let version = "switchboard_publish 2"
 
     /// `switchboard_publish(bus, room, message)`: `bus` is the bus's table, or the bus's
     /// component name when its table is the default `bus_<name>`.
@@ -33,6 +33,8 @@ enum PublishFunction {
         LANGUAGE plpgsql VOLATILE AS $fn$
         DECLARE
           target text;
+          row_seq bigint;
+          announcement text;
           head bigint;
           now_us bigint;
           new_id bigint;
@@ -89,10 +91,13 @@ enum PublishFunction {
           END IF;
           now_us := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
           new_id := greatest(head + 1, now_us);
-          EXECUTE format('INSERT INTO %I (id, time, room, sender, recipient, text, data, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', target)
+          EXECUTE format('INSERT INTO %I (id, time, room, sender, recipient, text, data, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq', target)
+            INTO row_seq
             USING new_id, now_us, place, coalesce(sender, 'database'), recipient, body, payload::text, 'sql:' || session_user;
           UPDATE switchboard_bus_head h SET last_id = new_id WHERE h.bus = target;
-          PERFORM pg_notify(target, '');
+          -- Announced as the bus announces a batch (BusLog.announce): the row itself, when it fits.
+          announcement := 'r:[' || json_build_array(row_seq, new_id, now_us, place, coalesce(sender, 'database'), recipient, body, payload, NULL)::text || ']';
+          PERFORM pg_notify(target, CASE WHEN octet_length(announcement) <= 7900 THEN announcement ELSE '' END);
           RETURN new_id;
         END
         $fn$

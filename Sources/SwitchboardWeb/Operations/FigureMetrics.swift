@@ -104,6 +104,7 @@ enum FigureMetrics {
             (["restamped"], counter("bus", "ids_moved", "messages given a later id to follow the log's order")),
             (["listenLost"], counter("bus", "listen_lost", "LISTEN connections lost")),
             (["catchUps"], counter("bus", "catch_ups", "reads of the log")),
+            (["announced"], counter("bus", "announced", "rows taken from NOTIFY payloads, without a read of the log")),
             (["lastSeq"], gauge("bus", "last_seq", "", "the last log position read")),
             (["waitingAcks"], gauge("bus", "acks_waiting", "", "stored acks waiting for a commit")),
         ],

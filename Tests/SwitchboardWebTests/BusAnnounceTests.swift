@@ -1,0 +1,61 @@
+import Foundation
+import Switchboard
+import SwitchboardChannels
+@testable import SwitchboardStore
+import SwitchboardTesting
+import Testing
+
+/// The bus carries committed rows in its NOTIFY payloads: an instance reads the log only to
+/// catch up (at LISTEN's start, after a gap in `seq`, for a row too large to announce).
+@Suite struct BusAnnounceTests {
+    /// One instance whose poll never comes during the test, so every read of the log is one
+    /// the NOTIFYs asked for.
+    static func quietInstance(url: String, bus: String) -> String {
+        ClusterTests.system(url: url, bus: bus, instance: "node-1").replacingOccurrences(of: #""pollInterval": "200ms""#, with: #""pollInterval": "1h""#)
+    }
+
+    static func figures(_ node: WebHarness) async throws -> (announced: Int, catchUps: Int, read: Int) {
+        let f = try await node.map.inspect("bus")["figures"]
+        return (f?["announced"]?.intValue ?? -1, f?["catchUps"]?.intValue ?? -1, f?["read"]?.intValue ?? -1)
+    }
+
+    @Test func committedRowsArriveInTheNotifyAndTheLogIsReadOnlyForAGapOrARowTooLarge() async throws {
+        let url = try await PublishFunctionTests.freshDatabase()
+        let node = try await WebHarness.start(Self.quietInstance(url: url, bus: "bus_chat"))
+        defer { Task { await node.stop() } }
+        let reader = try await SSEReader(try await node.url("/events"))
+        // LISTEN's start reads the log once; wait for it.
+        await waitUntil("LISTEN connected") { (try? await Self.figures(node).catchUps) == 1 }
+
+        for k in 0..<20 { #expect(try await node.postJSON("/messages", #"{"text": "m\#(k)"}"#).status == 202) }
+        #expect(PublishFunctionTests.texts(try await ClusterTests.read(20, from: reader)) == (0..<20).map { "m\($0)" })
+        var f = try await Self.figures(node)
+        #expect(f.announced == 20 && f.catchUps == 1, "\(f)")
+
+        // A rolled-back publish leaves a hole in seq: the next row is a gap, read from the log.
+        let rolledBack = try await PublishFunctionTests.psql(url, #"BEGIN; SELECT switchboard_publish('', '{"text": "never"}'); ROLLBACK;"#)
+        #expect(rolledBack.status == 0, "\(rolledBack.output)")
+        #expect(try await node.postJSON("/messages", #"{"text": "after the hole"}"#).status == 202)
+        // A row larger than a NOTIFY takes is announced empty, and read.
+        let big = String(repeating: "x", count: 9000)
+        #expect(try await node.postJSON("/messages", #"{"text": "\#(big)"}"#).status == 202)
+        #expect(try await node.postJSON("/messages", #"{"text": "last"}"#).status == 202)
+        #expect(PublishFunctionTests.texts(try await ClusterTests.read(3, from: reader)) == ["after the hole", big, "last"])
+        f = try await Self.figures(node)
+        #expect(f.catchUps == 3 && f.announced == 21 && f.read == 23, "\(f)")
+    }
+
+    @Test func aPayloadThatIsNotRowsIsRefusedWhole() {
+        let good = #"[[7,1700000000000001,1700000000000000,"lobby","ann",null,"hi",{"n":1},[{"type":"code","start":0,"end":2}]]]"#
+        let rows = BusLog.rows(announced: good[...])
+        #expect(rows?.count == 1)
+        #expect(rows?.first?.seq == 7)
+        #expect(rows?.first?.message.id.rawValue == 1_700_000_000_000_001)
+        #expect(rows?.first?.message.room == "lobby")
+        #expect(rows?.first?.message.data == ["n": 1])
+        for bad in ["", "[", "{}", "[1]", "[[7]]", #"[[7,0,1,null,"a",null,"t",null,null]]"#, #"[[7,1,1,null,5,null,"t",null,null]]"#,
+                    #"[[7,1,1,null,"a",null,"t",null,null],[8]]"#, #"[[7,99999999999999999999,1,null,"a",null,"t",null,null]]"#] {
+            #expect(BusLog.rows(announced: bad[...]) == nil, "\(bad)")
+        }
+    }
+}
