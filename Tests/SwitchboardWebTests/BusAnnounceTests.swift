@@ -45,6 +45,30 @@ import Testing
         #expect(f.catchUps == 3 && f.announced == 21 && f.read == 23, "\(f)")
     }
 
+    @Test func anInstanceThatDoesNotTakeWhatItReadsShowsItsLagInClusterAndInspect() async throws {
+        let url = try TestPostgres.url()
+        let bus = TestPostgres.uniqueName("bus")
+        let system = { (name: String) in
+            ClusterTests.system(url: url, bus: bus, instance: name).replacingOccurrences(of: #""heartbeat": "1s""#, with: #""heartbeat": "100ms", "capacity": 4"#)
+        }
+        let (one, two) = (try await WebHarness.start(system("node-1")), try await WebHarness.start(system("node-2")))
+        defer { Task { await one.stop(); await two.stop() } }
+        // node-2's mult stops taking from its bus: the bus holds 4, its reader waits at the 5th.
+        _ = try await two.map.stop("fanout")
+        for k in 0..<30 { #expect(try await one.postJSON("/messages", #"{"text": "m\#(k)"}"#).status == 202) }
+        let console = try await one.component("bus", as: BusComponent.self)
+        var lags: [String: Int] = [:]
+        try await waitUntil("node-2 lagging by what it did not take, node-1 not") {
+            let (_, data) = try await console.console([])
+            lags = Dictionary(data["instances"]?.arrayValue?.compactMap { i in i["name"]?.stringValue.map { ($0, i["lag"]?.intValue ?? -1) } } ?? [], uniquingKeysWith: { $1 })
+            return lags["node-1"] == 0 && (lags["node-2"] ?? 0) >= 25
+        }
+        #expect(lags["node-1"] == 0 && (lags["node-2"] ?? 0) >= 25, "\(lags)")
+        let (text, _) = try await console.console([])
+        #expect(text.contains("LAG") && text.contains("0 rows"), "\(text)")
+        #expect((try await two.map.inspect("bus")["figures"]?["lag"]?.intValue ?? 0) >= 25)
+    }
+
     @Test func aPayloadThatIsNotRowsIsRefusedWhole() {
         let good = #"[[7,1700000000000001,1700000000000000,"lobby","ann",null,"hi",{"n":1},[{"type":"code","start":0,"end":2}]]]"#
         let rows = BusLog.rows(announced: good[...])

@@ -16,12 +16,12 @@ extension BusComponent: Degradable {
         let rest = words.first == name ? Array(words.dropFirst()) : words
         if let extra = rest.first { throw ConsoleCommandError(.usage, "unexpected \"\(extra)\"") }
         let list = try await log.instances(within: config.heartbeat * 3, db: database.get())
-        var rows = [["INSTANCE", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN"]]
+        var rows = [["INSTANCE", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN", "LAG"]]
         for i in list {
             let up = Int(Date().timeIntervalSince(i.started))
             let me = i.name == instance ? " (this one)" : ""
             rows.append([i.name + me, "\(i.pid)", up < 3600 ? "\(up / 60)m\(up % 60)s" : "\(up / 3600)h\((up % 3600) / 60)m",
-                         "\(i.subscribers)", i.state, String(format: "%.1fs ago", i.age)])
+                         "\(i.subscribers)", i.state, String(format: "%.1fs ago", i.age), i.lag.map { "\($0) rows" } ?? "-"])
         }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         let text = rows.map { r in r.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined() }
@@ -45,6 +45,9 @@ extension BusComponent: Degradable {
         o["listenLost"] = .int(s.listenLost)
         o["catchUps"] = .int(s.catchUps)
         o["announced"] = .int(s.announced)
+        o["notifications"] = .int(s.notifications)
+        o["batches"] = .int(s.batches)
+        o["lag"] = .int(Int(s.lag))
         o["waitingAcks"] = .int(board.waiting)
         o["retention"] = s.retention.json
         o["lastError"] = s.lastError.map(JSONValue.string) ?? .null

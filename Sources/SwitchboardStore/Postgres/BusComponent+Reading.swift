@@ -89,6 +89,7 @@ extension BusComponent {
                         wake.signal()
                         presence.signal()
                         for try await n in notifications {
+                            state.withLock { $0.notifications += 1 }
                             let payload = n.payload
                             if payload.hasPrefix("r:"), let rows = BusLog.rows(announced: payload.dropFirst(2)) {
                                 inflow.add(rows)

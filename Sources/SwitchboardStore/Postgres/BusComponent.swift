@@ -72,6 +72,12 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         var catchUps = 0
         /// Rows emitted from NOTIFY payloads (the rest of `read` came from reads of the log).
         var announced = 0
+        /// NOTIFYs received (rows, presence and wake-ups alike).
+        var notifications = 0
+        /// Appends (one statement each).
+        var batches = 0
+        /// The log's rows not yet emitted here, at the last heartbeat.
+        var lag: Int64 = 0
         var lastError: String?
     }
 
@@ -157,7 +163,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             try? await conn.close()
         }
         if let db = try? database.get() {
-            try? await log.heartbeat(instance, started: r.started, subscribers: 0, state: "stopped", db: db)
+            _ = try? await log.heartbeat(instance, started: r.started, subscribers: 0, state: "stopped", lastSeq: state.withLock { $0.lastSeq }, db: db)
         }
     }
 
@@ -228,6 +234,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
                 let restamped = zip(batch, ids).filter { $0.0.id != $0.1 }.count
                 state.withLock { s in
                     s.written += batch.count
+                    s.batches += 1
                     s.restamped += restamped
                 }
                 board.committed(zip(batch.lazy.map(\.id), ids))
@@ -284,7 +291,9 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         repeat {
             let clients = system.components.values.compactMap { $0 as? any ClientCounting }.reduce(0) { $0 + $1.connectedClients }
             do {
-                try await log.heartbeat(instance, started: started, subscribers: clients, state: "running", db: try database.get())
+                let lastSeq = state.withLock { $0.lastSeq }
+                let head = try await log.heartbeat(instance, started: started, subscribers: clients, state: "running", lastSeq: lastSeq, db: try database.get())
+                state.withLock { $0.lag = max(0, head - (lastSeq ?? head)) }
             } catch {
                 state.withLock { $0.lastError = "heartbeat: \(error)" }
             }

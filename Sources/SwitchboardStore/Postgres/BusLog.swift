@@ -137,11 +137,14 @@ struct BusLog: Sendable {
         var state: String
         /// Seconds since `lastSeen`, by the database's clock.
         var age: Double
+        /// Rows of the log the instance had not emitted at its last heartbeat (nil: an instance
+        /// of an earlier version, which does not say).
+        var lag: Int64?
 
         var json: JSONValue {
             ["name": .string(name), "pid": .int(pid), "started": .string(LifecycleEvent.timestamp(started)),
              "lastSeen": .string(LifecycleEvent.timestamp(lastSeen)), "subscribers": .int(subscribers), "state": .string(state),
-             "ageSeconds": .double(age)]
+             "ageSeconds": .double(age), "lag": lag.map { .int(Int($0)) } ?? .null]
         }
     }
 
@@ -153,27 +156,45 @@ struct BusLog: Sendable {
             PRIMARY KEY (bus, name))
         """
 
-    func heartbeat(_ name: String, started: Date, subscribers: Int, state: String, db: PostgresComponent) async throws {
+    /// Writes the instance's row; `lastSeq` is the last row it emitted. Returns the log's head
+    /// `seq`, read in the same statement.
+    @discardableResult
+    func heartbeat(_ name: String, started: Date, subscribers: Int, state: String, lastSeq: Int64?, db: PostgresComponent) async throws -> Int64 {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
-        _ = try await db.query("""
-            INSERT INTO switchboard_instances (bus, name, pid, started, last_seen, subscribers, state)
-            VALUES (\(engine.table), \(name), \(pid), \(started), now(), \(subscribers), \(state))
-            ON CONFLICT (bus, name) DO UPDATE SET pid = excluded.pid, started = excluded.started, last_seen = now(),
-              subscribers = excluded.subscribers, state = excluded.state
-            """)
+        let rows = try await db.query(PostgresQuery(unsafeSQL: """
+            WITH beat AS (
+              INSERT INTO switchboard_instances (bus, name, pid, started, last_seen, subscribers, state, last_seq, log_head)
+              VALUES ($1, $2, $3, $4, now(), $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM \(engine.quoted)))
+              ON CONFLICT (bus, name) DO UPDATE SET pid = excluded.pid, started = excluded.started, last_seen = now(),
+                subscribers = excluded.subscribers, state = excluded.state, last_seq = excluded.last_seq, log_head = excluded.log_head
+              RETURNING log_head)
+            SELECT log_head FROM beat
+            """, binds: {
+                var b = PostgresBindings()
+                b.append(engine.table); b.append(name); b.append(pid); b.append(started); b.append(subscribers); b.append(state); b.append(lastSeq)
+                return b
+            }()))
+        return try rows.first?.decode(Int64.self) ?? 0
     }
+
+    /// The columns that came after the heartbeat table was first made.
+    static let instancesColumns = [
+        "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS last_seq bigint",
+        "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS log_head bigint",
+    ]
 
     /// The running instances seen within `within` (by the database's clock), oldest first.
     func instances(within: Duration, db: PostgresComponent) async throws -> [Instance] {
         let seconds = within.milliseconds / 1000
         let rows = try await db.query("""
-            SELECT name, pid, started, last_seen, subscribers, state, extract(epoch FROM now() - last_seen)::float8
+            SELECT name, pid, started, last_seen, subscribers, state, extract(epoch FROM now() - last_seen)::float8,
+                   greatest(log_head - last_seq, 0)
             FROM switchboard_instances WHERE bus = \(engine.table) AND state <> 'stopped' AND last_seen > now() - make_interval(secs => \(seconds))
             ORDER BY started, name
             """)
         return try rows.map { row in
-            let (name, pid, started, seen, subs, state, age) = try row.decode((String, Int, Date, Date, Int, String, Double).self)
-            return Instance(name: name, pid: pid, started: started, lastSeen: seen, subscribers: subs, state: state, age: age)
+            let (name, pid, started, seen, subs, state, age, lag) = try row.decode((String, Int, Date, Date, Int, String, Double, Int64?).self)
+            return Instance(name: name, pid: pid, started: started, lastSeen: seen, subscribers: subs, state: state, age: age, lag: lag)
         }
     }
 }

@@ -130,11 +130,13 @@ struct Target: Sendable {
     /// `instances` release `switchboard` processes sharing one chat through a bus on a private
     /// PostgreSQL (dev/postgres.sh, fsync on): channel → bus → mult → sse, publish with
     /// `ack: stored` (202 once the row is committed).
-    static func cluster(dir: String, instances: Int = 3, firstPort: Int = 18180) async throws -> Target {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
+    /// With `baseline`, that binary (an earlier build) instead of the one beside this tool, and
+    /// "(baseline)" in the name. Each cluster has its own PostgreSQL.
+    static func cluster(dir: String, instances: Int = 3, firstPort: Int = 18180, baseline: String? = nil) async throws -> Target {
+        let binary = baseline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("postgres.sh").path
-        let pgDir = dir + "/pg"
+        let pgDir = dir + "/pg-\(firstPort)"
         let start = Process()
         start.executableURL = URL(fileURLWithPath: script)
         start.arguments = ["start", pgDir]
@@ -150,7 +152,7 @@ struct Target: Sendable {
         for i in 0..<instances {
             let port = firstPort + i
             let config = """
-                {"name": "bench", "instance": "node-\(i + 1)", "admin": {"socket": "node-\(i + 1).sock"}, "components": {
+                {"name": "bench", "instance": "node-\(i + 1)", "admin": {"socket": "node-\(port).sock"}, "components": {
                   "db": {"type": "postgres", "url": "\(url)", "poolSize": 8, "tls": "off"},
                   "inbox": {"type": "channel", "buffer": 4096},
                   "bus": {"type": "bus", "table": "\(table)", "capacity": 4096, "using": {"source": "inbox", "database": "db"}},
@@ -160,11 +162,11 @@ struct Target: Sendable {
                   "events": {"type": "sse", "history": 1000, "using": {"server": "http", "source": "fanout", "history": "bus"}}
                 }}
                 """
-            processes.append(try await run(binary, config, file: dir + "/cluster-\(i + 1).json", port: port))
+            processes.append(try await run(binary, config, file: dir + "/cluster-\(port).json", port: port))
         }
         let pids = processes.map(\.processIdentifier)
         let ports = (0..<instances).map { firstPort + $0 }
-        var target = Target(name: "cluster of \(instances)", ports: ports, subscribePath: "/events",
+        var target = Target(name: "cluster of \(instances)" + (baseline == nil ? "" : " (baseline)"), ports: ports, subscribePath: "/events",
                             publishURLs: ports.map { "http://127.0.0.1:\($0)/messages?from=bench" }, processes: processes, pidsOf: { pids })
         target.cleanup = {
             let stop = Process()

@@ -8,8 +8,9 @@
 //   (--rounds N: every scenario N times, the targets alternating; the table shows medians)
 //   (--baseline PATH: also an earlier switchboard binary, e.g. a copy of the last release build,
 //    so that before and after come from one run)
-//   (--only cluster: one instance without a bus against three sharing a bus on PostgreSQL;
-//    --bus-messages N and --bus-publishers N (32) for the bus throughput run)
+//   (--only cluster: one instance without a bus against clusters sharing a bus on PostgreSQL,
+//    --instances 2,3 of them (the default); --baseline PATH adds the same clusters of an earlier
+//    binary; --bus-messages N and --bus-publishers N (32) for the bus throughput run)
 //
 // Scenarios, each run against both servers:
 //   throughput  N subscribers, publishing as fast as delivery allows (a window of messages
@@ -55,14 +56,23 @@ struct SSELoad {
         var targets: [Target] = []
         do {
             if only == nil || only == "switchboard" || only == "metrics" || only == "cluster" || only == "executor" { targets.append(try await Target.switchboard(dir: dir)) }
-            if only == "cluster" { targets.append(try await Target.cluster(dir: dir)) }
+            if only == "cluster" {
+                // --instances 2,3: a cluster of each size (one instance per core, and one more).
+                let sizes = (args.firstIndex(of: "--instances").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? "2,3")
+                    .split(separator: ",").compactMap { Int($0) }
+                let baseline = args.firstIndex(of: "--baseline").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil }
+                for (k, n) in sizes.enumerated() {
+                    targets.append(try await Target.cluster(dir: dir, instances: n, firstPort: 18180 + 10 * k))
+                    if let baseline { targets.append(try await Target.cluster(dir: dir, instances: n, firstPort: 18280 + 10 * k, baseline: baseline)) }
+                }
+            }
             if only == "auth" {
                 targets.append(try await Target.switchboard(dir: dir))
                 targets.append(try await Target.switchboard(dir: dir, port: 18082, auth: true))
             }
             if only == "executor" { targets.append(try await Target.switchboard(dir: dir, port: 18083, swiftExecutor: true)) }
             if only == "metrics" { targets.append(try await Target.switchboard(dir: dir, port: 18081, metricsPort: 19090)) }
-            if let baseline = args.firstIndex(of: "--baseline").flatMap({ args.indices.contains($0 + 1) ? args[$0 + 1] : nil }) {
+            if only != "cluster", let baseline = args.firstIndex(of: "--baseline").flatMap({ args.indices.contains($0 + 1) ? args[$0 + 1] : nil }) {
                 targets.append(try await Target.switchboard(dir: dir, port: 18084, baseline: baseline))
             }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
