@@ -88,6 +88,7 @@ struct RunCommand: AsyncParsableCommand {
             reload: { dryRun in await reloader.reload(dryRun: dryRun, trigger: "console") },
             shutdown: { shutdownRequest.resolve(.success(())) })
         host.registry = SwitchboardCLI.registry
+        map.serveRemoteConsole(host.remoteRunner)
         let admin = adminConfig.enabled ? AdminServer(config: adminConfig, host: host) : nil
         let service = SystemService(map: map, shutdownDeadline: deadline, logger: logger, admin: admin, shutdownRequest: shutdownRequest)
         let group = ServiceGroup(configuration: .init(

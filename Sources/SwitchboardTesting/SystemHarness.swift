@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Switchboard
 import SwitchboardCLI
@@ -23,12 +24,34 @@ public final class SystemHarness: Sendable {
     public let spec: SystemSpec
     private let host: AdminHost
 
-    private init(map: SystemMap, spec: SystemSpec, registry: ComponentRegistry, logger: Logger) {
+    /// What the console's `reload` reads: the text the system started from, unless
+    /// `replaceText` changed it.
+    private let source: ReloadSource
+
+    private init(map: SystemMap, spec: SystemSpec, registry: ComponentRegistry, logger: Logger, source: ReloadSource) {
         self.map = map
         self.spec = spec
-        var host = AdminHost(map: map, logger: logger, shutdown: { [map] in _ = await map.stop() })
+        self.source = source
+        var host = AdminHost(
+            map: map, logger: logger,
+            reload: { [map, source] dryRun in
+                let (text, name, loader) = source.current
+                do {
+                    let outcome = try await map.reload(text: text, source: name, loader: loader, dryRun: dryRun)
+                    return .init(ok: outcome.ok, text: outcome.text, data: outcome.json)
+                } catch {
+                    return .init(ok: false, text: "\(name ?? "the system") is not valid; nothing changed\n\(error)")
+                }
+            },
+            shutdown: { [map] in _ = await map.stop() })
         host.registry = registry
         self.host = host
+        map.serveRemoteConsole(host.remoteRunner)
+    }
+
+    /// Makes the console's next `reload` read `text` (as an edit of the system file would).
+    public func replaceText(_ text: String) {
+        source.replace(text)
     }
 
     /// Loads `file` and starts it.
@@ -75,7 +98,7 @@ public final class SystemHarness: Sendable {
         let system = try loader.load(text: text, source: source)
         let map = SystemMap(system, logger: logger)
         try await map.start()
-        return SystemHarness(map: map, spec: system.spec, registry: registry, logger: logger)
+        return SystemHarness(map: map, spec: system.spec, registry: registry, logger: logger, source: ReloadSource(text: text, name: source, loader: loader))
     }
 
     /// The URL of a component: a server's base URL, or an endpoint's route on its server
@@ -139,4 +162,17 @@ public struct HarnessError: Error, CustomStringConvertible {
 private actor EventLog {
     var all: [JSONValue] = []
     func add(_ e: JSONValue) { all.append(e) }
+}
+
+/// The text a harness's `reload` reads, and the loader that reads it.
+private final class ReloadSource: Sendable {
+    private let state: Mutex<(text: String, name: String?, loader: SystemLoader)>
+
+    init(text: String, name: String?, loader: SystemLoader) {
+        state = Mutex((text, name, loader))
+    }
+
+    var current: (String, String?, SystemLoader) { state.withLock { ($0.text, $0.name, $0.loader) } }
+
+    func replace(_ text: String) { state.withLock { $0.text = text } }
 }

@@ -42,6 +42,7 @@ public enum DependencyError: Error, CustomStringConvertible {
 public final class Wiring: Sendable {
     private let instances = Mutex<[String: any Component]>([:])
     private let owner = Mutex<WeakMap>(WeakMap())
+    let consoleRunner = Mutex<RemoteConsoleRunner?>(nil)
 
     private struct WeakMap: @unchecked Sendable {
         weak var map: SystemMap?

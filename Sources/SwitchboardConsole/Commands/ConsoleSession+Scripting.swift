@@ -52,9 +52,12 @@ extension ConsoleSession {
         let endsWithSpace = line.last?.isWhitespace ?? false
         var words = (try? CommandLineParser.words(line)) ?? line.split(separator: " ").map(String.init)
         let prefix = endsWithSpace ? "" : (words.popLast() ?? "")
+        if words.isEmpty, prefix.hasPrefix("@") { return await completeInstances(prefix) }
         if words.isEmpty {
             return (catalog.names + aliases.keys).filter { $0.hasPrefix(prefix) }.sorted()
         }
+        // `@node-2 inspect ev…` completes as `inspect ev…` would.
+        if words[0].hasPrefix("@") { return await complete(String(line.drop { $0 == " " }.drop { $0 != " " }.dropFirst())) }
         guard let spec = catalog.spec(words[0]) else { return [] }
         let position = words.count - 1
         if prefix.hasPrefix("-") { return spec.flags.filter { $0.hasPrefix(prefix) } }

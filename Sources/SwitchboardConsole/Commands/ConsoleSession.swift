@@ -41,6 +41,18 @@ public final class ConsoleSession: @unchecked Sendable {
         // The rest keeps its trailing spaces: `complete tail ` asks about the next word.
         let (word, rest) = CommandLineParser.head(line)
         guard !word.isEmpty, !word.hasPrefix("#") else { return .reply(ok: true, command: "", text: "") }
+        if word.hasPrefix("@"), word.count > 1 {
+            do {
+                let (text, data) = try await cluster(String(word.dropFirst()), rest, emit: emit)
+                return .reply(ok: true, command: word, text: text, data: data)
+            } catch let e as ConsoleErrorWithData {
+                return .reply(ok: false, command: word, text: e.message, data: e.data, reason: e.reason.rawValue)
+            } catch let e as ConsoleError {
+                return .reply(ok: false, command: word, text: e.message, reason: e.reason.rawValue)
+            } catch {
+                return .reply(ok: false, command: word, text: "\(error)", reason: ConsoleError.Reason.failed.rawValue)
+            }
+        }
         if let expansion = aliases[word] {
             guard depth < 8 else { return .reply(ok: false, command: word, text: "alias \(word) expands too deeply", reason: ConsoleError.Reason.usage.rawValue) }
             return await run(expansion + (rest.isEmpty ? "" : " " + rest), depth: depth + 1, emit: emit)

@@ -16,11 +16,11 @@ extension BusComponent: Degradable {
         let rest = words.first == name ? Array(words.dropFirst()) : words
         if let extra = rest.first { throw ConsoleCommandError(.usage, "unexpected \"\(extra)\"") }
         let list = try await log.instances(within: config.heartbeat * 3, db: database.get())
-        var rows = [["INSTANCE", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN", "LAG"]]
+        var rows = [["INSTANCE", "VERSION", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN", "LAG"]]
         for i in list {
             let up = Int(Date().timeIntervalSince(i.started))
             let me = i.name == instance ? " (this one)" : ""
-            rows.append([i.name + me, "\(i.pid)", up < 3600 ? "\(up / 60)m\(up % 60)s" : "\(up / 3600)h\((up % 3600) / 60)m",
+            rows.append([i.name + me, i.version ?? "-", "\(i.pid)", up < 3600 ? "\(up / 60)m\(up % 60)s" : "\(up / 3600)h\((up % 3600) / 60)m",
                          "\(i.subscribers)", i.state, String(format: "%.1fs ago", i.age), i.lag.map { "\($0) rows" } ?? "-"])
         }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }

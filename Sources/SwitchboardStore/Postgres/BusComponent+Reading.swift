@@ -88,12 +88,17 @@ extension BusComponent {
                         inflow.readLog()
                         wake.signal()
                         presence.signal()
+                        Task { await self.pendingCommands() }
                         for try await n in notifications {
                             state.withLock { $0.notifications += 1 }
                             let payload = n.payload
                             if payload.hasPrefix("r:"), let rows = BusLog.rows(announced: payload.dropFirst(2)) {
                                 inflow.add(rows)
                                 wake.signal()
+                            } else if payload.hasPrefix("c:") {
+                                commanded(payload.dropFirst(2))
+                            } else if payload.hasPrefix("a:") {
+                                answered(payload.dropFirst(2))
                             } else if !payload.hasPrefix("p:") {
                                 inflow.readLog()
                                 wake.signal()

@@ -30,6 +30,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         var commitTimeout: Duration
         var retention: Retention
         var pruneInterval: Duration
+        /// Whether console commands travel between instances through this bus (`@all …`).
+        var console: Bool
 
         init(_ c: ConfigReader, name: String) {
             _ = c.oneOf("engine", ["postgres"], default: "postgres")
@@ -41,6 +43,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             heartbeat = c.duration("heartbeat", default: .seconds(2), in: .milliseconds(100)...(.seconds(3600)))
             commitTimeout = c.duration("commitTimeout", default: .seconds(5), in: .milliseconds(10)...(.seconds(3600)))
             (retention, pruneInterval) = StoreComponent.Config.updatable(c)
+            console = c.bool("console", default: false)
         }
     }
 
@@ -91,6 +94,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     let board: CommitBoard
     let state: Mutex<State>
     let presence = SharedPresence()
+    let relays = Mutex(ConsoleRelays())
     let system: SystemHandle
 
     init(_ context: ComponentContext) {

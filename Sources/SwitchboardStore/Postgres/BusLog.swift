@@ -140,15 +140,18 @@ struct BusLog: Sendable {
         /// Rows of the log the instance had not emitted at its last heartbeat (nil: an instance
         /// of an earlier version, which does not say).
         var lag: Int64?
+        /// The Switchboard version it runs (nil: an earlier one, which does not say).
+        var version: String?
 
         var json: JSONValue {
             ["name": .string(name), "pid": .int(pid), "started": .string(LifecycleEvent.timestamp(started)),
              "lastSeen": .string(LifecycleEvent.timestamp(lastSeen)), "subscribers": .int(subscribers), "state": .string(state),
-             "ageSeconds": .double(age), "lag": lag.map { .int(Int($0)) } ?? .null]
+             "ageSeconds": .double(age), "lag": lag.map { .int(Int($0)) } ?? .null, "version": version.map(JSONValue.string) ?? .null]
         }
     }
 
-    /// The heartbeat table (made when an engine opens).
+    /// The heartbeat table as first made (a later migration step adds `last_seq` and
+    /// `log_head`: `PostgresEngine.sharedMigrations`).
     static let instancesTable = """
         CREATE TABLE IF NOT EXISTS switchboard_instances (
             bus text NOT NULL, name text NOT NULL, pid int NOT NULL, started timestamptz NOT NULL,
@@ -163,38 +166,34 @@ struct BusLog: Sendable {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         let rows = try await db.query(PostgresQuery(unsafeSQL: """
             WITH beat AS (
-              INSERT INTO switchboard_instances (bus, name, pid, started, last_seen, subscribers, state, last_seq, log_head)
-              VALUES ($1, $2, $3, $4, now(), $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM \(engine.quoted)))
+              INSERT INTO switchboard_instances (bus, name, pid, started, last_seen, subscribers, state, last_seq, log_head, version)
+              VALUES ($1, $2, $3, $4, now(), $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM \(engine.quoted)), $8)
               ON CONFLICT (bus, name) DO UPDATE SET pid = excluded.pid, started = excluded.started, last_seen = now(),
-                subscribers = excluded.subscribers, state = excluded.state, last_seq = excluded.last_seq, log_head = excluded.log_head
+                subscribers = excluded.subscribers, state = excluded.state, last_seq = excluded.last_seq, log_head = excluded.log_head,
+                version = excluded.version
               RETURNING log_head)
             SELECT log_head FROM beat
             """, binds: {
                 var b = PostgresBindings()
                 b.append(engine.table); b.append(name); b.append(pid); b.append(started); b.append(subscribers); b.append(state); b.append(lastSeq)
+                b.append(Switchboard.version)
                 return b
             }()))
         return try rows.first?.decode(Int64.self) ?? 0
     }
-
-    /// The columns that came after the heartbeat table was first made.
-    static let instancesColumns = [
-        "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS last_seq bigint",
-        "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS log_head bigint",
-    ]
 
     /// The running instances seen within `within` (by the database's clock), oldest first.
     func instances(within: Duration, db: PostgresComponent) async throws -> [Instance] {
         let seconds = within.milliseconds / 1000
         let rows = try await db.query("""
             SELECT name, pid, started, last_seen, subscribers, state, extract(epoch FROM now() - last_seen)::float8,
-                   greatest(log_head - last_seq, 0)
+                   greatest(log_head - last_seq, 0), version
             FROM switchboard_instances WHERE bus = \(engine.table) AND state <> 'stopped' AND last_seen > now() - make_interval(secs => \(seconds))
             ORDER BY started, name
             """)
         return try rows.map { row in
-            let (name, pid, started, seen, subs, state, age, lag) = try row.decode((String, Int, Date, Date, Int, String, Double, Int64?).self)
-            return Instance(name: name, pid: pid, started: started, lastSeen: seen, subscribers: subs, state: state, age: age, lag: lag)
+            let (name, pid, started, seen, subs, state, age, lag, version) = try row.decode((String, Int, Date, Date, Int, String, Double, Int64?, String?).self)
+            return Instance(name: name, pid: pid, started: started, lastSeen: seen, subscribers: subs, state: state, age: age, lag: lag, version: version)
         }
     }
 }

@@ -92,25 +92,70 @@ public final class PostgresEngine: StoreEngine {
         }
     }
 
-    /// The tables every store and bus of the database shares, when missing: made under one
-    /// lock, since two CREATE TABLE IF NOT EXISTS at once can fail on PostgreSQL's catalog.
+    /// The tables every store and bus of the database shares, as numbered steps recorded under
+    /// the name `(shared)` in `switchboard_schema` (a database made before the record has the
+    /// tables of step 1 and no row: its steps run again, as no-ops, and the later ones add what
+    /// it lacks). Append only.
+    static let sharedMigrations: [[String]] = [
+        [
+            "CREATE TABLE IF NOT EXISTS switchboard_meta (scope text NOT NULL, key text NOT NULL, value bigint NOT NULL, PRIMARY KEY (scope, key))",
+            BusLog.instancesTable,
+            BusLog.headTable,
+            SharedPresence.table,
+        ],
+        [
+            // An instance's place in the log, for `cluster`'s lag.
+            "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS last_seq bigint",
+            "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS log_head bigint",
+            "ALTER TABLE switchboard_instances ADD COLUMN IF NOT EXISTS version text",
+            // One console for the cluster: commands out, answers back (BusComponent+Console).
+            """
+            CREATE TABLE IF NOT EXISTS switchboard_console (
+                id bigserial PRIMARY KEY, bus text NOT NULL, origin text NOT NULL, targets text[] NOT NULL,
+                line text NOT NULL, limit_ms int NOT NULL, at timestamptz NOT NULL DEFAULT now())
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS switchboard_console_replies (
+                command bigint NOT NULL REFERENCES switchboard_console (id) ON DELETE CASCADE, instance text NOT NULL,
+                n int NOT NULL, final bool NOT NULL, ok bool NOT NULL, text text NOT NULL, PRIMARY KEY (command, instance, n))
+            """,
+        ],
+    ]
+
+    /// The name of the shared tables' row in `switchboard_schema`.
+    static let sharedName = "(shared)"
+
+    /// Brings the shared tables to this build's version, under one lock (two CREATE TABLE IF NOT
+    /// EXISTS at once can fail on PostgreSQL's catalog); refuses a database a newer build made.
     private func createSharedTables(_ db: PostgresComponent) async throws {
-        let present = try await db.query("""
-            SELECT to_regclass('switchboard_schema') IS NOT NULL AND to_regclass('switchboard_meta') IS NOT NULL
-               AND to_regclass('switchboard_instances') IS NOT NULL AND to_regclass('switchboard_bus_head') IS NOT NULL
-               AND to_regclass('switchboard_presence') IS NOT NULL
-            """).first?.decode(Bool.self) ?? false
-        guard !present else { return }
-        _ = try await db.transaction { conn in
+        let known = Self.sharedMigrations.count
+        // -1: a new database (no schema table); 0: tables an earlier build made without a record.
+        var current = -1
+        if try await db.query("SELECT to_regclass('switchboard_schema') IS NOT NULL").first?.decode(Bool.self) == true {
+            current = try await db.query("SELECT version FROM switchboard_schema WHERE name = \(Self.sharedName)").first?.decode(Int.self) ?? 0
+        }
+        if current == known { return }
+        let location = (try? database.get().location) ?? "postgres"
+        let reached = try await db.transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(hashtext('switchboard_schema'))", logger: conn.logger)
             try await conn.query("CREATE TABLE IF NOT EXISTS switchboard_schema (name text PRIMARY KEY, version int NOT NULL)", logger: conn.logger)
+            var version = 0
+            for try await v in try await conn.query("SELECT version FROM switchboard_schema WHERE name = \(Self.sharedName)", logger: conn.logger).decode(Int.self) {
+                version = v
+            }
+            guard version <= known else {
+                throw StoreFailure(.newerSchema, location: location, detail: "the shared tables are at schema version \(version); this build knows up to \(known)")
+            }
+            guard version < known else { return version }
+            for step in version..<known {
+                for sql in Self.sharedMigrations[step] { try await conn.query(PostgresQuery(unsafeSQL: sql), logger: conn.logger) }
+            }
             try await conn.query(
-                "CREATE TABLE IF NOT EXISTS switchboard_meta (scope text NOT NULL, key text NOT NULL, value bigint NOT NULL, PRIMARY KEY (scope, key))",
+                "INSERT INTO switchboard_schema (name, version) VALUES (\(Self.sharedName), \(known)) ON CONFLICT (name) DO UPDATE SET version = excluded.version",
                 logger: conn.logger)
-            try await conn.query(PostgresQuery(unsafeSQL: BusLog.instancesTable), logger: conn.logger)
-            try await conn.query(PostgresQuery(unsafeSQL: BusLog.headTable), logger: conn.logger)
-            try await conn.query(PostgresQuery(unsafeSQL: SharedPresence.table), logger: conn.logger)
+            return known
         }
+        if current >= 0, current < reached { db.noteMigrated(table: "switchboard_* (the shared tables)", to: reached) }
     }
 
     public func close() async {}

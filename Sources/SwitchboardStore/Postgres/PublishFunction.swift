@@ -120,8 +120,7 @@ enum PublishFunction {
         $fn$
         """#
 
-    /// Installs the functions unless this version is there, and the heartbeat table's later
-    /// columns, under a lock (instances starting
+    /// Installs the functions unless this version is there, under a lock (instances starting
     /// together would otherwise race on the catalog).
     static func install(on conn: PostgresConnection) async throws {
         try await conn.query("SELECT pg_advisory_xact_lock(hashtext('switchboard_publish'))", logger: conn.logger)
@@ -131,7 +130,6 @@ enum PublishFunction {
             """, logger: conn.logger).decode(Int.self) {
             installed = n
         }
-        for sql in BusLog.instancesColumns { try await conn.query(PostgresQuery(unsafeSQL: sql), logger: conn.logger) }
         guard installed < 2 else { return }
         for sql in [withBus, withoutBus] { try await conn.query(PostgresQuery(unsafeSQL: sql), logger: conn.logger) }
         let comment = version.replacingOccurrences(of: "'", with: "''")
