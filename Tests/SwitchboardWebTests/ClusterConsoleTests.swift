@@ -73,6 +73,11 @@ import Testing
         let cluster = await console.console("cluster")
         #expect(cluster.text.contains("VERSION") && cluster.text.contains(Switchboard.version), "\(cluster.text)")
 
+        // top shows the bus: what it wrote and read per second, and its lag.
+        let top = await console.console("top -n 1")
+        let busRow = top.events.first?["data"]?["bus"]
+        for key in ["inPerSecond", "outPerSecond", "dropPerSecond", "lag"] { #expect(busRow?[key] != nil, "\(key): \(String(describing: busRow))") }
+
         let unknown = await console.console("@node-7 status")
         #expect(!unknown.ok && unknown.text.contains("no live instance node-7"), "\(unknown.text)")
     }

@@ -25,6 +25,8 @@ extension ConsoleSession {
         "sse": TopFigures(outbound: ["delivered"], dropped: ["dropped"], connections: ["subscribers"]),
         "webhook-out": TopFigures(outbound: ["delivered"], dropped: ["failed"], lag: ["retrying"]),
         "store": TopFigures(inbound: ["written"], lag: ["lag"]),
+        // Rows this instance appended, rows it emitted from the log, batches refused; lag behind the log.
+        "bus": TopFigures(inbound: ["written"], outbound: ["read"], dropped: ["notStored"], lag: ["lag"]),
     ]
 
     package struct TopSample {
