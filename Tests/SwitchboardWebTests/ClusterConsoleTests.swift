@@ -8,7 +8,7 @@ import Testing
 /// the others through the bus's database (three instances, the test run's PostgreSQL).
 @Suite struct ClusterConsoleTests {
     static func system(url: String, bus: String, instance: String) -> String {
-        ClusterTests.system(url: url, bus: bus, instance: instance)
+        ClusterTests.system(url: url, bus: bus, instance: instance, commitTimeout: "30s")
             .replacingOccurrences(of: #""heartbeat": "1s""#, with: #""heartbeat": "5s", "console": true"#)
     }
 
@@ -56,7 +56,10 @@ import Testing
 
         // tail streams each instance's lines, marked with its name.
         async let tail = console.console("@all tail fanout -n 1")
-        try await Task.sleep(for: .milliseconds(500))
+        // Once every instance's tail has its tap on the mult, one message reaches all three.
+        for node in nodes {
+            try await waitUntil("the tail's tap") { try await node.map.inspect("fanout")["figures"]?["tapCount"]?.intValue == 1 }
+        }
         _ = await nodes[1].console(#"put! inbox {"text": "tailed"}"#)
         let tailed = await tail
         #expect(tailed.ok, "\(tailed.text)")

@@ -15,20 +15,21 @@ import Testing
     static let databaseSystems: [String: String] = [
         "bus": #"""
             "inbox": {"type": "channel", "buffer": 64},
-            "bus": {"type": "bus", "table": "TABLE", "commitTimeout": "2s", "using": {"source": "inbox", "database": "db"}},
+            "bus": {"type": "bus", "table": "TABLE", "commitTimeout": "10s", "using": {"source": "inbox", "database": "db"}},
             "fanout": {"type": "mult", "using": {"source": "bus"}},
-            "publish": {"type": "publish", "wait": "3s", "ack": "stored", "using": {"server": "http", "channel": "inbox", "store": "bus"}}
+            "publish": {"type": "publish", "wait": "12s", "ack": "stored", "using": {"server": "http", "channel": "inbox", "store": "bus"}}
             """#,
         "archive": #"""
             "inbox": {"type": "channel", "buffer": 64},
             "fanout": {"type": "mult", "using": {"source": "inbox"}},
-            "archive": {"type": "store", "table": "TABLE", "commitTimeout": "2s", "using": {"source": "fanout", "database": "db"}},
-            "publish": {"type": "publish", "wait": "3s", "ack": "stored", "using": {"server": "http", "channel": "inbox", "store": "archive"}}
+            "archive": {"type": "store", "table": "TABLE", "commitTimeout": "10s", "using": {"source": "fanout", "database": "db"}},
+            "publish": {"type": "publish", "wait": "12s", "ack": "stored", "using": {"server": "http", "channel": "inbox", "store": "archive"}}
             """#,
     ]
 
-    // queryTimeout 20s: the first query to a server just made (the table's creation) took more
-    // than 5 s in a full parallel run on two cores; the outage itself is met as refused
+    // queryTimeout 20s, connectTimeout and commitTimeout 10s: in a full parallel run on two
+    // cores the first query to a server just made (the table's creation) took more than 5 s, a
+    // connection more than 2 s and a commit more than 2 s; the outage itself is met as refused
     // connections, not as timeouts.
     @Test(arguments: ["bus", "archive"])
     func readinessIs503NamingWhatNeedsTheDatabaseWhileItIsAway(_ holder: String) async throws {
@@ -37,7 +38,7 @@ import Testing
         let parts = Self.databaseSystems[holder]!.replacingOccurrences(of: "TABLE", with: TestPostgres.uniqueName(holder))
         let h = try await WebHarness.start(#"""
             {"name": "ready", "components": {
-              "db": {"type": "postgres", "url": "\#(pg.url)", "poolSize": 2, "connectTimeout": "2s", "queryTimeout": "20s", "tls": "off"},
+              "db": {"type": "postgres", "url": "\#(pg.url)", "poolSize": 2, "connectTimeout": "10s", "queryTimeout": "20s", "tls": "off"},
               "http": {"type": "http-server", "port": 0},
               "health": {"type": "health", "using": {"server": "http"}},
               \#(parts)

@@ -39,7 +39,7 @@ import Testing
 
     @Test func aCommittedTransactionReachesEveryInstanceInLogOrderAndARolledBackOneNobody() async throws {
         let url = try await Self.freshDatabase()
-        let nodes = try await ClusterTests.instances(2, url: url, bus: "bus_chat")
+        let nodes = try await ClusterTests.instances(2, url: url, bus: "bus_chat", commitTimeout: "30s")
         defer { Task { for n in nodes { await n.stop() } } }
         var readers: [SSEReader] = []
         for n in nodes { readers.append(try await SSEReader(try await n.url("/events"))) }
@@ -84,7 +84,7 @@ import Testing
 
     @Test func publishesFromSQLAndHTTPAtOnceGetOneOrderAndGrowingIDsEverywhere() async throws {
         let url = try await Self.freshDatabase()
-        let nodes = try await ClusterTests.instances(2, url: url, bus: "bus_chat")
+        let nodes = try await ClusterTests.instances(2, url: url, bus: "bus_chat", commitTimeout: "30s")
         defer { Task { for n in nodes { await n.stop() } } }
         var readers: [SSEReader] = []
         for n in nodes { readers.append(try await SSEReader(try await n.url("/events"))) }
@@ -128,7 +128,7 @@ import Testing
 
     @Test func aMessageCommittedWhileAnInstanceIsDownReachesItsClientsWhenItReturns() async throws {
         let url = try await Self.freshDatabase()
-        let system = { (name: String) in ClusterTests.system(url: url, bus: "bus_chat", instance: name) }
+        let system = { (name: String) in ClusterTests.system(url: url, bus: "bus_chat", instance: name, commitTimeout: "30s") }
         let up = try await WebHarness.start(system("node-1"))
         defer { Task { await up.stop() } }
         let down = try await WebHarness.start(system("node-2"))
@@ -160,7 +160,7 @@ import Testing
 
     @Test func aMessageTheFunctionCannotTakeIsRefusedNamingWhy() async throws {
         let url = try await Self.freshDatabase()
-        let node = try await WebHarness.start(ClusterTests.system(url: url, bus: "bus_chat", instance: "node-1"))
+        let node = try await WebHarness.start(ClusterTests.system(url: url, bus: "bus_chat", instance: "node-1", commitTimeout: "30s"))
         defer { Task { await node.stop() } }
         let cases: [(call: String, error: String)] = [
             (#"switchboard_publish('lobby', '[1]')"#, "the message must be a JSON object like {\"text\": \"hi\"}, found array"),
@@ -181,7 +181,7 @@ import Testing
             #expect(r.status == 0, "\(r.output)")
         }
         // A second bus in the database: the short form asks which.
-        let other = try await WebHarness.start(ClusterTests.system(url: url, bus: "bus_more", instance: "node-2"))
+        let other = try await WebHarness.start(ClusterTests.system(url: url, bus: "bus_more", instance: "node-2", commitTimeout: "30s"))
         defer { Task { await other.stop() } }
         let r = try await Self.psql(url, #"SELECT switchboard_publish('lobby', '{"text": "hi"}');"#)
         #expect(r.output.contains("this database has 2 buses (bus_chat, bus_more); name one: switchboard_publish(bus, room, message)"), "\(r.output)")

@@ -162,14 +162,31 @@ public final class PostgresComponent: Degradable {
         var quiet = runtime.logger
         quiet.logLevel = max(quiet.logLevel, .error)
         let logger = quiet
+        // A connection that completes after the timeout has been given up on must still be
+        // closed (dropping an open one leaks its socket, and trips PostgresNIO's assertion):
+        // whichever of the two sides comes second closes it.
+        let handoff = Mutex<(connection: PostgresConnection?, abandoned: Bool)>((nil, false))
         do {
             let configuration = try url.connectionConfiguration(tls: config.tls)
             let conn = try await within(config.connectTimeout, "no connection") {
-                try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                let conn = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                let kept = handoff.withLock { h -> Bool in
+                    if h.abandoned { return false }
+                    h.connection = conn
+                    return true
+                }
+                if !kept { try? await conn.close() }
+                return conn
             }
             noteSuccess()
             return conn
         } catch {
+            let late = handoff.withLock { h -> PostgresConnection? in
+                h.abandoned = true
+                defer { h.connection = nil }
+                return h.connection
+            }
+            try? await late?.close()
             throw note(error)
         }
     }
