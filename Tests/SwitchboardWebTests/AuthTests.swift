@@ -461,7 +461,8 @@ import Testing
               "presence": {"type": "presence", "using": {"events": "comings"}},
               "events": {"type": "sse", "using": {"server": "http", "source": "fanout", "presence": "presence"}},
               "hook": {"type": "webhook-out", "using": {"source": "comings-out"},
-                       "targets": [{"name": "backend", "url": "\#(try await receiver.url())", "secret": "\#(WebhookOutTests.secret)"}]}
+                       "targets": [{"name": "backend", "url": "\#(try await receiver.url())", "secret": "\#(WebhookOutTests.secret)",
+                                    "concurrency": 1}]}
             }}
             """#)
         defer { Task { await h.stop(); await receiver.stop() } }
