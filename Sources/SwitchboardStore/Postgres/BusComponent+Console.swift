@@ -20,8 +20,10 @@ extension BusComponent: ClusterConsoleCarrier {
             throw ConsoleCommandError(.notRunning, "bus \(name) does not carry console commands: set \"console\": true on it (on every instance)")
         }
         let db = try database.get()
-        // The command may run for the time the origin waits, less a second for its answer.
-        let limit = max(.milliseconds(100), timeout - .seconds(1))
+        // The command may run for the time the origin waits, less a second for its answer,
+        // within what an instance accepts (100 ms to an hour: `serve`), so that the
+        // milliseconds fit the column whatever `timeout` a caller passes.
+        let limit = min(max(.milliseconds(100), timeout - .seconds(1)), .seconds(3600))
         let id = try await db.query(PostgresQuery(unsafeSQL: """
             WITH old AS (DELETE FROM switchboard_console WHERE at < now() - interval '1 hour'),
             cmd AS (INSERT INTO switchboard_console (bus, origin, targets, line, limit_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id)
