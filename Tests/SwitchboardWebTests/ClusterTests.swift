@@ -34,7 +34,9 @@ import Testing
         """#
     }
 
-    static func instances(_ n: Int, url: String, bus: String = TestPostgres.uniqueName("bus"), commitTimeout: String = "2s") async throws -> [WebHarness] {
+    /// Instances that count what arrives: a commit gets 30 s (the 2 s of `system` ran out once
+    /// in a loaded full run, and the put came back "not stored").
+    static func instances(_ n: Int, url: String, bus: String = TestPostgres.uniqueName("bus"), commitTimeout: String = "30s") async throws -> [WebHarness] {
         var all: [WebHarness] = []
         for i in 1...n { all.append(try await WebHarness.start(system(url: url, bus: bus, instance: "node-\(i)", commitTimeout: commitTimeout))) }
         return all
