@@ -42,6 +42,7 @@ struct RunCommand: AsyncParsableCommand {
         // handing each message from Swift's pool to a loop and back (README, performance).
         // Nothing in a running system blocks a task (the attached console has a thread of its
         // own). `SWITCHBOARD_EXECUTOR=swift` keeps Swift's own pool, to compare.
+        EventLoopCount.apply()
         if ProcessInfo.processInfo.environment["SWITCHBOARD_EXECUTOR"] != "swift" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }

@@ -118,8 +118,7 @@ struct Target: Sendable {
         try ensureFree(port)
         try config.write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["run", file, "--log-level", "warning"]
+        (p.executableURL, p.arguments) = Pinning.command(binary, ["run", file, "--log-level", "warning"])
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         p.standardOutput = FileHandle.nullDevice
         try p.run()
@@ -252,8 +251,7 @@ struct Target: Sendable {
         try ensureFree(port)
         try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        p.arguments = ["-c", dir + "/nginx.conf", "-p", dir]
+        (p.executableURL, p.arguments) = Pinning.command("/usr/sbin/nginx", ["-c", dir + "/nginx.conf", "-p", dir])
         p.standardError = FileHandle.nullDevice
         try p.run()
         try await waitForPort(port)
@@ -262,5 +260,42 @@ struct Target: Sendable {
                             process: p, pidsOf: { [master] + Target.children(of: master) })
         target.webSocketPath = "/ws"
         return target
+    }
+}
+
+/// `--pin`: the servers on core 0 (through `taskset`, which execs the server, so the pid is the
+/// server's and its worker processes and threads inherit the mask), this load generator on the
+/// other cores. Without it, everything shares every core, as before.
+enum Pinning {
+    nonisolated(unsafe) static var enabled = false
+    static let serverCore = 0
+
+    static func command(_ binary: String, _ arguments: [String]) -> (URL, [String]) {
+        guard enabled else { return (URL(fileURLWithPath: binary), arguments) }
+        return (URL(fileURLWithPath: "/usr/bin/taskset"), ["-c", "\(serverCore)", binary] + arguments)
+    }
+
+    /// Moves every thread of this process (and so every thread it starts later) off the
+    /// server's core, with `taskset -a` (glibc's `sched_setaffinity` is not in Swift's Glibc
+    /// module). Called first thing in `main`, before the event loops and the client start.
+    static func pinSelf() {
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard cores > 1 else {
+            print("--pin needs two cores; this machine has \(cores)")
+            exit(1)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        p.arguments = ["-a", "-p", "-c", "\(serverCore + 1)-\(cores - 1)", "\(getpid())"]
+        p.standardOutput = FileHandle.nullDevice
+        do { try p.run() } catch {
+            print("--pin: taskset did not run: \(error)")
+            exit(1)
+        }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            print("--pin: taskset failed (\(p.terminationStatus))")
+            exit(1)
+        }
     }
 }

@@ -5,6 +5,8 @@
 //   (--only metrics: Switchboard without and with a metrics endpoint scraped every second)
 //   (--only auth: the same system without and with an auth component on publish and sse)
 //   (--only executor: Switchboard on NIO's event loops against Swift's own pool)
+//   (--pin: each server on core 0 (taskset), this load generator on the other cores; the table
+//    says "pinned". Without it the servers and the load generator share every core.)
 //   (--rounds N: every scenario N times, the targets alternating; the table shows medians)
 //   (--baseline PATH: also an earlier switchboard binary, e.g. a copy of the last release build,
 //    so that before and after come from one run)
@@ -45,6 +47,10 @@ struct SSELoad {
 
     func main() async {
         raiseFileLimit()
+        if args.contains("--pin") {
+            Pinning.enabled = true
+            Pinning.pinSelf()
+        }
         let subscribers = option("--subscribers", 1000)
         let messages = option("--messages", 3000)
         let idleCounts = (args.firstIndex(of: "--idle").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? "5000,19000")
@@ -147,6 +153,7 @@ struct SSELoad {
             let sorted = all.sorted { Double($0[by] ?? "") ?? 0 < Double($1[by] ?? "") ?? 0 }
             results[key] = sorted[sorted.count / 2]
         }
+        print(Pinning.enabled ? "\npinned: every server on core 0, the load generator on the other cores" : "\nunpinned: servers and load generator share every core")
         if only == "cluster" {
             printClusterTable(results, targets: targets.map(\.name), subscribers: subscribers)
         } else {
