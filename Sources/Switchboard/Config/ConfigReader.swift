@@ -363,8 +363,13 @@ final class ConfigContext {
 extension StringProtocol {
     /// The text without leading and trailing spaces, tabs and newlines.
     package func trimmingSpaces() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(self[first...last])
+        // Over the UTF-8 bytes, not `Character`s (grapheme breaking cost a publish about 3 µs):
+        // the four are ASCII, so both cuts fall between scalars (the end is the byte after the
+        // last one kept: a space or the end), and `\r\n` counts as spaces.
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        let text = Substring(self)
+        let bytes = text.utf8
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(text[first..<bytes.index(after: last)])
     }
 }

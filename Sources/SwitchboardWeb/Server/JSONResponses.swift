@@ -24,7 +24,15 @@ extension Request {
 
     /// The media type of the body without parameters, lowercased (`application/json`).
     public var mediaType: String? {
-        headers[.contentType].map { $0.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? "" }
+        headers[.contentType].map(Self.mediaType(of:))
+    }
+
+    /// The part of a `Content-Type` value before its parameters, trimmed and lowercased.
+    static func mediaType(of value: String) -> String {
+        let type = value.utf8.firstIndex(of: UInt8(ascii: ";")).map { value[..<$0] } ?? value[...]
+        let trimmed = type.trimmingSpaces()
+        // Nearly every client sends it lowercased already.
+        return trimmed.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? trimmed.lowercased() : trimmed
     }
 }
 

@@ -41,9 +41,9 @@ import Testing
         let counter = ReadCounter()
         var out = ""
 
-        init(_ server: HTTPServerComponent, requestTimeout: TimeAmount = .seconds(10)) async throws {
+        init(_ server: HTTPServerComponent, requestTimeout: TimeAmount = .seconds(10), keepAliveTimeout: TimeAmount = .seconds(30)) async throws {
             channel = NIOAsyncTestingChannel()
-            let settings = WireSettings(bodyLimit: 1024, requestTimeout: requestTimeout, keepAliveTimeout: .seconds(30), maxWebSocketFrame: 1 << 16)
+            let settings = WireSettings(bodyLimit: 1024, requestTimeout: requestTimeout, keepAliveTimeout: keepAliveTimeout, maxWebSocketFrame: 1 << 16)
             let handler = HTTPConnectionHandler(server: server, settings: settings, channel: channel)
             let counter = self.counter
             let channel = self.channel
@@ -97,6 +97,43 @@ import Testing
         await c.channel.testingEventLoop.advanceTime(by: .milliseconds(250))
         let text = try await c.read { $0.contains("did not arrive in time") }
         #expect(text.hasPrefix("HTTP/1.1 408"))
+    }
+
+    /// The timer is lazy (the wake-up armed for the first request stays when later deadlines
+    /// are later): a later request still gets its whole time, neither less nor more.
+    @Test func aLaterRequestOnAKeptAliveConnectionGetsItsWholeRequestTime() async throws {
+        let h = try await WebHarness.start(Self.system)
+        defer { Task { await h.stop() } }
+        var c = try await Connection(try await h.component("http", as: HTTPServerComponent.self), requestTimeout: .milliseconds(200),
+                                     keepAliveTimeout: .seconds(1))
+        try await c.send("GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await c.read { $0.hasSuffix("}\n") }.hasPrefix("HTTP/1.1 404"))
+        c.out = ""
+        await c.channel.testingEventLoop.advanceTime(by: .milliseconds(150))
+        // A body that stops short: the request's 200 ms run from here, to 350 ms.
+        try await c.send("POST /messages?from=a HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhi")
+        await c.channel.testingEventLoop.advanceTime(by: .milliseconds(100))
+        var early = ""
+        while let b = try await c.channel.readOutbound(as: ByteBuffer.self) { early += String(buffer: b) }
+        #expect(early == "", "nothing at 250 ms (the first wake-up, at 200 ms, re-armed)")
+        #expect(c.channel.isActive)
+        await c.channel.testingEventLoop.advanceTime(by: .milliseconds(110))
+        let text = try await c.read { $0.contains("did not arrive in time") }
+        #expect(text.hasPrefix("HTTP/1.1 408"))
+    }
+
+    /// A kept-alive connection that stays idle is closed after `keepAliveTimeout`, not before.
+    @Test func anIdleKeptAliveConnectionClosesAtItsKeepAliveTime() async throws {
+        let h = try await WebHarness.start(Self.system)
+        defer { Task { await h.stop() } }
+        var c = try await Connection(try await h.component("http", as: HTTPServerComponent.self), requestTimeout: .milliseconds(200),
+                                     keepAliveTimeout: .seconds(1))
+        try await c.send("GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await c.read { $0.hasSuffix("}\n") }.hasPrefix("HTTP/1.1 404"))
+        await c.channel.testingEventLoop.advanceTime(by: .milliseconds(900))
+        #expect(c.channel.isActive, "open at 900 ms")
+        await c.channel.testingEventLoop.advanceTime(by: .milliseconds(150))
+        try await c.channel.closeFuture.get()
     }
 
     @Test func noReadIsIssuedWhileAnAnswerWaitsAndPipelinedRequestsAreAnsweredInOrder() async throws {
