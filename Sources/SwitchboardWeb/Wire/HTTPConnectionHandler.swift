@@ -20,8 +20,10 @@ protocol ConnectionStreaming: Sendable {
 /// decides — hands a request to its route, writes the answer, holds reads back while an
 /// answer is made, times requests out, closes.
 ///
-/// Every response head on the wire is written by `writeHead` (with CORS, `Date`, `Server`, the
-/// length or the close, the status counted) and every request is logged once by `logAnswer`.
+/// Every response head on the wire is made by `headFields` (CORS, `Date`, `Server`, the length
+/// or the close, the status counted) — written through NIO's encoder by `writeHead` for a stream
+/// or a handshake, as one buffer with its body by `writeWhole` for a whole answer — and every
+/// request is logged once by `logAnswer`.
 /// Tasks started for the connection (a route that waits, a stream getting ready) are cancelled
 /// when it closes.
 ///
