@@ -23,6 +23,7 @@
 //   idle        N idle subscribers (each of --idle): server RSS per subscriber. 19,000, not
 //               20,000: the open-files hard limit here is 20,000 and cannot be raised.
 //   chatws      the chat scenario with WebSocket subscribers (nchan's `nchan_subscriber websocket`).
+//   latencyws   the latency scenario with WebSocket subscribers.
 //   idlews      --idle-ws N (5,000) idle WebSocket subscribers (raw upgrade requests; nchan's
 //               `nchan_subscriber websocket`): server RSS per subscriber.
 //   churn(ws)   --churn N (10,000) SSE (WebSocket) subscribers connecting and going, 100 at a
@@ -108,7 +109,7 @@ struct SSELoad {
         let allScenarios =
             only == "metrics" || only == "auth" ? ["throughput", "latency"]
             : only == "cluster" ? ["bus", "throughput", "latency", "paced"]
-            : ["throughput", "latency", "chat", "chatws"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn", "churnws"]
+            : ["throughput", "latency", "latencyws", "chat", "chatws"] + idleCounts.map { "idle\($0)" } + ["idlews", "churn", "churnws"]
         // --scenarios a,b: only those (e.g. chat,latency, while profiling).
         let picked = args.firstIndex(of: "--scenarios").flatMap { args.indices.contains($0 + 1) ? args[$0 + 1].split(separator: ",").map(String.init) : nil }
         let scenarios = picked.map { p in allScenarios.filter { p.contains($0) || p.contains("idle") && $0.hasPrefix("idle") } } ?? allScenarios
@@ -128,6 +129,8 @@ struct SSELoad {
                 switch scenario {
                 case "throughput": r = await throughput(target, run: run, subscribers: subscribers, messages: messages, window: 64, group: group)
                 case "latency": r = await throughput(target, run: run, subscribers: only == "cluster" ? subscribers : option("--latency-subscribers", 100), messages: latencyMessages, window: 1, group: group)
+                case "latencyws": r = await throughput(target, run: run, subscribers: option("--latency-subscribers", 100), messages: latencyMessages, window: 1, group: group,
+                                                       webSocket: true)
                 // Messages through the bus as fast as it takes them: one subscriber per instance.
                 case "bus": r = await throughput(target, run: run, subscribers: target.ports.count, messages: option("--bus-messages", 30_000), window: 4096, group: group, publishers: option("--bus-publishers", 32))
                 // Chat-like: 100 messages/s to every subscriber.
@@ -284,6 +287,9 @@ struct SSELoad {
             ("\(one) subscribers, one in flight: p50 latency ms", "latency", "p50ms"),
             ("\(one) subscribers, one in flight: p99 latency ms", "latency", "p99ms"),
             ("\(one) subscribers, one in flight: server CPU µs per delivery", "latency", "cpuMicrosPerDelivery"),
+            ("\(one) WebSocket subscribers, one in flight: p50 latency ms", "latencyws", "p50ms"),
+            ("\(one) WebSocket subscribers, one in flight: p99 latency ms", "latencyws", "p99ms"),
+            ("\(one) WebSocket subscribers, one in flight: server CPU µs per delivery", "latencyws", "cpuMicrosPerDelivery"),
             ("1,000 subscribers at 50 msg/s: server CPU µs per delivery", "chat", "cpuMicrosPerDelivery"),
             ("1,000 subscribers at 50 msg/s: p50 latency ms", "chat", "p50ms"),
             ("1,000 subscribers at 50 msg/s: p99 latency ms", "chat", "p99ms"),
@@ -307,11 +313,11 @@ struct SSELoad {
             }
             print(line + " |")
         }
-        let runs = ["throughput", "latency", "chat", "chatws"]
+        let runs = ["throughput", "latency", "latencyws", "chat", "chatws"]
         let lost = targets.map { t in runs.map { v($0, t, "lost") }.joined(separator: " / ") }
         let dups = targets.map { t in runs.map { v($0, t, "duplicated") }.joined(separator: " / ") }
         let blank = String(repeating: " | ", count: ratios.count)
-        print("| lost (many / one in flight / chat / chat over WebSocket) | " + lost.joined(separator: " | ") + blank + " |")
+        print("| lost (many / one in flight / same over WebSocket / chat / chat over WebSocket) | " + lost.joined(separator: " | ") + blank + " |")
         print("| duplicated (same runs) | " + dups.joined(separator: " | ") + blank + " |")
     }
 }
