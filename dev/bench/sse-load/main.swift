@@ -6,7 +6,8 @@
 //   (--only auth: the same system without and with an auth component on publish and sse)
 //   (--only executor: Switchboard on NIO's event loops against Swift's own pool)
 //   (--pin: each server on core 0 (taskset), this load generator on the other cores; the table
-//    says "pinned". Without it the servers and the load generator share every core.)
+//    says "pinned". Without it the servers and the load generator share every core. With
+//    --only cluster the instances are pinned, their PostgreSQL is not.)
 //   (--rounds N: every scenario N times, the targets alternating; the table shows medians)
 //   (--baseline PATH: also an earlier switchboard binary, e.g. a copy of the last release build,
 //    so that before and after come from one run)
