@@ -219,7 +219,7 @@ public final class SSEEndpoint: Component {
     func encode(_ message: Message) -> SSEEvent { Self.encode(message, config) }
 
     static func encode(_ message: Message, _ config: Config) -> SSEEvent {
-        let data = config.format == "text" ? message.text : message.json.jsonText
+        let data = config.format == "text" ? message.text : message.jsonText()
         return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, text: SSEEvent.encode(id: message.id.description, event: config.event, data: data),
                         parties: Parties(message))
     }

@@ -180,9 +180,7 @@ public final class WebSocketEndpoint: ClientCounting {
     }
 
     static func frame(_ message: Message) -> String {
-        guard case .object(var o) = message.json else { return "{}" }
-        o["type"] = "message"
-        return JSONValue.object(o).jsonText
+        message.jsonText(type: "message")
     }
 
     /// The answer to one inbound message: `name` is the session's sender (a hello frame sets it).

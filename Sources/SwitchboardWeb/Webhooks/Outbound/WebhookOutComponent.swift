@@ -129,7 +129,7 @@ public final class WebhookOutComponent: ConsoleCommands {
             let batch = await tap.chan.receive(upTo: 64)
             if batch.isEmpty { return }
             for message in batch where config.room == nil || message.room == config.room {
-                let body = Array(message.json.jsonText.utf8)
+                let body = Array(message.jsonText().utf8)
                 for t in runningTargets where message.to == nil || t.settings.withLock({ $0.receivesPrivate }) {
                     var delivery = Delivery(message: message, body: body, target: t.name)
                     if t.queue.offer(delivery) != .accepted {
