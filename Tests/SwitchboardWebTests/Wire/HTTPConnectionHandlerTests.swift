@@ -99,15 +99,22 @@ import Testing
         #expect(text.hasPrefix("HTTP/1.1 408"))
     }
 
+    /// A connection (request time 200 ms, keep-alive 1 s) whose first request has been answered
+    /// (a 404, read to its end) at the test loop's time 0: kept alive, waiting for the next.
+    func keptAlive(_ h: WebHarness) async throws -> Connection {
+        var c = try await Connection(try await h.component("http", as: HTTPServerComponent.self), requestTimeout: .milliseconds(200),
+                                     keepAliveTimeout: .seconds(1))
+        try await c.send("GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await c.read { $0.hasSuffix("}\n") }.hasPrefix("HTTP/1.1 404"))
+        return c
+    }
+
     /// The timer is lazy (the wake-up armed for the first request stays when later deadlines
     /// are later): a later request still gets its whole time, neither less nor more.
     @Test func aLaterRequestOnAKeptAliveConnectionGetsItsWholeRequestTime() async throws {
         let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
-        var c = try await Connection(try await h.component("http", as: HTTPServerComponent.self), requestTimeout: .milliseconds(200),
-                                     keepAliveTimeout: .seconds(1))
-        try await c.send("GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(try await c.read { $0.hasSuffix("}\n") }.hasPrefix("HTTP/1.1 404"))
+        var c = try await keptAlive(h)
         c.out = ""
         await c.channel.testingEventLoop.advanceTime(by: .milliseconds(150))
         // A body that stops short: the request's 200 ms run from here, to 350 ms.
@@ -126,10 +133,7 @@ import Testing
     @Test func anIdleKeptAliveConnectionClosesAtItsKeepAliveTime() async throws {
         let h = try await WebHarness.start(Self.system)
         defer { Task { await h.stop() } }
-        var c = try await Connection(try await h.component("http", as: HTTPServerComponent.self), requestTimeout: .milliseconds(200),
-                                     keepAliveTimeout: .seconds(1))
-        try await c.send("GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(try await c.read { $0.hasSuffix("}\n") }.hasPrefix("HTTP/1.1 404"))
+        let c = try await keptAlive(h)
         await c.channel.testingEventLoop.advanceTime(by: .milliseconds(900))
         #expect(c.channel.isActive, "open at 900 ms")
         await c.channel.testingEventLoop.advanceTime(by: .milliseconds(150))
