@@ -41,10 +41,29 @@ else
 fi
 # A passing run prints a line per suite and the totals; a failing one also each issue and its
 # details. Every line, the passing tests' too, is kept in .build/test-output.log.
+#
+# A run that hangs is stopped: a full run takes a minute or two, so after
+# SWITCHBOARD_TEST_TIME_LIMIT seconds (default 900) the runner is killed and the tests that had
+# started and not ended are named, rather than CI waiting out its own limit with nothing said.
+limit="${SWITCHBOARD_TEST_TIME_LIMIT:-900}"
 set +e
-"$scratch"/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@" 2>&1 \
+timeout --signal=KILL "$limit" "$scratch"/debug/switchboardPackageTests.xctest --testing-library swift-testing "$@" 2>&1 \
   | tee "$scratch/test-output.log" \
   | grep --line-buffered -v -P '^(\x1b\[[0-9;]*m)?(◇|✔(\x1b\[[0-9;]*m)? Test (?!run with)|↳(\x1b\[[0-9;]*m)? (Testing Library Version|Target Platform))'
 status=${PIPESTATUS[0]}
 set -e
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+  echo "dev/test.sh: the tests were still running after ${limit} s and were stopped; these had started and not ended:" >&2
+  sed 's/\x1b\[[0-9;]*m//g' "$scratch/test-output.log" | python3 -c '
+import re, sys
+running = {}
+for line in sys.stdin:
+    m = re.match(r"◇ Test (.+?) started\.$", line.strip())
+    if m and m.group(1) != "run": running[m.group(1)] = running.get(m.group(1), 0) + 1; continue
+    m = re.match(r"[✔✘] Test (.+?) (passed|failed|skipped)", line.strip())
+    if m and running.get(m.group(1)): running[m.group(1)] -= 1
+for name, n in running.items():
+    if n > 0: print("  " + name)
+' >&2
+fi
 exit "$status"

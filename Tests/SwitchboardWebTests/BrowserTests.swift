@@ -49,9 +49,8 @@ import Testing
     /// back by itself and resumes, so nothing said meanwhile is lost or shown twice.
     @Test func thePageResumesAcrossAServerRestart() async throws {
         let dir = try chatModuleSystem()
-        // A port free now, kept across the restart (the page must find the server again).
-        let port = try freePort()
-        try await browse("restart_page.py", [switchboardBinary(), dir, String(port)])
+        // The script starts the server on a port of its choosing and restarts it on that one.
+        try await browse("restart_page.py", [switchboardBinary(), dir])
     }
 
     /// A token refreshed by switchboard.js before it expires keeps the page's WebSocket open.
@@ -102,20 +101,38 @@ import Testing
     }
 }
 
-/// A TCP port nothing listens on now (bound to port 0, read, closed).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+/// A TCP port on 127.0.0.1 that is bound and not listening: a connection to it is refused,
+/// and no other server of the test run can take it (a port that was merely closed can be
+/// handed to the next test that binds port 0, whose server then answers in its place) until
+/// `release()`.
+final class HeldPort: @unchecked Sendable {
+    let port: Int
+    private var fd: Int32
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        do { port = try Self.bindAnyPort(fd) } catch { close(fd); throw error }
+    }
+
+    func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
+
+    private static func bindAnyPort(_ fd: Int32) throws -> Int {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
 
 /// A temporary directory holding `dev/systems/chat-module.json` with its database inside it.

@@ -6,7 +6,7 @@ import Testing
 
 /// One console for the cluster: `@all` and `@INSTANCE` from the console of one instance run on
 /// the others through the bus's database (three instances, the test run's PostgreSQL).
-@Suite struct ClusterConsoleTests {
+@Suite(.timeLimit(.minutes(3))) struct ClusterConsoleTests {
     static func system(url: String, bus: String, instance: String) -> String {
         ClusterTests.system(url: url, bus: bus, instance: instance, commitTimeout: "30s")
             .replacingOccurrences(of: #""heartbeat": "1s""#, with: #""heartbeat": "5s", "console": true"#)

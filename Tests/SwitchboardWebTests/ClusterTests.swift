@@ -9,8 +9,10 @@ import Synchronization
 import Testing
 
 /// Several instances on one PostgreSQL database through a `bus`: real servers, real SSE
-/// clients, the test run's PostgreSQL (or one of the test's own, for the outage).
-@Suite struct ClusterTests {
+/// clients, the test run's PostgreSQL (or one of the test's own, for the outage). A test that
+/// waits for an event that never comes is stopped by its time limit and named, not left to
+/// hold the whole run.
+@Suite(.timeLimit(.minutes(3))) struct ClusterTests {
     /// 30 s per query, as the store engine tests allow: in a loaded full run a bus start once
     /// waited past 10 s for the shared test database (three tests at once, alone they pass).
     /// `commitTimeout` 2 s by default (the outage test's publishes answer 503 within it); the
@@ -347,7 +349,7 @@ import Testing
 }
 
 /// PostgreSQL going away under a flow of messages, on a server of the test's own.
-@Suite struct ClusterOutageTests {
+@Suite(.timeLimit(.minutes(3))) struct ClusterOutageTests {
     /// What one publish got back.
     struct Sent: Sendable {
         let text: String

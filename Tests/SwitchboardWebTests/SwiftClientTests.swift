@@ -10,18 +10,20 @@ import Testing
 /// server on the same port — the client comes back by itself and resumes, so what was said
 /// while it was away arrives once, in order.
 @Suite(.timeLimit(.minutes(2))) struct SwiftClientTests {
-    func startServer(_ dir: String, port: Int) async throws -> LiveProcess {
+    /// The chat module's server on `port`, or on one of its choosing (0); returns it and its port.
+    /// (A port picked beforehand and closed could be taken by another test's server in between.)
+    func startServer(_ dir: String, port: Int = 0) async throws -> (LiveProcess, port: Int) {
         let server = try LiveProcess(switchboardBinary(), ["run", "--set", "port=\(port)", "--set", "ops=0"], directory: dir)
+        let url = try #require(await server.listeningURL(of: "chat.http"))
         #expect(await server.waitFor(#"system "chat" running"#))
-        return server
+        return (server, try #require(url.split(separator: ":").last.flatMap { Int($0) }))
     }
 
     /// On the WebSocket (publish by frame), and on SSE alone (publish by POST).
     @Test(arguments: [SwitchboardClient.Transport.websocket, .sse])
     func theClientResumesAcrossAServerRestartWithNoGapAndNoDuplicate(_ transport: SwitchboardClient.Transport) async throws {
         let dir = try chatModuleSystem()
-        let port = try freePort()
-        var server = try await startServer(dir, port: port)
+        var (server, port) = try await startServer(dir)
         defer { server.terminate() }
         let base = "http://127.0.0.1:\(port)"
         var options = SwitchboardClient.Options(url: base, name: "swift")
@@ -44,7 +46,7 @@ import Testing
 
         server.terminate()
         _ = await server.waitForExit()
-        server = try await startServer(dir, port: port)
+        server = try await startServer(dir, port: port).0
         for i in 0..<3 {
             var post = HTTPClientRequest(url: base + "/messages")
             post.method = .POST
@@ -90,8 +92,7 @@ import Testing
 
     @Test func aRefusalComesBackWithTheServersReason() async throws {
         let dir = try chatModuleSystem()
-        let port = try freePort()
-        let server = try await startServer(dir, port: port)
+        let (server, port) = try await startServer(dir)
         defer { server.terminate() }
         let client = SwitchboardClient(.init(url: "http://127.0.0.1:\(port)", name: "swift"))
         client.start()

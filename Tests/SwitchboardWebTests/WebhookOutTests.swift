@@ -60,12 +60,15 @@ final class Receiver: Sendable {
     func stop() async { await map.stop() }
 }
 
-/// Waits, without sleeping, for `condition` (yielding to the tasks that make it true).
+/// Waits for `condition`, looking again every millisecond, for up to `limit`; records an issue
+/// naming `what` when it never held. (It looked again after a bare `Task.yield()` once, which
+/// kept a core busy for every test that waited: in a full run on two cores that starved the
+/// very servers whose work was awaited, and timeouts in other tests ran out.)
 func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows {
     let start = ContinuousClock.now
     while try await !condition() {
         if ContinuousClock.now - start > limit { Issue.record("gave up waiting for \(what)"); return }
-        await Task.yield()
+        try? await Task.sleep(for: .milliseconds(1))
     }
 }
 
@@ -147,17 +150,18 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
     }
 
     @Test func aDownReceiverMakesADeadLetterThatIsRedeliveredWhenItIsBack() async throws {
-        let first = try await Receiver.start()
-        let port = try await first.port
-        let url = try await first.url()
-        await first.stop()
+        // Down: the port refuses connections, and stays ours until the receiver comes back on it.
+        let held = try HeldPort()
+        let port = held.port
+        let url = "http://127.0.0.1:\(port)/hook"
         let h = try await WebHarness.start(Self.system(url: url, schedule: #"["10ms", "10ms"]"#))
         let id = try await put(h, "into the void")
         try await waitUntil("a dead letter") { try await figures(h)["deadLetters"] == 1 }
         let out = try await h.component("out", as: WebhookOutComponent.self)
         let dead = try await out.console(["dead"])
         #expect(dead.text.contains(id))
-        #expect(dead.data[0]?["attempts"] == 3)
+        #expect(dead.data[0]?["attempts"] == 3, "\(dead.text)")
+        held.release()
         let back = try await Receiver.start(port: port)
         let again = try await out.console(["redeliver", "all"])
         #expect(again.data["requeued"] == 1)
@@ -205,7 +209,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         let h = try await WebHarness.start(Self.system(url: try await receiver.url(), timeout: "30s"))
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        while events.subscriberCount == 0 { await Task.yield() }
+        await waitUntil("a subscriber") { events.subscriberCount > 0 }
         var ids: [String] = []
         for i in 0..<50 { ids.append(try await put(h, "m\(i)")) }
         var got: [String] = []
@@ -253,6 +257,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         #expect(try await h.component("out", as: WebhookOutComponent.self) === out)
         _ = try await put(h, "to b")
         await waitUntil("b's delivery") { b.all.count == 1 }
+        if b.all.count != 1 { Issue.record("\(try await figures(h)) \(try await out.console(["dead"]).text)") }
         #expect(a.all.count == 1)
         await h.stop()
         await a.stop()

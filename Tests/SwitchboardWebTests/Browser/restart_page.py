@@ -3,10 +3,15 @@
 backoff) and resumes after the last message it showed, so what was said while it was away
 arrives once — no gap, no duplicate.
 
-Usage: restart_page.py SWITCHBOARD_BINARY WORK_DIR PORT
+Usage: restart_page.py SWITCHBOARD_BINARY WORK_DIR
+
+The first start takes a port of its own choosing (port 0); the restart asks for that one again.
+(A port picked beforehand and closed could be taken, before the server bound it, by another
+test's server in the same run.)
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,19 +23,25 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-binary, work, port = sys.argv[1:4]
-base = "http://127.0.0.1:" + port
+binary, work = sys.argv[1:3]
+port = "0"
+base = None
 
 
 def start_server():
     """Starts the server and waits until the whole system runs (the page's route is up a level
     before the publish route: answering / is not enough)."""
+    global port, base
     path = os.path.join(work, "run.log")
     before = open(path).read().count('system \"chat\" running') if os.path.exists(path) else 0
     log = open(path, "a")
     p = subprocess.Popen([binary, "run", "--set", "port=" + port, "--set", "ops=0"], cwd=work, stdout=log, stderr=log)
     for _ in range(1200):
-        if open(path).read().count('system \"chat\" running') > before:
+        text = open(path).read()
+        if text.count('system \"chat\" running') > before:
+            if port == "0":
+                port = re.findall(r"component=chat\.http .*listening on http://127\.0\.0\.1:(\d+)", text)[-1]
+                base = "http://127.0.0.1:" + port
             return p
         if p.poll() is not None:
             raise AssertionError("the server exited: " + open(path).read()[-2000:])
