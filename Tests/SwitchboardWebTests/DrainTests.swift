@@ -24,7 +24,7 @@ import Testing
         let events = try await h.component("events", as: SSEEndpoint.self)
         let url = try await h.url("/messages")
         let reader = try await SSEReader(try await h.url("/events"))
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         let reading = Task { () -> [String] in
             var ids: [String] = []
             while let e = try await reader.next() { if let id = e.id { ids.append(id) } }
@@ -49,7 +49,7 @@ import Testing
                 return ids
             }
         }
-        await waitUntil("300 accepted") { accepted.all.count >= 300 }
+        await waitUntil("300 accepted", limit: .seconds(120)) { accepted.all.count >= 300 }
         let report = await h.map.shutdown(drainFor: .seconds(5))
         #expect(report.errors.isEmpty)
         var sent: [String] = []

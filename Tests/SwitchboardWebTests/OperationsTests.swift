@@ -63,7 +63,7 @@ import Testing
         var readers: [SSEReader] = []
         for _ in 0..<m { readers.append(try await SSEReader(try await h.url("/events"))) }
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("\(m) subscribers") { events.subscriberCount >= m }
+        await waitUntil("\(m) subscribers", limit: .seconds(120)) { events.subscriberCount >= m }
         // A tap on the mult that leaves before the scrape: its deliveries still count.
         let fanout = try await h.component("fanout", as: MultComponent.self)
         let tail = try fanout.tail(capacity: 100)

@@ -35,7 +35,7 @@ import Testing
         defer { Task { await h.stop() } }
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         let total = 300
         // Messages flow before, during and after the reloads.
         let publisher = Task { () -> [String] in
@@ -83,7 +83,7 @@ import Testing
         defer { Task { await h.stop() } }
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         let port = try #require(try await h.component("http", as: HTTPServerComponent.self).boundPort)
         let taken = Self.system(extraEndpoint: true, oldEndpoint: false, sideBuffer: 8, heartbeat: "15s", extraServerPort: port)
         let outcome = try await reload(h, taken, logger: .expectingFailures)

@@ -76,7 +76,7 @@ import Testing
         let events = try await h.component("events", as: SSEEndpoint.self)
         let reader = ResumingReader()
         let reading = Task { await reader.run(h) }
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
 
         let statuses = ManagedStatuses()
         let publisher = Task { () -> [String] in
@@ -117,7 +117,7 @@ import Testing
         for plan in plans {
             // Each reload lands in the middle of the traffic.
             let before = statuses.all.count
-            await waitUntil("40 more answers") { statuses.all.count >= before + 40 }
+            await waitUntil("40 more answers", limit: .seconds(120)) { statuses.all.count >= before + 40 }
             let outcome = try await reload(h, plan)
             #expect(outcome.ok, "\(outcome.failure.map { "\($0)" } ?? "")")
             #expect(outcome.plan.entries.contains { $0.action == .restart })

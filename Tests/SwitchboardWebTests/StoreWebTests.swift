@@ -217,7 +217,7 @@ import Testing
         let r = try await publish(h, "while locked")
         #expect(r.status == 503)
         #expect(r.body["error"]?.stringValue?.contains("locked by another process") == true)
-        await waitUntil("the archive to stop running") { await h.map.state(of: "archive") != .running }
+        await waitUntil("the archive to stop running", limit: .seconds(120)) { await h.map.state(of: "archive") != .running }
         guard case .failed(let why)? = await h.map.state(of: "archive") else { Issue.record("not failed"); return }
         #expect(why.phase == .running)
         let cause = try #require(why.error as? StoreFailure)

@@ -37,7 +37,7 @@ import Testing
     func postAndSee(_ h: WebHarness, _ texts: [String]) async throws -> [String] {
         let watcher = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         var ids: [String] = []
         for t in texts { ids.append(try await post(h, t)) }
         for id in ids { #expect(try await watcher.next()?.id == id) }
@@ -52,7 +52,7 @@ import Testing
         #expect(reader.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
         #expect(reader.headers.first(name: "x-accel-buffering") == "no")
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         var ids: [String] = []
         for text in ["one", "two :)", "three"] { ids.append(try await post(h, text)) }
         var got: [SSEReader.Event] = []
@@ -70,7 +70,7 @@ import Testing
         defer { Task { await h.stop() } }
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         _ = try await h.request(.POST, "/messages?from=x", headers: [("Content-Type", "text/plain")], body: "first\nsecond\r\nthird\rfourth")
         let e = try #require(try await reader.next())
         #expect(e.data == "first\nsecond\nthird\nfourth")
@@ -111,7 +111,7 @@ import Testing
         defer { Task { await h.stop() } }
         let reader = try await SSEReader(try await h.url("/events?room=dev"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         _ = try await post(h, "lobby talk")
         let dev = try await post(h, "dev talk", room: "dev")
         let e = try #require(try await reader.next())
@@ -138,7 +138,7 @@ import Testing
             _ = try await it.next()  // the retry line: the subscriber is in
             try await client.shutdown()
         }
-        await waitUntil("no subscriber") { events.subscriberCount == 0 }
+        await waitUntil("no subscriber", limit: .seconds(120)) { events.subscriberCount == 0 }
         #expect(events.subscriberCount == 0)
         let figures = try await h.map.inspect("fanout")["figures"]
         #expect(figures?["tapCount"] == 0)  // no subscriber left a tap behind
@@ -150,7 +150,7 @@ import Testing
         defer { Task { await h.stop() } }
         let sse = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         let url = try await h.url("/ws?name=bob").replacingOccurrences(of: "http://", with: "ws://")
         // The ack and the message travel separately: read until both are in.
         let seen = Mutex<Set<String>>([])
@@ -202,7 +202,7 @@ import Testing
         defer { Task { await h.stop() } }
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         try await h.map.stop("events")
         #expect(try await reader.next() == nil)
         #expect(try await h.request(.GET, "/events").status == 404)

@@ -209,7 +209,7 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         let h = try await WebHarness.start(Self.system(url: try await receiver.url(), timeout: "30s"))
         let reader = try await SSEReader(try await h.url("/events"))
         let events = try await h.component("events", as: SSEEndpoint.self)
-        await waitUntil("a subscriber") { events.subscriberCount > 0 }
+        await waitUntil("a subscriber", limit: .seconds(120)) { events.subscriberCount > 0 }
         var ids: [String] = []
         for i in 0..<50 { ids.append(try await put(h, "m\(i)")) }
         var got: [String] = []
