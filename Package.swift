@@ -189,7 +189,9 @@ if Context.environment["SWITCHBOARD_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "switchboard-fuzz",
         dependencies: [
-            "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardConsole", "SwitchboardCLI",
+            "Switchboard", "SwitchboardChannels", "SwitchboardWeb", "SwitchboardStore", "SwitchboardConsole", "SwitchboardCLI",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

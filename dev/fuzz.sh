@@ -2,7 +2,7 @@
 # Builds the fuzz targets (Tests/Fuzz) with libFuzzer and AddressSanitizer and runs them.
 #
 #   dev/fuzz.sh                 every target, 30 s each
-#   dev/fuzz.sh TARGET [SECONDS] one target (websocket, message, query, system, console, webhook, http, sse)
+#   dev/fuzz.sh TARGET [SECONDS] one target (websocket, message, query, system, console, webhook, http, sse, token, bus)
 #   dev/fuzz.sh --replay        every target once over its corpus and regressions, no fuzzing
 #
 # Each target starts from its seed corpus, Tests/Fuzz/Corpus/TARGET (committed); what a run
@@ -11,7 +11,7 @@
 # Tests/Fuzz/Regressions/TARGET and fix the cause (every regression is replayed on each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(websocket message query system console webhook http sse)
+targets=(websocket message query system console webhook http sse token bus)
 seconds=30
 replay=0
 if [ "${1:-}" = "--replay" ]; then replay=1; shift; fi

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import JWTKit
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -8,6 +10,7 @@ import Switchboard
 import SwitchboardCLI
 import SwitchboardChannels
 import SwitchboardConsole
+@testable import SwitchboardStore
 @testable import SwitchboardWeb
 
 /// libFuzzer's entry point: every parser of outside input, one target per run, chosen by
@@ -21,7 +24,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 enum FuzzTarget: String, CaseIterable {
-    case http, websocket, message, query, system, console, webhook, sse
+    case http, websocket, message, query, system, console, webhook, sse, token, bus
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["SWITCHBOARD_FUZZ_TARGET"] ?? ""
@@ -41,6 +44,8 @@ enum FuzzTarget: String, CaseIterable {
         case .console: ConsoleFuzz.run(bytes)
         case .webhook: WebhookFuzz.run(bytes)
         case .sse: SSEFuzz.run(bytes)
+        case .token: TokenFuzz.run(bytes)
+        case .bus: BusFuzz.run(bytes)
         }
     }
 }
@@ -165,6 +170,63 @@ enum ConsoleFuzz {
     }
 
 
+}
+
+/// A client's token (`Authorization: Bearer`, `?token=`, a WebSocket's first frame) through
+/// `TokenVerifier`. Odd first byte: the rest is the token. Even: the rest is the claims of a
+/// token signed with the key, so that the checks behind the signature (times, lifetime,
+/// audience, subject, rooms) run on what the fuzzer writes as well.
+enum TokenFuzz {
+    static let secret = "a-fuzzing-secret-of-thirty-two-bytes"
+    static let verifier: TokenVerifier = blocking {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        return TokenVerifier(keys: keys, known: [.init(alg: "HS256", kid: nil)], issuer: nil, audience: "chat", leeway: .seconds(5))
+    }
+
+    static func base64url<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// A token whose claims are `claims`, signed with the key.
+    static func signed<C: Sequence>(_ claims: C) -> String where C.Element == UInt8 {
+        let input = base64url(#"{"alg":"HS256","typ":"JWT"}"#.utf8) + "." + base64url(claims)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + base64url(Data(mac))
+    }
+
+    static func verifies(_ token: String) -> Bool {
+        let verifier = verifier
+        return blocking { (try? await verifier.verify(token)) != nil }
+    }
+
+    /// The even variant is worth running only if its tokens pass the signature: checked once.
+    static let signingWorks: Bool = {
+        let exp = Int(Date().timeIntervalSince1970) + 60
+        precondition(verifies(signed(#"{"sub":"ann","aud":"chat","exp":\#(exp)}"#.utf8)), "TokenFuzz signs tokens its verifier refuses")
+        return true
+    }()
+
+    static func run(_ bytes: [UInt8]) {
+        let (variant, rest) = bytes.split
+        _ = verifies(variant % 2 == 1 ? String(decoding: rest, as: UTF8.self) : (signingWorks ? signed(rest) : ""))
+    }
+}
+
+/// What the bus's LISTEN connection hands the reader (any role that may NOTIFY the channel can
+/// send it): the rows of an `r:` payload, then each row's message as SSE writes it. Odd first
+/// byte: a PostgreSQL URL instead (a database's `url`, from a file or the environment).
+enum BusFuzz {
+    static func run(_ bytes: [UInt8]) {
+        let (variant, rest) = bytes.split
+        let text = String(decoding: rest, as: UTF8.self)
+        if variant % 2 == 1 {
+            if let url = try? PostgresURL(text) { _ = url.display }
+            return
+        }
+        for (_, message) in BusLog.rows(announced: text[...]) ?? [] { _ = message.jsonText() }
+    }
 }
 
 /// Standard Webhooks and GitHub signature headers.
