@@ -50,7 +50,9 @@ import Testing
             await withCheckedContinuation { (finished: CheckedContinuation<Bool, Never>) in
                 Thread { [self] in
                     var buffer = [UInt8](repeating: 0, count: 65536)
-                    let deadline = ContinuousClock.now + .seconds(10)
+                    // Long enough for a loaded full run (a 10 s read once ended before a
+                    // close the server sent later); a read whose condition holds returns at once.
+                    let deadline = ContinuousClock.now + .seconds(30)
                     while !done(text), !closed, ContinuousClock.now < deadline {
                         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                         guard poll(&pfd, 1, 100) > 0 else { continue }
