@@ -66,6 +66,8 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         /// The last `seq` emitted; kept across a restart of the bus so nothing is emitted twice.
         var lastSeq: Int64?
         var writer: PostgresConnection?
+        /// The catch-up reads' own connection (`readerConnection()`).
+        var reader: PostgresConnection?
         var listening = false
         var written = 0
         var notStored = 0
@@ -163,9 +165,12 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         r.out.close()
         await withdrawPresence()
         board.failAll(.notRunning(name))
-        if let conn = state.withLock({ s -> PostgresConnection? in defer { s.writer = nil }; return s.writer }) {
-            try? await conn.close()
+        let (writer, reader) = state.withLock { s in
+            defer { s.writer = nil; s.reader = nil }
+            return (s.writer, s.reader)
         }
+        try? await writer?.close()
+        try? await reader?.close()
         if let db = try? database.get() {
             _ = try? await log.heartbeat(instance, started: r.started, subscribers: 0, state: "stopped", lastSeq: state.withLock { $0.lastSeq }, db: db)
         }

@@ -107,11 +107,13 @@ struct BusLog: Sendable {
         return rows
     }
 
-    /// The rows after `seq`, in log order, at most `limit`.
-    func read(after seq: Int64, limit: Int, db: PostgresComponent) async throws -> [(seq: Int64, message: Message)] {
-        let rows = try await db.query(PostgresQuery(
+    /// The rows after `seq`, in log order, at most `limit`, read on `conn`.
+    func read(after seq: Int64, limit: Int, on conn: PostgresConnection) async throws -> [(seq: Int64, message: Message)] {
+        var rows: [PostgresRow] = []
+        let query = PostgresQuery(
             unsafeSQL: "SELECT \(PostgresEngine.columns), seq FROM \(engine.quoted) WHERE seq > $1 ORDER BY seq LIMIT $2",
-            binds: PostgresEngine.binds(seq, Int64(limit))))
+            binds: PostgresEngine.binds(seq, Int64(limit)))
+        for try await row in try await conn.query(query, logger: conn.logger) { rows.append(row) }
         return try rows.map { row in
             let message = try PostgresEngine.message(row)
             let columns = row.makeRandomAccess()

@@ -78,6 +78,9 @@ public final class PostgresComponent: Degradable {
         capabilities: ["degradable"]
     ) { PostgresComponent($0) }
 
+    /// How long a query may take (`queryTimeout`).
+    public var queryTimeout: Duration { config.queryTimeout }
+
     /// `postgres user@host:port/database`, for logs and errors (never the password).
     public var location: String { "postgres \(config.url?.display ?? "(no url)")" }
 
