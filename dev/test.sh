@@ -54,31 +54,14 @@ status=${PIPESTATUS[0]}
 set -e
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then
   echo "dev/test.sh: the tests were still running after ${limit} s and were stopped; these had started and not ended:" >&2
-  sed 's/\x1b\[[0-9;]*m//g' "$scratch/test-output.log" | python3 -c '
-import re, sys
-running = {}
-for line in sys.stdin:
-    m = re.match(r"◇ Test (.+?) started\.$", line.strip())
-    if m and m.group(1) != "run": running[m.group(1)] = running.get(m.group(1), 0) + 1; continue
-    m = re.match(r"[✔✘] Test (.+?) (passed|failed|skipped)", line.strip())
-    if m and running.get(m.group(1)): running[m.group(1)] -= 1
-for name, n in running.items():
-    if n > 0: print("  " + name)
-' >&2
+  dev/test-log.py unfinished "$scratch/test-output.log" >&2
 fi
 # A run with a few failures runs those tests once more, on their own: a test that fails in a
 # loaded parallel run of 400 (browser pages, cluster timing) and passes alone is named as flaky,
 # loudly, and does not fail the run; one that fails again does. More than five failures are
 # never re-run (that is a broken change, not a flake).
 if [ "$status" = 1 ]; then
-  failed=$(sed 's/\x1b\[[0-9;]*m//g' "$scratch/test-output.log" | python3 -c '
-import re, sys
-names = []
-for line in sys.stdin:
-    m = re.match(r"✘ Test (.+?) failed after", line.strip())
-    if m and not m.group(1).startswith("run with") and m.group(1) not in names: names.append(m.group(1))
-if 0 < len(names) <= 5: print("|".join(re.escape(n) for n in names))
-')
+  failed=$(dev/test-log.py failed "$scratch/test-output.log")
   if [ -n "$failed" ]; then
     echo "dev/test.sh: running the failed tests again on their own: $failed" >&2
     set +e
