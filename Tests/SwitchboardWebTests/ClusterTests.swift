@@ -414,6 +414,7 @@ import Testing
         try await Task.sleep(until: outage + .seconds(3), clock: .continuous)
         let beforeRestart = stored.value.withLock { $0 }
         try await pg.restart()
+        let back = ContinuousClock.now
         await waitUntil(.now + .seconds(60)) { stored.value.withLock { $0 } >= beforeRestart + 100 }
         stop.resolve(.success(()))
         var sent: [Sent] = []
@@ -464,6 +465,16 @@ import Testing
             let last = try await n.map.inspect("db")["figures"]?["lastError"]?.stringValue ?? ""
             #expect(!last.contains("no answer within"), "\(last)")
         }
+        // Both instances beat again soon after the server is back (a heartbeat queued in the
+        // pool could wait out the 30 s queryTimeout, and its instance drop out of `cluster`).
+        let busOfNode1 = try await nodes[0].component("bus", as: BusComponent.self)
+        var live: [String] = []
+        while live != ["node-1", "node-2"], ContinuousClock.now - back < .seconds(10) {
+            let seen: JSONValue? = try? await busOfNode1.console([]).data
+            live = (seen?["instances"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
+            if live != ["node-1", "node-2"] { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(live == ["node-1", "node-2"], "both instances in cluster within 10 s of the restart")
         #expect(try await nodes[0].map.inspect("db")["figures"]?["reconnects"]?.intValue ?? 0 >= 1)
     }
 }

@@ -98,22 +98,22 @@ extension BusComponent: PresenceSharing {
     /// Writes the row of `room` (removes it when nobody is there) and announces it.
     private func writeRow(room: String, users: [String]) async throws {
         let (table, channel, announce) = (log.engine.table, log.channel, SharedPresence.payload(instance))
-        _ = try await database.get().query(users.isEmpty ? """
+        _ = try await beats.query(users.isEmpty ? """
             WITH gone AS (DELETE FROM switchboard_presence WHERE bus = \(table) AND instance = \(instance) AND room = \(room))
             SELECT pg_notify(\(channel), \(announce))
             """ : """
             WITH up AS (INSERT INTO switchboard_presence (bus, instance, room, users) VALUES (\(table), \(instance), \(room), \(users))
               ON CONFLICT (bus, instance, room) DO UPDATE SET users = excluded.users)
             SELECT pg_notify(\(channel), \(announce))
-            """)
+            """, on: database.get())
     }
 
     /// Removes every row of this instance and announces it.
     private func removeRows() async throws {
-        _ = try await database.get().query("""
+        _ = try await beats.query("""
             WITH gone AS (DELETE FROM switchboard_presence WHERE bus = \(log.engine.table) AND instance = \(instance))
             SELECT pg_notify(\(log.channel), \(SharedPresence.payload(instance)))
-            """)
+            """, on: database.get())
     }
 
     /// Reads the other live instances' users whenever woken, while a presence component follows.
@@ -122,12 +122,12 @@ extension BusComponent: PresenceSharing {
             guard presence.state.withLock({ !$0.followers.isEmpty }) else { continue }
             do {
                 let seconds = (config.heartbeat * 3).milliseconds / 1000
-                let rows = try await database.get().query("""
+                let rows = try await beats.query("""
                     SELECT p.room, p.users FROM switchboard_presence p
                     JOIN switchboard_instances i ON i.bus = p.bus AND i.name = p.instance
                     WHERE p.bus = \(log.engine.table) AND p.instance <> \(instance) AND i.state = 'running'
                       AND i.last_seen > now() - make_interval(secs => \(seconds))
-                    """)
+                    """, on: database.get())
                 var remote: [String: Set<String>] = [:]
                 for row in rows {
                     let (room, users) = try row.decode((String, [String]).self)

@@ -60,11 +60,10 @@ extension BusComponent {
             let after = state.withLock { $0.lastSeq ?? 0 }
             let rows: [(seq: Int64, message: Message)]
             do {
-                let conn = try await readerConnection()
+                let conn = try await reader.get(db)
                 rows = try await db.within(db.queryTimeout, "no answer") { [log] in try await log.read(after: after, limit: 1000, on: conn) }
             } catch {
-                let conn = state.withLock { s in defer { s.reader = nil }; return s.reader }
-                try? await conn?.close()
+                await reader.drop()
                 throw error
             }
             for (seq, message) in rows {
@@ -78,18 +77,6 @@ extension BusComponent {
             if rows.count < 1000 { return true }
         }
         return true
-    }
-
-    /// The reader's own connection for the log (made on first use and after a failure), as the
-    /// writer has one: after a database restart, PostgresNIO's pool (1.33) left a query queued
-    /// during the outage waiting until its timeout while later ones were served — every
-    /// delivery waited behind that catch-up (30 s with a 30 s `queryTimeout`), where a
-    /// connection of its own fails at once and is made again.
-    func readerConnection() async throws -> PostgresConnection {
-        if let conn = state.withLock({ $0.reader }), !conn.isClosed { return conn }
-        let conn = try await database.get().connect()
-        state.withLock { $0.reader = conn }
-        return conn
     }
 
     /// Holds a LISTEN connection; when it is lost, makes another (backing off up to 5 s) and

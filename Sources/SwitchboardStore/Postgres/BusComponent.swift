@@ -65,9 +65,6 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         var pruneInterval: Duration
         /// The last `seq` emitted; kept across a restart of the bus so nothing is emitted twice.
         var lastSeq: Int64?
-        var writer: PostgresConnection?
-        /// The catch-up reads' own connection (`readerConnection()`).
-        var reader: PostgresConnection?
         var listening = false
         var written = 0
         var notStored = 0
@@ -95,6 +92,11 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     let log: BusLog
     let board: CommitBoard
     let state: Mutex<State>
+    /// The appends' connection, the catch-up reads' and the heartbeat's and presence's: each
+    /// of its own, not the pool's (`OwnConnection` says why); `beats` carries the heartbeat and presence.
+    let writer = OwnConnection()
+    let reader = OwnConnection()
+    let beats = OwnConnection()
     let presence = SharedPresence()
     let relays = Mutex(ConsoleRelays())
     let system: SystemHandle
@@ -165,15 +167,10 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         r.out.close()
         await withdrawPresence()
         board.failAll(.notRunning(name))
-        let (writer, reader) = state.withLock { s in
-            defer { s.writer = nil; s.reader = nil }
-            return (s.writer, s.reader)
-        }
-        try? await writer?.close()
-        try? await reader?.close()
         if let db = try? database.get() {
-            _ = try? await log.heartbeat(instance, started: r.started, subscribers: 0, state: "stopped", lastSeq: state.withLock { $0.lastSeq }, db: db)
+            _ = try? await log.heartbeat(instance, started: r.started, subscribers: 0, state: "stopped", lastSeq: state.withLock { $0.lastSeq }, on: beats, db: db)
         }
+        for conn in [writer, reader, beats] { await conn.drop() }
     }
 
     /// Stops for a reload that replaces the bus, handing over the last `seq` read, so the
@@ -235,7 +232,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             // Whether the statement was sent: a failure after that may have committed all the same.
             var sent = false
             do {
-                let conn = try await writer()
+                let conn = try await writer.get(database.get())
                 sent = true
                 let ids = try await database.get().within(config.commitTimeout, "no commit") { [log, instance] in
                     try await log.append(batch, origin: instance, on: conn)
@@ -254,13 +251,11 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
                 }
             } catch {
                 let failure = noted(error)
-                let conn = state.withLock { s -> PostgresConnection? in
+                state.withLock { s in
                     s.notStored += batch.count
                     s.lastError = failure.description
-                    defer { s.writer = nil }
-                    return s.writer
                 }
-                try? await conn?.close()
+                await writer.drop()
                 let lostMidCommit = sent && [.connectionLost, .timedOut, .unreachable].contains(failure.reason)
                 board.failed(batch.lazy.map(\.id), lostMidCommit ? .outcomeUnknown(failure.description) : .writeFailed(failure.description))
                 runtime.logger.warning("\(batch.count) message(s) not written to the log: \(failure)")
@@ -271,15 +266,6 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
     /// `error` in the database's words, recorded there (a lost connection makes it degraded).
     func noted(_ error: any Error) -> StoreFailure {
         (try? database.get())?.note(error) ?? StoreFailure.postgres(error, location: log.engine.location)
-    }
-
-    /// The writer's own connection (a writer must not queue behind the pool while the database
-    /// is away): made on first use and after a failure.
-    private func writer() async throws -> PostgresConnection {
-        if let conn = state.withLock({ $0.writer }), !conn.isClosed { return conn }
-        let conn = try await database.get().connect()
-        state.withLock { $0.writer = conn }
-        return conn
     }
 
     // MARK: Upkeep
@@ -301,7 +287,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
             let clients = system.components.values.compactMap { $0 as? any ClientCounting }.reduce(0) { $0 + $1.connectedClients }
             do {
                 let lastSeq = state.withLock { $0.lastSeq }
-                let head = try await log.heartbeat(instance, started: started, subscribers: clients, state: "running", lastSeq: lastSeq, db: try database.get())
+                let head = try await log.heartbeat(instance, started: started, subscribers: clients, state: "running", lastSeq: lastSeq, on: beats, db: try database.get())
                 state.withLock { $0.lag = max(0, head - (lastSeq ?? head)) }
             } catch {
                 state.withLock { $0.lastError = "heartbeat: \(error)" }
@@ -321,7 +307,7 @@ public final class BusComponent: MessageChannel, MessageStore, ConsoleCommands {
         guard state.withLock({ $0.running != nil }) else { return .settled(id, .failure(.notRunning(name))) }
         // The database is away and the writer has no connection: refuse before the put, so the
         // publisher's retry makes no duplicate.
-        if let db = try? database.get(), db.isDegraded, state.withLock({ $0.writer == nil }) {
+        if let db = try? database.get(), db.isDegraded, !writer.isHeld {
             return .settled(id, .failure(.writeFailed("the database is unreachable")))
         }
         return board.expect(id)

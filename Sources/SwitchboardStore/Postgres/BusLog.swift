@@ -162,11 +162,11 @@ struct BusLog: Sendable {
         """
 
     /// Writes the instance's row; `lastSeq` is the last row it emitted. Returns the log's head
-    /// `seq`, read in the same statement.
+    /// `seq`, read in the same statement. Written on `conn`, not the pool.
     @discardableResult
-    func heartbeat(_ name: String, started: Date, subscribers: Int, state: String, lastSeq: Int64?, db: PostgresComponent) async throws -> Int64 {
+    func heartbeat(_ name: String, started: Date, subscribers: Int, state: String, lastSeq: Int64?, on conn: OwnConnection, db: PostgresComponent) async throws -> Int64 {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
-        let rows = try await db.query(PostgresQuery(unsafeSQL: """
+        let rows = try await conn.query(PostgresQuery(unsafeSQL: """
             WITH beat AS (
               INSERT INTO switchboard_instances (bus, name, pid, started, last_seen, subscribers, state, last_seq, log_head, version)
               VALUES ($1, $2, $3, $4, now(), $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM \(engine.quoted)), $8)
@@ -180,7 +180,7 @@ struct BusLog: Sendable {
                 b.append(engine.table); b.append(name); b.append(pid); b.append(started); b.append(subscribers); b.append(state); b.append(lastSeq)
                 b.append(Switchboard.version)
                 return b
-            }()))
+            }()), on: db)
         return try rows.first?.decode(Int64.self) ?? 0
     }
 
