@@ -18,8 +18,8 @@ extension SSEEndpoint: ClientCounting {
         o["subscribers"] = .int(subs.count)
         o["served"] = .int(served.load(ordering: .relaxed))
         o["heartbeat"] = .string(beat.short)
-        o["policy"] = .string(config.policy.rawValue)
-        o["bufferBytes"] = .int(config.bufferBytes)
+        o["policy"] = .string(config.stream.policy.rawValue)
+        o["bufferBytes"] = .int(config.stream.bufferBytes)
         if let r {
             o["history"] = ["count": .int(r.history.count), "capacity": .int(r.history.capacity),
                             "bytes": .int(r.history.bytes), "maxBytes": .int(r.history.maxBytes),

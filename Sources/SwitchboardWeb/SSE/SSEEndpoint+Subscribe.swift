@@ -64,13 +64,13 @@ extension SSEEndpoint {
         case .refused(let refusal, _): return .refused(refusal)
         }
         let here: String
-        switch viewer.presenceRoom(asked: request.query("presence"), room: room, defaultRoom: config.defaultRoom) {
+        switch viewer.presenceRoom(asked: request.query("presence"), room: room, defaultRoom: config.stream.defaultRoom) {
         case .room(let r): here = r
         case .refused(let refusal): return .refused(refusal)
         }
         let subscriber = SSESubscriber(id: nextSubscriber.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
-                                       policy: config.policy, pendingLimit: config.bufferBytes)
-        channel.limitUnreadBytes(config.bufferBytes)
+                                       policy: config.stream.policy, pendingLimit: config.stream.bufferBytes)
+        channel.limitUnreadBytes(config.stream.bufferBytes)
         // The endpoint may have halted since `running` was read: its stream end would miss
         // this subscriber, so refuse it (the client retries) instead of leaving it hanging.
         guard r.hub.admit(subscriber) else {

@@ -25,13 +25,8 @@ public final class SSEEndpoint: Component {
         var historyBytes: Int
         var event: String
         var format: String
-        var policy: TapPolicy
-        var bufferBytes: Int
         var hubCapacity: Int
-        var defaultRoom: String
-        var resumeLimit: Int
-        /// How fast the streams are ended when the endpoint stops.
-        var drain: DrainPace
+        var stream: StreamSettings
 
         init(_ context: ComponentContext) {
             let c = context.config
@@ -40,12 +35,8 @@ public final class SSEEndpoint: Component {
             retry = c.int("retry", default: 2000, in: 0...3_600_000)
             event = c.string("event", default: "message")
             format = c.oneOf("format", ["json", "text"], default: "json")
-            policy = c.tapPolicy(default: .disconnect)
-            bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             hubCapacity = c.int("hubCapacity", default: 4096, in: 1...10_000_000)
-            defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
-            resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
-            drain = DrainPace(c)
+            stream = StreamSettings(c)
             if event.contains("\n") || event.contains("\r") { c.issue(.invalidValue, "event", "an event name is one line") }
             context.claimRoute("GET", path)
         }
@@ -196,7 +187,7 @@ public final class SSEEndpoint: Component {
     private func halt() async -> Running? {
         guard let r = state.withLock({ s in defer { s.running = nil }; return s.running }) else { return nil }
         r.relay?.keep()
-        await r.hub.halt(pace: config.drain)
+        await r.hub.halt(pace: config.stream.drain)
         // A batch the relay was forwarding when it switched to keeping is in the history
         // before the history is handed on: the replacement's first events come after it.
         await r.relay?.settled()
@@ -220,7 +211,7 @@ public final class SSEEndpoint: Component {
 
     static func encode(_ message: Message, _ config: Config) -> SSEEvent {
         let data = config.format == "text" ? message.text : message.jsonText()
-        return SSEEvent(id: message.id, room: message.room ?? config.defaultRoom, text: SSEEvent.encode(id: message.id.description, event: config.event, data: data),
+        return SSEEvent(id: message.id, room: message.room ?? config.stream.defaultRoom, text: SSEEvent.encode(id: message.id.description, event: config.event, data: data),
                         parties: Parties(message))
     }
 
@@ -229,7 +220,7 @@ public final class SSEEndpoint: Component {
     /// stands).
     func storedPages(after lastID: MessageID, room: String?, viewer: Viewer) async -> StoredPages? {
         guard let store = try? store?.get() else { return nil }
-        return try? await StoredResume.pages(after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer,
-                                             limit: config.resumeLimit, pageBytes: min(config.bufferBytes, 65_536), store: store)
+        return try? await StoredResume.pages(after: lastID, room: room, defaultRoom: config.stream.defaultRoom, viewer: viewer.historyViewer,
+                                             limit: config.stream.resumeLimit, pageBytes: min(config.stream.bufferBytes, 65_536), store: store)
     }
 }

@@ -146,6 +146,26 @@ final class StreamHub<Event: StreamEvent>: Sendable {
     }
 }
 
+/// What the SSE and WebSocket endpoints read alike about their subscribers, with the same
+/// names, defaults and ranges: what a subscriber that falls behind gets (`policy`), how much
+/// may wait for one (`bufferBytes`), the room of a message without one, how many stored
+/// messages a resume may replay, and how fast the streams end at a stop (`drain`).
+struct StreamSettings: Sendable {
+    var policy: TapPolicy
+    var bufferBytes: Int
+    var defaultRoom: String
+    var resumeLimit: Int
+    var drain: DrainPace
+
+    init(_ c: ConfigReader) {
+        policy = c.tapPolicy(default: .disconnect)
+        bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
+        defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
+        resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
+        drain = DrainPace(c)
+    }
+}
+
 /// What the subscribers of an endpoint that have gone delivered and dropped, so that its
 /// totals only grow across restarts.
 final class StreamTotals: Sendable {

@@ -61,7 +61,7 @@ extension WebSocketEndpoint {
             return await connection.refuse(refusal)
         }
         let here: String
-        switch viewer.presenceRoom(asked: query["presence"], room: room, defaultRoom: config.defaultRoom) {
+        switch viewer.presenceRoom(asked: query["presence"], room: room, defaultRoom: config.stream.defaultRoom) {
         case .room(let r): here = r
         case .refused(let refusal): return await connection.refuse(refusal)
         }
@@ -72,7 +72,7 @@ extension WebSocketEndpoint {
         let wire = WebSocketWire(eventLoop: loop, maxMessageSize: config.maxMessageSize)
         let framing = WSFraming(wire)
         let s = WSSubscriber(id: nextSession.add(1, ordering: .relaxed).newValue, channel: channel, room: room, viewer: viewer,
-                             policy: config.policy, pendingLimit: config.bufferBytes, framing: framing)
+                             policy: config.stream.policy, pendingLimit: config.stream.bufferBytes, framing: framing)
         let inbox = InboundQueue(channel: channel) { [self] inbound in await received(inbound, from: client, wire: wire, sink: sink) }
         let upgraded = try? await loop.submit { [config] in
             wire.onMessage = { inbox.enqueue($0) }
@@ -81,7 +81,7 @@ extension WebSocketEndpoint {
             wire.onEnd = { [weak s] in s?.finish() }
             // Every message before the client's close frame is answered before the close is.
             wire.beforeClose = { inbox.whenDrained($0) }
-            channel.limitUnreadBytes(config.bufferBytes)
+            channel.limitUnreadBytes(config.stream.bufferBytes)
             if connection.upgrade(accept, to: wire) { return true }
             // The client is gone: the callbacks (which hold the wire through the queue) go too.
             wire.onMessage = { _ in }
@@ -207,10 +207,10 @@ extension WebSocketEndpoint {
         var newest = lastID
         do {
             var pages = try await StoredResume.pages(
-                after: lastID, room: room, defaultRoom: config.defaultRoom, viewer: viewer.historyViewer, limit: config.resumeLimit,
-                pageBytes: min(config.bufferBytes, 65_536), store: store)
+                after: lastID, room: room, defaultRoom: config.stream.defaultRoom, viewer: viewer.historyViewer, limit: config.stream.resumeLimit,
+                pageBytes: min(config.stream.bufferBytes, 65_536), store: store)
             while case let page = try await pages.next(), !page.isEmpty {
-                let shown = page.filter { viewer.sees($0, defaultRoom: config.defaultRoom) }
+                let shown = page.filter { viewer.sees($0, defaultRoom: config.stream.defaultRoom) }
                 guard await write(shown.map(Self.frame), to: wire) else { return sent.ids }
                 for m in page {
                     sent.insert(m.id)

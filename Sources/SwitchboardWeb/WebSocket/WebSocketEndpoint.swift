@@ -21,34 +21,25 @@ public final class WebSocketEndpoint: ClientCounting {
     struct Config {
         var path: String
         var wait: Duration
-        var policy: TapPolicy
         var capacity: Int
-        var bufferBytes: Int
         var maxMessageSize: Int
-        var defaultRoom: String
-        var resumeLimit: Int
+        var stream: StreamSettings
         /// How often an idle session is pinged (nil: never); a ping still unanswered at the
         /// next one closes the connection.
         var ping: Duration?
-        /// How fast the sessions are closed when the endpoint stops.
-        var drain: DrainPace
 
         init(_ context: ComponentContext) {
             let c = context.config
             path = context.routePath(default: "/ws")
             wait = c.duration("wait", default: .seconds(2))
-            policy = c.tapPolicy(default: .disconnect)
             capacity = c.int("capacity", default: 1024, in: 1...1_000_000)
-            bufferBytes = c.int("bufferBytes", default: 262_144, in: 1024...1_073_741_824)
             maxMessageSize = c.int("maxMessageSize", default: 65536, in: 16...16_777_216)
-            defaultRoom = c.string("defaultRoom", default: Message.defaultRoom)
-            resumeLimit = c.int("resumeLimit", default: 10_000, in: 1...1_000_000)
+            stream = StreamSettings(c)
             let ping = c.duration("ping", default: .seconds(30), in: .zero...Duration.seconds(86_400))
             if ping > .zero, ping < .milliseconds(10) {
                 c.issue(.invalidValue, "ping", "a ping interval is at least 10ms (0 turns pings off)")
             }
             self.ping = ping == .zero ? nil : ping
-            drain = DrainPace(c)
             context.claimRoute("GET", path)
         }
     }
@@ -92,7 +83,7 @@ public final class WebSocketEndpoint: ClientCounting {
         channel = context.dependency("channel", as: (any MessageSink).self, "the channel inbound messages are put on")
         store = context.optionalDependency("history", as: (any MessageStore).self, "the store a client resumes from (?lastEventId=)")
         config = Config(context)
-        intake = Intake(context, defaultRoom: config.defaultRoom)
+        intake = Intake(context, defaultRoom: config.stream.defaultRoom)
         auth = EdgeAuth(context)
         presence = PresenceLink(context)
     }
@@ -117,7 +108,7 @@ public final class WebSocketEndpoint: ClientCounting {
                 }
             }
         }
-        let r = StreamHub<WSEvent>(totals: streamTotals, encode: { [defaultRoom = config.defaultRoom] in
+        let r = StreamHub<WSEvent>(totals: streamTotals, encode: { [defaultRoom = config.stream.defaultRoom] in
             WSEvent($0, text: Self.frame($0), defaultRoom: defaultRoom)
         }, record: record)
         try r.feed(from: fanout, tapName: "websocket:\(name)", capacity: config.capacity)
@@ -131,7 +122,7 @@ public final class WebSocketEndpoint: ClientCounting {
             case .refused(let refusal, _): return refusal
             case .viewer(let viewer, _):
                 let asked = request.query("presence")
-                if case .refused(let refusal) = viewer.presenceRoom(asked: asked, room: room, defaultRoom: config.defaultRoom) { return refusal }
+                if case .refused(let refusal) = viewer.presenceRoom(asked: asked, room: room, defaultRoom: config.stream.defaultRoom) { return refusal }
             }
             var headers = HTTPFields()
             headers[.upgrade] = "websocket"
@@ -164,7 +155,7 @@ public final class WebSocketEndpoint: ClientCounting {
     /// Leaves the source and ends every session, at the `drain` pace: each gets a close frame
     /// (1012, service restart) and its connection closes (clients reconnect, and resume).
     private func halt() async {
-        await running.withLock({ s in defer { s = nil }; return s })?.halt(pace: config.drain)
+        await running.withLock({ s in defer { s = nil }; return s })?.halt(pace: config.stream.drain)
     }
 
     /// Messages delivered to and dropped for sessions, those gone included.
@@ -268,7 +259,7 @@ public final class WebSocketEndpoint: ClientCounting {
         let s = sessions.withLock { $0 }
         return [
             "path": .string(config.path), "sessions": .int(s.count), "delivered": .int(totals.delivered), "dropped": .int(totals.dropped),
-            "policy": .string(config.policy.rawValue), "ack": intake.ack.json, "rateLimit": intake.limiter?.figures ?? .null,
+            "policy": .string(config.stream.policy.rawValue), "ack": intake.ack.json, "rateLimit": intake.limiter?.figures ?? .null,
             "history": store.map { .string($0.target) } ?? .null,
             "counts": intake.counts.json,
             "sessionSample": .array(s.sorted { $0.key < $1.key }.prefix(20).map { id, s in
