@@ -37,18 +37,25 @@ final class OwnConnection: Sendable {
         try? await conn?.close()
     }
 
+    /// Closes `failed`, and forgets it if it is still the one held (another caller may have
+    /// made a new one meanwhile, which stays).
+    func drop(_ failed: PostgresConnection) async {
+        held.withLock { h in if h === failed { h = nil } }
+        try? await failed.close()
+    }
+
     /// Runs `query` on the connection within `db`'s query timeout and returns its rows. A
     /// failure drops the connection and is thrown in `db`'s words (`StoreFailure`).
     func query(_ query: PostgresQuery, on db: PostgresComponent) async throws -> [PostgresRow] {
+        let conn = try await get(db) // `connect` throws its failure in `db`'s words, noted
         do {
-            let conn = try await get(db)
             return try await db.within(db.queryTimeout, "no answer") {
                 var rows: [PostgresRow] = []
                 for try await row in try await conn.query(query, logger: conn.logger) { rows.append(row) }
                 return rows
             }
         } catch {
-            await drop()
+            await drop(conn)
             throw db.note(error)
         }
     }
