@@ -160,13 +160,7 @@ public final class ConfigReader {
 
     /// An optional integer field, checked against `range`.
     public func int(_ key: String, in range: ClosedRange<Int>? = nil) -> Int? {
-        context.numericFields[path.appending(key)] = .integer
-        guard let i = typed(key, "an integer", \.intValue) else { return nil }
-        if let range, !range.contains(i) {
-            issue(.invalidValue, key, "\(i) is out of range \(range.lowerBound)...\(range.upperBound)")
-            return nil
-        }
-        return i
+        numeric(key, .integer, "an integer", \.intValue, in: range)
     }
 
     /// An integer field with a default, checked against `range`.
@@ -177,13 +171,18 @@ public final class ConfigReader {
 
     /// An optional number field, checked against `range`.
     public func double(_ key: String, in range: ClosedRange<Double>? = nil) -> Double? {
-        context.numericFields[path.appending(key)] = .number
-        guard let d = typed(key, "a number", \.doubleValue) else { return nil }
-        if let range, !range.contains(d) {
-            issue(.invalidValue, key, "\(d) is out of range \(range.lowerBound)...\(range.upperBound)")
+        numeric(key, .number, "a number", \.doubleValue, in: range)
+    }
+
+    /// A number field of `kind` (recorded for `SystemSpec.numericFields`), checked against `range`.
+    private func numeric<T: Comparable>(_ key: String, _ kind: NumericField, _ expected: String, _ convert: (JSONValue) -> T?, in range: ClosedRange<T>?) -> T? {
+        context.numericFields[path.appending(key)] = kind
+        guard let value = typed(key, expected, convert) else { return nil }
+        if let range, !range.contains(value) {
+            issue(.invalidValue, key, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
             return nil
         }
-        return d
+        return value
     }
 
     /// A boolean field with a default.
