@@ -34,24 +34,26 @@ final class SystemService: Service {
     /// 0 after a clean run, 1 after a failed start or a missed shutdown deadline.
     var exitCode: Int32 { exit.withLock { $0 } }
 
+    /// Logs why the start failed, the one line to act on, and ends the run with 1.
+    private func failedToStart(_ why: String) {
+        logger.critical("\(why)")
+        exit.withLock { $0 = 1 }
+        started.resolve(.success(false))
+    }
+
     func run() async throws {
         if let adminServer {
             do {
                 try await adminServer.start()
             } catch {
-                logger.critical("\(error)")
-                exit.withLock { $0 = 1 }
-                started.resolve(.success(false))
-                return
+                return failedToStart("\(error)")
             }
         }
         do {
             try await map.start()
         } catch {
             // The map's note above lists what was rolled back; this is the one line to act on.
-            logger.critical("system failed to start: \"\(error.component)\": \(error.error); nothing is left running")
-            exit.withLock { $0 = 1 }
-            started.resolve(.success(false))
+            failedToStart("system failed to start: \"\(error.component)\": \(error.error); nothing is left running")
             await adminServer?.stop()
             return
         }

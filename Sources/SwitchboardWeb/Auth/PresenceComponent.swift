@@ -193,37 +193,29 @@ public final class PresenceComponent: ConsoleCommands {
 
     /// Counts a connection of `user` to `room`; returns the call that counts it out.
     public func join(user: String, room: String) -> @Sendable () -> Void {
-        let sharing = try? bus?.get()
-        let change = state.withLock { s -> Changes? in
-            let before = s.rooms[room]?[user] ?? 0
-            s.rooms[room, default: [:]][user] = before + 1
-            guard before == 0 else { return nil }
-            // Told to the bus under the lock, so that the bus hears the changes in order.
-            sharing?.sharePresence(room: room, users: s.local(room))
-            guard !s.elsewhere(user, room) else { return nil }
-            return ([PresenceChange(kind: .join, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
-        }
-        if let (changes, listeners) = change {
-            Self.tell(changes, listeners)
-            changes.forEach(announce)
-        }
+        count(user: user, room: room, by: 1)
         let left = Atomic<Bool>(false)
         return { [self] in
             guard !left.exchange(true, ordering: .relaxed) else { return }
-            leave(user: user, room: room)
+            count(user: user, room: room, by: -1)
         }
     }
 
-    private func leave(user: String, room: String) {
+    /// Counts one connection of `user` to `room` in (`+1`) or out (`-1`). The first in is a
+    /// join and the last out a leave: the bus hears of the room's users, and, unless `user`
+    /// is still there through another instance, the listeners and the log hear of the change.
+    private func count(user: String, room: String, by step: Int) {
         let sharing = try? bus?.get()
         let change = state.withLock { s -> Changes? in
-            let now = (s.rooms[room]?[user] ?? 1) - 1
-            s.rooms[room]?[user] = now > 0 ? now : nil
+            let before = s.rooms[room]?[user] ?? (step < 0 ? 1 : 0)
+            let now = before + step
+            s.rooms[room, default: [:]][user] = now > 0 ? now : nil
             if s.rooms[room]?.isEmpty == true { s.rooms[room] = nil }
-            guard now == 0 else { return nil }
+            guard step > 0 ? before == 0 : now == 0 else { return nil }
+            // Told to the bus under the lock, so that the bus hears the changes in order.
             sharing?.sharePresence(room: room, users: s.local(room))
             guard !s.elsewhere(user, room) else { return nil }
-            return ([PresenceChange(kind: .leave, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
+            return ([PresenceChange(kind: step > 0 ? .join : .leave, user: user, room: room, online: s.online(room).sorted())], Array(s.listeners.values))
         }
         if let (changes, listeners) = change {
             Self.tell(changes, listeners)
