@@ -27,6 +27,11 @@ def sse_until(text):
     raise AssertionError("the SSE stream ended before " + repr(text))
 
 
+# The stream's first line (`retry:`) is written once the server has admitted the subscriber:
+# only then can a put! below be sure to reach it (on a loaded machine curl may connect after
+# the console has put the rc file's message, which would then never come on this stream).
+sse_until("retry:")
+
 env = dict(os.environ, HOME=work, TERM="xterm")
 console = pexpect.spawn(binary, ["console", "--socket", sock], cwd=work, env=env, encoding="utf-8", timeout=30,
                         dimensions=(40, 200))
