@@ -42,12 +42,13 @@ extension BusComponent {
             if seq <= last { continue }
             if seq != last + 1 { return .gap }
             MessageID.advance(past: message.id)
-            guard case .accepted = await out.send(message) else { return .closed }
+            // Counted before it is handed on, so that whoever has received it sees it counted.
             state.withLock { s in
                 s.lastSeq = seq
                 s.read += 1
                 s.announced += 1
             }
+            guard case .accepted = await out.send(message) else { return .closed }
         }
         return .done
     }
@@ -68,11 +69,11 @@ extension BusComponent {
             }
             for (seq, message) in rows {
                 MessageID.advance(past: message.id)
-                guard case .accepted = await out.send(message) else { return false }
                 state.withLock { s in
                     s.lastSeq = seq
                     s.read += 1
                 }
+                guard case .accepted = await out.send(message) else { return false }
             }
             if rows.count < 1000 { return true }
         }
