@@ -15,7 +15,7 @@ extension BusComponent: Degradable {
     public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
         let rest = words.first == name ? Array(words.dropFirst()) : words
         if let extra = rest.first { throw ConsoleCommandError(.usage, "unexpected \"\(extra)\"") }
-        let list = try await log.instances(within: config.heartbeat * 3, db: database.get())
+        let list = try await log.instances(within: config.heartbeat * 3, on: state.withLock { $0.running } == nil ? nil : beats, db: database.get())
         var rows = [["INSTANCE", "VERSION", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN", "LAG"]]
         for i in list {
             let up = Int(Date().timeIntervalSince(i.started))

@@ -206,14 +206,18 @@ struct BusLog: Sendable {
     }
 
     /// The running instances seen within `within` (by the database's clock), oldest first.
-    func instances(within: Duration, db: PostgresComponent) async throws -> [Instance] {
+    /// Read on `conn` when given (a running bus's upkeep connection, as the heartbeats are
+    /// written), so that `cluster` answers as soon as the database is back after an outage;
+    /// else on the pool (a stopped bus holds no connection).
+    func instances(within: Duration, on conn: OwnConnection?, db: PostgresComponent) async throws -> [Instance] {
         let seconds = within.milliseconds / 1000
-        let rows = try await db.query("""
+        let query: PostgresQuery = """
             SELECT name, pid, started, last_seen, subscribers, state, extract(epoch FROM now() - last_seen)::float8,
                    greatest(log_head - last_seq, 0), version
             FROM switchboard_instances WHERE bus = \(engine.table) AND state <> 'stopped' AND last_seen > now() - make_interval(secs => \(seconds))
             ORDER BY started, name
-            """)
+            """
+        let rows = if let conn { try await conn.query(query, on: db) } else { try await db.query(query) }
         return try rows.map { row in
             let (name, pid, started, seen, subs, state, age, lag, version) = try row.decode((String, Int, Date, Date, Int, String, Double, Int64?, String?).self)
             return Instance(name: name, pid: pid, started: started, lastSeen: seen, subscribers: subs, state: state, age: age, lag: lag, version: version)
