@@ -42,13 +42,14 @@ extension BusComponent {
             if seq <= last { continue }
             if seq != last + 1 { return .gap }
             MessageID.advance(past: message.id)
-            // Counted before it is handed on, so that whoever has received it sees it counted.
+            // Counted before it is handed on, so that whoever has received it sees it counted;
+            // `lastSeq` moves only once it is taken (a reload's replacement starts after it).
             state.withLock { s in
-                s.lastSeq = seq
                 s.read += 1
                 s.announced += 1
             }
             guard case .accepted = await out.send(message) else { return .closed }
+            state.withLock { $0.lastSeq = seq }
         }
         return .done
     }
@@ -69,11 +70,9 @@ extension BusComponent {
             }
             for (seq, message) in rows {
                 MessageID.advance(past: message.id)
-                state.withLock { s in
-                    s.lastSeq = seq
-                    s.read += 1
-                }
+                state.withLock { $0.read += 1 }
                 guard case .accepted = await out.send(message) else { return false }
+                state.withLock { $0.lastSeq = seq }
             }
             if rows.count < 1000 { return true }
         }
