@@ -63,7 +63,7 @@ extension BusComponent {
             let rows: [(seq: Int64, message: Message)]
             do {
                 let conn = try await reader.get(db)
-                rows = try await db.within(db.queryTimeout, "no answer") { [log] in try await log.read(after: after, limit: 1000, on: conn) }
+                rows = try await db.within(db.queryTimeout, "no answer to the catch-up read") { [log] in try await log.read(after: after, limit: 1000, on: conn) }
             } catch {
                 await reader.drop()
                 throw error
@@ -129,6 +129,13 @@ extension BusComponent {
                     return s.listening
                 }
                 if wasListening { runtime.logger.warning("LISTEN connection lost; catching up from the log: \(failure)") }
+                // The reader's and the upkeep's connections to the same server are most likely
+                // gone too, and the catch-up this wakes must not be sent on one that is closing:
+                // PostgresNIO (1.33) drops a query written to a channel that has just closed
+                // without failing it, so it would wait out the whole query timeout (seen in the
+                // outage test under load: "no answer to the catch-up read within 30 s").
+                await reader.drop()
+                await beats.drop()
             }
             state.withLock { $0.listening = false }
             inflow.readLog()

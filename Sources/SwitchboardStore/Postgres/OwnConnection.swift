@@ -49,7 +49,7 @@ final class OwnConnection: Sendable {
     func query(_ query: PostgresQuery, on db: PostgresComponent) async throws -> [PostgresRow] {
         let conn = try await get(db) // `connect` throws its failure in `db`'s words, noted
         do {
-            return try await db.within(db.queryTimeout, "no answer") {
+            return try await db.within(db.queryTimeout, "no answer on a connection of its own") {
                 var rows: [PostgresRow] = []
                 for try await row in try await conn.query(query, logger: conn.logger) { rows.append(row) }
                 return rows

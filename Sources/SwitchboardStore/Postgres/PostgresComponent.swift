@@ -140,7 +140,7 @@ public final class PostgresComponent: Degradable {
                 // outage waiting for the whole query timeout after the server is back (seen in
                 // the outage test: this probe's "no answer within 30 s").
                 guard let conn = try? await connect() else { continue }  // a connection made is noted as an answer
-                _ = try? await within(config.queryTimeout, "no answer") { try await conn.query("SELECT 1", logger: conn.logger) }
+                _ = try? await within(config.queryTimeout, "no answer to the probe") { try await conn.query("SELECT 1", logger: conn.logger) }
                 try? await conn.close()
             } else {
                 _ = try? await query("SELECT 1")
@@ -212,7 +212,7 @@ public final class PostgresComponent: Degradable {
         }) else { throw NotRunningDatabase(name: name) }
         defer { state.withLock { $0.inUse -= 1 } }
         do {
-            let value = try await within(config.queryTimeout, "no answer") { try await body(client) }
+            let value = try await within(config.queryTimeout, "no answer from the pool") { try await body(client) }
             noteSuccess()
             return value
         } catch {
