@@ -11,7 +11,7 @@ extension BusComponent: ClusterConsoleCarrier {
     public var consoleInstanceName: String { instance }
 
     public func consoleInstances() async throws -> [String] {
-        try await log.instances(within: config.heartbeat * 3, on: state.withLock { $0.running } == nil ? nil : beats, db: database.get()).map(\.name)
+        try await seenInstances().map(\.name)
     }
 
     public func relay(_ line: String, to instances: [String], timeout: Duration,

@@ -11,11 +11,19 @@ extension BusComponent: Degradable {
 
     // MARK: Console and figures
 
+    /// The instances seen within three heartbeats, oldest first: read on the upkeep connection
+    /// while the bus runs (as the heartbeats are written), through the pool when it is stopped
+    /// (it holds no connection then).
+    func seenInstances() async throws -> [BusLog.Instance] {
+        let running = state.withLock { $0.running != nil }
+        return try await log.instances(within: config.heartbeat * 3, on: running ? beats : nil, db: database.get())
+    }
+
     /// `cluster`: the instances seen within three heartbeats.
     public func console(_ words: [String]) async throws -> (text: String, data: JSONValue) {
         let rest = words.first == name ? Array(words.dropFirst()) : words
         if let extra = rest.first { throw ConsoleCommandError(.usage, "unexpected \"\(extra)\"") }
-        let list = try await log.instances(within: config.heartbeat * 3, on: state.withLock { $0.running } == nil ? nil : beats, db: database.get())
+        let list = try await seenInstances()
         var rows = [["INSTANCE", "VERSION", "PID", "UP", "SUBSCRIBERS", "STATE", "SEEN", "LAG"]]
         for i in list {
             let up = Int(Date().timeIntervalSince(i.started))

@@ -206,9 +206,7 @@ struct BusLog: Sendable {
     }
 
     /// The running instances seen within `within` (by the database's clock), oldest first.
-    /// Read on `conn` when given (a running bus's upkeep connection, as the heartbeats are
-    /// written), so that `cluster` answers as soon as the database is back after an outage;
-    /// else on the pool (a stopped bus holds no connection).
+    /// Read on `conn` when given, else on the pool (`BusComponent.seenInstances`).
     func instances(within: Duration, on conn: OwnConnection?, db: PostgresComponent) async throws -> [Instance] {
         let seconds = within.milliseconds / 1000
         let query: PostgresQuery = """
