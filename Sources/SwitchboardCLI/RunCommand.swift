@@ -45,6 +45,7 @@ struct RunCommand: AsyncParsableCommand {
         EventLoopCount.apply()
         if ProcessInfo.processInfo.environment["SWITCHBOARD_EXECUTOR"] != "swift" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            TaskPlacement.executor = LoopTaskExecutor(group: MultiThreadedEventLoopGroup.singleton)
         }
         // A log reader that goes away (`| head`, a restarted shipper) must not end the server.
         LogOutput.ignoreBrokenPipes()

@@ -3,6 +3,7 @@
 // depends on it) never resolves or builds them. Run from this directory, in release mode:
 //   swift run -c release chan-bench | transform-bench | store-bench | reload-bench ../../system.json
 //   swift build -c release --product switchboard && swift build -c release --product sse-load && .build/release/sse-load
+//   (and --product nio-floor for `sse-load --floor`: SwiftNIO's least per message, beside ours)
 import Foundation
 import PackageDescription
 
@@ -39,6 +40,15 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "sse-load"
+        ),
+        .executableTarget(
+            name: "nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "nio-floor"
         ),
         .executableTarget(
             name: "store-bench",

@@ -56,7 +56,7 @@ public final class MultComponent: MessageListening, MessageTailable {
     public func activate() async {
         state.withLock { s in
             guard let mult = s.running?.mult, s.running?.pump == nil else { return }
-            s.running?.pump = Task { await mult.run() }
+            s.running?.pump = Task(executorPreference: TaskPlacement.executor) { await mult.run() }
         }
     }
 

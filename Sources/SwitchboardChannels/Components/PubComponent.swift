@@ -75,7 +75,7 @@ public final class PubComponent: MessageListening, MessageTailable {
     public func activate() async {
         running.withLock { r in
             guard let pub = r?.pub, r?.pump == nil else { return }
-            r?.pump = Task { await pub.run() }
+            r?.pump = Task(executorPreference: TaskPlacement.executor) { await pub.run() }
         }
     }
 

@@ -98,7 +98,7 @@ final class StreamHub<Event: StreamEvent>: Sendable {
 
     /// Runs `body` until the hub halts.
     func run(_ body: @escaping @Sendable () async -> Void) {
-        tasks.withLock { $0.append(Task { await body() }) }
+        tasks.withLock { $0.append(Task(executorPreference: TaskPlacement.executor) { await body() }) }
     }
 
     /// Keeps every subscriber's connection alive each `period` (read anew each time: it may be

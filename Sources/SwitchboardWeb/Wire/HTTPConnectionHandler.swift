@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
+import Switchboard
 
 /// A route that serves a request on its connection itself: a stream (SSE) that holds the
 /// connection until it ends, or a WebSocket handshake. No request task, `Request` or response
@@ -242,7 +243,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func serve(_ request: Request, by route: any ConnectionStreaming) {
         head = nil
         let loop = channel.eventLoop
-        task = Task { [self] in
+        task = Task(executorPreference: TaskPlacement.executor) { [self] in
             await route.serve(request, on: self)
             loop.execute { self.task = nil }
         }
@@ -333,7 +334,7 @@ extension HTTPConnectionHandler {
     /// Makes the answer in a task (the route waits), then writes it on the loop.
     private func later(_ make: @escaping @Sendable () async -> DirectAnswer) {
         let loop = channel.eventLoop
-        task = Task { [self] in
+        task = Task(executorPreference: TaskPlacement.executor) { [self] in
             let answer = await make()
             loop.execute { [self] in
                 task = nil

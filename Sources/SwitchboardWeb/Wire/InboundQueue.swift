@@ -1,5 +1,6 @@
 import DequeModule
 import NIOCore
+import Switchboard
 
 /// A session's inbound messages, handled one at a time in the order they came, by a task that
 /// exists only while there is something to handle: an idle session holds no task.
@@ -33,7 +34,7 @@ final class InboundQueue: @unchecked Sendable {
         }
         guard !running else { return }
         running = true
-        Task { await drain() }
+        Task(executorPreference: TaskPlacement.executor) { [self] in await drain() }
     }
 
     /// Runs `body` on the loop once every message queued so far has been handled (and what the

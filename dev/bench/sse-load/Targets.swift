@@ -226,6 +226,21 @@ struct Target: Sendable {
         return target
     }
 
+    /// `nio-floor` (beside this tool): the least SwiftNIO does per message, over its HTTP/1
+    /// pipeline (`http1`) or bytes split by hand (`raw`) — a floor for Switchboard's figures.
+    static func nioFloor(_ mode: String, port: Int) async throws -> Target {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nio-floor").path
+        try ensureFree(port)
+        let p = Process()
+        (p.executableURL, p.arguments) = Pinning.command(binary, [mode, String(port)])
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        try await waitForPort(port)
+        let pid = p.processIdentifier
+        return Target(name: "NIO floor (\(mode))", port: port, subscribePath: "/events",
+                      publishURL: "http://127.0.0.1:\(port)/messages", process: p, pidsOf: { [pid] })
+    }
+
     /// nginx (Debian's nginx-light) with libnginx-mod-nchan, one worker.
     static func nchan(dir: String, port: Int = 18090) async throws -> Target {
         let config = """

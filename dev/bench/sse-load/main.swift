@@ -84,6 +84,10 @@ struct SSELoad {
                 targets.append(try await Target.switchboard(dir: dir, port: 18084, baseline: baseline))
             }
             if only == nil || only == "nchan" { targets.append(try await Target.nchan(dir: dir)) }
+            if args.contains("--floor") {
+                targets.append(try await Target.nioFloor("http1", port: 18085))
+                targets.append(try await Target.nioFloor("raw", port: 18086))
+            }
         } catch {
             print("could not start the servers: \(error)")
             targets.forEach { $0.stop() }
