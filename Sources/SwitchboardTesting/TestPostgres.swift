@@ -47,6 +47,21 @@ public final class PrivatePostgres: Sendable {
         return PrivatePostgres(directory: dir, url: url)
     }
 
+    /// Runs `body` with a server of its own, stopped and removed once `body` is over (returned or
+    /// thrown) and before this returns: a `defer { Task { … } }` does not finish before a test
+    /// run that ends right after exits, and leaves the server running.
+    public static func with<T>(_ body: (PrivatePostgres) async throws -> T) async throws -> T {
+        let pg = try await start()
+        do {
+            let result = try await body(pg)
+            await pg.remove()
+            return result
+        } catch {
+            await pg.remove()
+            throw error
+        }
+    }
+
     private init(directory: String, url: String) {
         self.directory = directory
         self.url = url

@@ -387,106 +387,106 @@ import Testing
     }
 
     @Test func aDatabaseRestartLosesNoCommittedMessageAndDuplicatesNone() async throws {
-        let pg = try await PrivatePostgres.start()
-        defer { Task { await pg.remove() } }
-        let bus = TestPostgres.uniqueName("bus")
-        let nodes = [
-            try await WebHarness.start(ClusterTests.system(url: pg.url, bus: bus, instance: "node-1"), logger: .expectingFailures),
-            try await WebHarness.start(ClusterTests.system(url: pg.url, bus: bus, instance: "node-2"), logger: .expectingFailures),
-        ]
-        defer { Task { for n in nodes { await n.stop() } } }
-        let readers = [try await SSEReader(try await nodes[0].url("/events")), try await SSEReader(try await nodes[1].url("/events"))]
+        try await PrivatePostgres.with { pg in
+            let bus = TestPostgres.uniqueName("bus")
+            let nodes = [
+                try await WebHarness.start(ClusterTests.system(url: pg.url, bus: bus, instance: "node-1"), logger: .expectingFailures),
+                try await WebHarness.start(ClusterTests.system(url: pg.url, bus: bus, instance: "node-2"), logger: .expectingFailures),
+            ]
+            defer { Task { for n in nodes { await n.stop() } } }
+            let readers = [try await SSEReader(try await nodes[0].url("/events")), try await SSEReader(try await nodes[1].url("/events"))]
 
-        let stop = Latch<Void>()
-        let stored = Count()
-        let publishers = nodes.enumerated().map { i, node in Task { await Self.publish(node, as: "p\(i)", until: stop, seen: stored) } }
-        await waitUntil(.now + .seconds(30)) { stored.value.withLock { $0 } >= 100 }
-        try await pg.stop()
-        let outage = ContinuousClock.now
-        // The publishers meet the outage at once; the database component says it is degraded.
-        var degraded: String?
-        while degraded == nil, ContinuousClock.now - outage < .seconds(3) {
-            degraded = try await nodes[0].map.inspect("db")["figures"]?["degraded"]?.stringValue
-            if degraded == nil { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(degraded != nil, "db shows degraded while PostgreSQL is away")
-        // The outage itself is the scenario: 3 s without a database.
-        try await Task.sleep(until: outage + .seconds(3), clock: .continuous)
-        let beforeRestart = stored.value.withLock { $0 }
-        try await pg.restart()
-        let back = ContinuousClock.now
-        // Both instances beat again soon after the server is back (a heartbeat queued in the
-        // pool could wait out the 30 s queryTimeout, and its instance drop out of `cluster`):
-        // `cluster` is asked from the restart on, while the flow comes back (in a loaded full
-        // run that took more than 10 s, so asking only after it never asked in time).
-        let busOfNode1 = try await nodes[0].component("bus", as: BusComponent.self)
-        let listed = Task { () -> (after: Duration?, listing: String) in
-            var listing = ""
-            while ContinuousClock.now - back < .seconds(10) {
-                do {
-                    let seen = try await busOfNode1.console([]).data
-                    listing = "\(seen)"
-                    let live = (seen["instances"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
-                    if live == ["node-1", "node-2"] { return (ContinuousClock.now - back, listing) }
-                } catch {
-                    listing = "\(error)"
-                }
-                try? await Task.sleep(for: .milliseconds(50))
+            let stop = Latch<Void>()
+            let stored = Count()
+            let publishers = nodes.enumerated().map { i, node in Task { await Self.publish(node, as: "p\(i)", until: stop, seen: stored) } }
+            await waitUntil(.now + .seconds(30)) { stored.value.withLock { $0 } >= 100 }
+            try await pg.stop()
+            let outage = ContinuousClock.now
+            // The publishers meet the outage at once; the database component says it is degraded.
+            var degraded: String?
+            while degraded == nil, ContinuousClock.now - outage < .seconds(3) {
+                degraded = try await nodes[0].map.inspect("db")["figures"]?["degraded"]?.stringValue
+                if degraded == nil { try await Task.sleep(for: .milliseconds(20)) }
             }
-            return (nil, listing)
-        }
-        await waitUntil(.now + .seconds(60)) { stored.value.withLock { $0 } >= beforeRestart + 100 }
-        stop.resolve(.success(()))
-        var sent: [Sent] = []
-        for p in publishers { sent += await p.value }
-
-        let acked = sent.filter { $0.status == 202 }
-        let refused = sent.filter { $0.status == 503 }
-        #expect(acked.count >= 200)
-        #expect(!refused.isEmpty, "the outage was seen by the publishers")
-        #expect(acked.count + refused.count == sent.count, "every publish was a 202 or a 503: \(Set(sent.map(\.status)))")
-        let ackedTexts = Set(acked.map(\.text))
-        let refusedTexts = Set(refused.map(\.text))
-
-        var streams: [[(id: String, text: String)]] = []
-        for reader in readers {
-            // Read until every acked message has come (or a minute has passed: what came by
-            // then is kept, so that a failure says what is missing).
-            let box = Unchecked(value: reader)
-            let received = Received()
-            _ = await withDeadline(.seconds(60)) { () -> Bool in
-                let r = box.value
-                var missing = ackedTexts
-                while !missing.isEmpty, let e = try? await r.next() {
-                    guard let id = e.id, case .object(let o)? = try? JSONParser.parse(e.data).value, let text = o["text"]?.stringValue else { continue }
-                    received.value.withLock { $0.append((id, text)) }
-                    missing.remove(text)
+            #expect(degraded != nil, "db shows degraded while PostgreSQL is away")
+            // The outage itself is the scenario: 3 s without a database.
+            try await Task.sleep(until: outage + .seconds(3), clock: .continuous)
+            let beforeRestart = stored.value.withLock { $0 }
+            try await pg.restart()
+            let back = ContinuousClock.now
+            // Both instances beat again soon after the server is back (a heartbeat queued in the
+            // pool could wait out the 30 s queryTimeout, and its instance drop out of `cluster`):
+            // `cluster` is asked from the restart on, while the flow comes back (in a loaded full
+            // run that took more than 10 s, so asking only after it never asked in time).
+            let busOfNode1 = try await nodes[0].component("bus", as: BusComponent.self)
+            let listed = Task { () -> (after: Duration?, listing: String) in
+                var listing = ""
+                while ContinuousClock.now - back < .seconds(10) {
+                    do {
+                        let seen = try await busOfNode1.console([]).data
+                        listing = "\(seen)"
+                        let live = (seen["instances"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
+                        if live == ["node-1", "node-2"] { return (ContinuousClock.now - back, listing) }
+                    } catch {
+                        listing = "\(error)"
+                    }
+                    try? await Task.sleep(for: .milliseconds(50))
                 }
-                return true
+                return (nil, listing)
             }
-            streams.append(received.value.withLock { $0 })
+            await waitUntil(.now + .seconds(60)) { stored.value.withLock { $0 } >= beforeRestart + 100 }
+            stop.resolve(.success(()))
+            var sent: [Sent] = []
+            for p in publishers { sent += await p.value }
+
+            let acked = sent.filter { $0.status == 202 }
+            let refused = sent.filter { $0.status == 503 }
+            #expect(acked.count >= 200)
+            #expect(!refused.isEmpty, "the outage was seen by the publishers")
+            #expect(acked.count + refused.count == sent.count, "every publish was a 202 or a 503: \(Set(sent.map(\.status)))")
+            let ackedTexts = Set(acked.map(\.text))
+            let refusedTexts = Set(refused.map(\.text))
+
+            var streams: [[(id: String, text: String)]] = []
+            for reader in readers {
+                // Read until every acked message has come (or a minute has passed: what came by
+                // then is kept, so that a failure says what is missing).
+                let box = Unchecked(value: reader)
+                let received = Received()
+                _ = await withDeadline(.seconds(60)) { () -> Bool in
+                    let r = box.value
+                    var missing = ackedTexts
+                    while !missing.isEmpty, let e = try? await r.next() {
+                        guard let id = e.id, case .object(let o)? = try? JSONParser.parse(e.data).value, let text = o["text"]?.stringValue else { continue }
+                        received.value.withLock { $0.append((id, text)) }
+                        missing.remove(text)
+                    }
+                    return true
+                }
+                streams.append(received.value.withLock { $0 })
+            }
+            var figures: [String] = []
+            for n in nodes { figures.append("\(try await n.map.inspect("bus")["figures"] ?? .null)") }
+            for events in streams {
+                let texts = events.map(\.text)
+                let missing = ackedTexts.subtracting(texts)
+                #expect(missing.isEmpty, "no acked message lost: \(missing.count) of \(ackedTexts.count) missing (\(missing.sorted().prefix(10))); \(events.count) received; the buses: \(figures)")
+                #expect(Set(events.map(\.id)).count == events.count, "no message twice")
+                // What else came is a message answered 503 whose commit's answer was lost with the
+                // connection, never an unknown one.
+                #expect(texts.allSatisfy { ackedTexts.contains($0) || refusedTexts.contains($0) })
+                #expect(events.map(\.id) == streams[0].map(\.id), "the same order on both instances")
+            }
+            #expect((try await nodes[0].map.inspect("bus")["figures"]?["catchUps"]?.intValue ?? 0) > 0)
+            // Nothing was left waiting for an answer once the server was back (a catch-up on the
+            // pool once waited out its whole queryTimeout, and every delivery behind it).
+            for n in nodes {
+                let last = try await n.map.inspect("db")["figures"]?["lastError"]?.stringValue ?? ""
+                #expect(!last.contains("no answer"), "\(last); the buses: \(figures)")
+            }
+            let (listedAfter, listing) = await listed.value
+            #expect(listedAfter.map { $0 < .seconds(10) } == true, "both instances in cluster within 10 s of the restart: \(listing)")
+            #expect(try await nodes[0].map.inspect("db")["figures"]?["reconnects"]?.intValue ?? 0 >= 1)
         }
-        var figures: [String] = []
-        for n in nodes { figures.append("\(try await n.map.inspect("bus")["figures"] ?? .null)") }
-        for events in streams {
-            let texts = events.map(\.text)
-            let missing = ackedTexts.subtracting(texts)
-            #expect(missing.isEmpty, "no acked message lost: \(missing.count) of \(ackedTexts.count) missing (\(missing.sorted().prefix(10))); \(events.count) received; the buses: \(figures)")
-            #expect(Set(events.map(\.id)).count == events.count, "no message twice")
-            // What else came is a message answered 503 whose commit's answer was lost with the
-            // connection, never an unknown one.
-            #expect(texts.allSatisfy { ackedTexts.contains($0) || refusedTexts.contains($0) })
-            #expect(events.map(\.id) == streams[0].map(\.id), "the same order on both instances")
-        }
-        #expect((try await nodes[0].map.inspect("bus")["figures"]?["catchUps"]?.intValue ?? 0) > 0)
-        // Nothing was left waiting for an answer once the server was back (a catch-up on the
-        // pool once waited out its whole queryTimeout, and every delivery behind it).
-        for n in nodes {
-            let last = try await n.map.inspect("db")["figures"]?["lastError"]?.stringValue ?? ""
-            #expect(!last.contains("no answer"), "\(last); the buses: \(figures)")
-        }
-        let (listedAfter, listing) = await listed.value
-        #expect(listedAfter.map { $0 < .seconds(10) } == true, "both instances in cluster within 10 s of the restart: \(listing)")
-        #expect(try await nodes[0].map.inspect("db")["figures"]?["reconnects"]?.intValue ?? 0 >= 1)
     }
 }

@@ -33,55 +33,55 @@ import Testing
     // connections, not as timeouts.
     @Test(arguments: ["bus", "archive"])
     func readinessIs503NamingWhatNeedsTheDatabaseWhileItIsAway(_ holder: String) async throws {
-        let pg = try await PrivatePostgres.start()
-        defer { Task { await pg.remove() } }
-        let parts = Self.databaseSystems[holder]!.replacingOccurrences(of: "TABLE", with: TestPostgres.uniqueName(holder))
-        let h = try await WebHarness.start(#"""
-            {"name": "ready", "components": {
-              "db": {"type": "postgres", "url": "\#(pg.url)", "poolSize": 2, "connectTimeout": "10s", "queryTimeout": "20s", "tls": "off"},
-              "http": {"type": "http-server", "port": 0},
-              "health": {"type": "health", "using": {"server": "http"}},
-              \#(parts)
-            }}
-            """#, logger: .expectingFailures)
-        defer { Task { await h.stop() } }
-        #expect(try await h.request(.GET, "/readyz").status == 200)
-        #expect(try await h.postJSON("/messages", #"{"text": "before"}"#).status == 202)
+        try await PrivatePostgres.with { pg in
+            let parts = Self.databaseSystems[holder]!.replacingOccurrences(of: "TABLE", with: TestPostgres.uniqueName(holder))
+            let h = try await WebHarness.start(#"""
+                {"name": "ready", "components": {
+                  "db": {"type": "postgres", "url": "\#(pg.url)", "poolSize": 2, "connectTimeout": "10s", "queryTimeout": "20s", "tls": "off"},
+                  "http": {"type": "http-server", "port": 0},
+                  "health": {"type": "health", "using": {"server": "http"}},
+                  \#(parts)
+                }}
+                """#, logger: .expectingFailures)
+            defer { Task { await h.stop() } }
+            #expect(try await h.request(.GET, "/readyz").status == 200)
+            #expect(try await h.postJSON("/messages", #"{"text": "before"}"#).status == 202)
 
-        try await pg.stop()
-        // Publishes meet the outage; none says it was delivered when it cannot have been.
-        var answers: [(Int, JSONValue)] = []
-        var ready = try await h.request(.GET, "/readyz")
-        let outage = ContinuousClock.now
-        while ready.status == 200, ContinuousClock.now - outage < .seconds(20) {
-            let r = try await h.postJSON("/messages", #"{"text": "during"}"#)
-            answers.append((r.status, r.body))
-            ready = try await h.request(.GET, "/readyz")
-        }
-        #expect(ready.status == 503)
-        let listed = try JSONParser.parse(ready.body).value["components"]?.arrayValue ?? []
-        let states = Dictionary(listed.compactMap { c in c["name"]?.stringValue.map { ($0, c["state"]?.stringValue ?? "") } }, uniquingKeysWith: { a, _ in a })
-        #expect(states["db"] == "degraded", "\(ready.body)")
-        // A store whose write failed is failed (restarted by the operator); else degraded.
-        #expect(states[holder] == "degraded" || states[holder] == "failed", "\(ready.body)")
-        #expect(try await h.request(.GET, "/healthz").status == 200, "alive all the same")
-        if holder == "bus" {
-            for (status, answer) in answers where status == 503 { #expect(answer["delivered"] != true, "\(answer)") }
-            let refused = try await h.postJSON("/messages", #"{"text": "refused"}"#)
-            #expect(refused.status == 503 && refused.body["delivered"] == false, "\(refused.body)")
-            let row = await h.map.status().arrayValue?.first { $0["name"] == "bus" }
-            #expect(row?["degraded"]?.stringValue?.contains("unreachable") == true)
-        }
+            try await pg.stop()
+            // Publishes meet the outage; none says it was delivered when it cannot have been.
+            var answers: [(Int, JSONValue)] = []
+            var ready = try await h.request(.GET, "/readyz")
+            let outage = ContinuousClock.now
+            while ready.status == 200, ContinuousClock.now - outage < .seconds(20) {
+                let r = try await h.postJSON("/messages", #"{"text": "during"}"#)
+                answers.append((r.status, r.body))
+                ready = try await h.request(.GET, "/readyz")
+            }
+            #expect(ready.status == 503)
+            let listed = try JSONParser.parse(ready.body).value["components"]?.arrayValue ?? []
+            let states = Dictionary(listed.compactMap { c in c["name"]?.stringValue.map { ($0, c["state"]?.stringValue ?? "") } }, uniquingKeysWith: { a, _ in a })
+            #expect(states["db"] == "degraded", "\(ready.body)")
+            // A store whose write failed is failed (restarted by the operator); else degraded.
+            #expect(states[holder] == "degraded" || states[holder] == "failed", "\(ready.body)")
+            #expect(try await h.request(.GET, "/healthz").status == 200, "alive all the same")
+            if holder == "bus" {
+                for (status, answer) in answers where status == 503 { #expect(answer["delivered"] != true, "\(answer)") }
+                let refused = try await h.postJSON("/messages", #"{"text": "refused"}"#)
+                #expect(refused.status == 503 && refused.body["delivered"] == false, "\(refused.body)")
+                let row = await h.map.status().arrayValue?.first { $0["name"] == "bus" }
+                #expect(row?["degraded"]?.stringValue?.contains("unreachable") == true)
+            }
 
-        try await pg.restart()
-        if holder == "archive", await h.map.status().arrayValue?.first(where: { $0["name"] == "archive" })?["state"] == "failed" {
-            try await h.map.start("archive")
+            try await pg.restart()
+            if holder == "archive", await h.map.status().arrayValue?.first(where: { $0["name"] == "archive" })?["state"] == "failed" {
+                try await h.map.start("archive")
+            }
+            let back = ContinuousClock.now
+            while try await h.request(.GET, "/readyz").status != 200, ContinuousClock.now - back < .seconds(30) {
+                _ = try? await h.postJSON("/messages", #"{"text": "after"}"#)
+            }
+            #expect(try await h.request(.GET, "/readyz").status == 200)
         }
-        let back = ContinuousClock.now
-        while try await h.request(.GET, "/readyz").status != 200, ContinuousClock.now - back < .seconds(30) {
-            _ = try? await h.postJSON("/messages", #"{"text": "after"}"#)
-        }
-        #expect(try await h.request(.GET, "/readyz").status == 200)
     }
 
     /// A store file of `count` messages of about 10 KB, closed (so checkpointed).

@@ -64,10 +64,15 @@ final class Receiver: Sendable {
 /// naming `what` when it never held. (It looked again after a bare `Task.yield()` once, which
 /// kept a core busy for every test that waited: in a full run on two cores that starved the
 /// very servers whose work was awaited, and timeouts in other tests ran out.)
-func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows {
+/// `explain`, when given, says what things looked like when it gave up.
+func waitUntil(_ what: String, limit: Duration = .seconds(20), explain: (() async -> String)? = nil, _ condition: () async throws -> Bool) async rethrows {
     let start = ContinuousClock.now
     while try await !condition() {
-        if ContinuousClock.now - start > limit { Issue.record("gave up waiting for \(what)"); return }
+        if ContinuousClock.now - start > limit {
+            let detail: String = await explain?() ?? ""
+            Issue.record("gave up waiting for \(what)\(detail.isEmpty ? "" : ": " + detail)")
+            return
+        }
         try? await Task.sleep(for: .milliseconds(1))
     }
 }
@@ -156,7 +161,8 @@ func waitUntil(_ what: String, limit: Duration = .seconds(20), _ condition: () a
         let url = "http://127.0.0.1:\(port)/hook"
         let h = try await WebHarness.start(Self.system(url: url, schedule: #"["10ms", "10ms"]"#))
         let id = try await put(h, "into the void")
-        try await waitUntil("a dead letter") { try await figures(h)["deadLetters"] == 1 }
+        // Alone this takes about a second; in some full runs it gave up after 20 s: say where it was.
+        try await waitUntil("a dead letter", explain: { "\((try? await figures(h)) ?? .null)" }) { try await figures(h)["deadLetters"] == 1 }
         let out = try await h.component("out", as: WebhookOutComponent.self)
         let dead = try await out.console(["dead"])
         #expect(dead.text.contains(id))
