@@ -6,7 +6,8 @@
 //
 //   nio-floor http1 PORT   SwiftNIO's own HTTP/1 pipeline (llhttp decoder, response encoder)
 //   nio-floor raw PORT     bytes straight off the socket: the head split at CRLFCRLF, only
-//                          Content-Length read — what a parser of one's own on NIO would cost
+//                          Content-Length read — what a parser of one's own on NIO would cost;
+//                          `GET /ws` upgrades to a WebSocket that gets each body as a text frame
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,9 +15,12 @@ import NIOPosix
 /// The subscribers and the message count; touched only on the one event loop.
 final class Board: @unchecked Sendable {
     var subscribers: [ObjectIdentifier: any Channel] = [:]
+    /// WebSocket subscribers (`raw` only).
+    var webSockets: [ObjectIdentifier: any Channel] = [:]
     var next = 0
 
-    /// `data` as one event to every subscriber; the new message's id.
+    /// `data` as one event to every subscriber (a text frame to a WebSocket one, made once); the
+    /// new message's id.
     func publish<Part: Sendable>(_ data: ByteBufferView, frame: (ByteBuffer) -> Part) -> Int {
         next += 1
         var event = ByteBuffer()
@@ -24,6 +28,21 @@ final class Board: @unchecked Sendable {
         event.writeBytes(data)
         event.writeString("\n\n")
         for channel in subscribers.values { channel.writeAndFlush(frame(event), promise: nil) }
+        if !webSockets.isEmpty {
+            var text = ByteBuffer()
+            text.writeInteger(UInt8(0x81))  // FIN, text
+            if data.count < 126 {
+                text.writeInteger(UInt8(data.count))
+            } else if data.count <= 0xFFFF {
+                text.writeInteger(UInt8(126))
+                text.writeInteger(UInt16(data.count))
+            } else {
+                text.writeInteger(UInt8(127))
+                text.writeInteger(UInt64(data.count))
+            }
+            text.writeBytes(data)
+            for channel in webSockets.values { channel.writeAndFlush(text, promise: nil) }
+        }
         return next
     }
 }
@@ -81,7 +100,13 @@ final class RawHandler: ChannelInboundHandler, @unchecked Sendable {
         var bytes = unwrapInboundIn(data)
         pending.writeBuffer(&bytes)
         while let (headLength, bodyLength, isGet) = Self.request(in: pending.readableBytesView), pending.readableBytes >= headLength + bodyLength {
-            if isGet {
+            if isGet, pending.readableBytesView.prefix(headLength).starts(with: Array("GET /ws ".utf8)) {
+                // The accept value of the one key sse-load sends (RFC 6455's sample): this floor
+                // trusts its client, and a handshake is not what it measures.
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string:
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")), promise: nil)
+                board.webSockets[ObjectIdentifier(context.channel)] = context.channel
+            } else if isGet {
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")), promise: nil)
                 board.subscribers[ObjectIdentifier(context.channel)] = context.channel
             } else {
@@ -98,6 +123,7 @@ final class RawHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         board.subscribers[ObjectIdentifier(context.channel)] = nil
+        board.webSockets[ObjectIdentifier(context.channel)] = nil
     }
 
     /// The head's length (CRLFCRLF included), the body's, and whether it is a GET.

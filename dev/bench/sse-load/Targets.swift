@@ -227,7 +227,8 @@ struct Target: Sendable {
     }
 
     /// `nio-floor` (beside this tool): the least SwiftNIO does per message, over its HTTP/1
-    /// pipeline (`http1`) or bytes split by hand (`raw`) — a floor for Switchboard's figures.
+    /// pipeline (`http1`) or bytes split by hand (`raw`, which also takes a WebSocket
+    /// subscriber) — a floor for Switchboard's figures.
     static func nioFloor(_ mode: String, port: Int) async throws -> Target {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nio-floor").path
         try ensureFree(port)
@@ -237,8 +238,10 @@ struct Target: Sendable {
         try p.run()
         try await waitForPort(port)
         let pid = p.processIdentifier
-        return Target(name: "NIO floor (\(mode))", port: port, subscribePath: "/events",
-                      publishURL: "http://127.0.0.1:\(port)/messages", process: p, pidsOf: { [pid] })
+        var target = Target(name: "NIO floor (\(mode))", port: port, subscribePath: "/events",
+                            publishURL: "http://127.0.0.1:\(port)/messages", process: p, pidsOf: { [pid] })
+        if mode == "raw" { target.webSocketPath = "/ws" }
+        return target
     }
 
     /// nginx (Debian's nginx-light) with libnginx-mod-nchan, one worker.
