@@ -117,13 +117,24 @@ struct Target: Sendable {
     static func run(_ binary: String, _ config: String, file: String, port: Int, environment: [String: String] = [:]) async throws -> Process {
         try ensureFree(port)
         try config.write(toFile: file, atomically: true, encoding: .utf8)
+        return try await launch(binary, ["run", file, "--log-level", "warning"], port: port, environment: environment)
+    }
+
+    /// Starts `binary` with `arguments` (pinned with `--pin`, its output dropped) and waits
+    /// until `port` listens.
+    static func launch(_ binary: String, _ arguments: [String], port: Int, environment: [String: String] = [:]) async throws -> Process {
         let p = Process()
-        (p.executableURL, p.arguments) = Pinning.command(binary, ["run", file, "--log-level", "warning"])
+        (p.executableURL, p.arguments) = Pinning.command(binary, arguments)
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         try await waitForPort(port)
         return p
+    }
+
+    /// The path of `name`, a binary built beside this tool.
+    static func beside(_ name: String) -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
     /// `instances` release `switchboard` processes sharing one chat through a bus on a private
@@ -132,7 +143,7 @@ struct Target: Sendable {
     /// With `baseline`, that binary (an earlier build) instead of the one beside this tool, and
     /// "(baseline)" in the name. Each cluster has its own PostgreSQL.
     static func cluster(dir: String, instances: Int = 3, firstPort: Int = 18180, baseline: String? = nil) async throws -> Target {
-        let binary = baseline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
+        let binary = baseline ?? beside("switchboard")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("postgres.sh").path
         let pgDir = dir + "/pg-\(firstPort)"
@@ -184,7 +195,7 @@ struct Target: Sendable {
     /// to compare before and after in one run) instead of the one beside this tool.
     static func switchboard(dir: String, port: Int = 18080, metricsPort: Int? = nil, auth: Bool = false, swiftExecutor: Bool = false,
                             baseline: String? = nil) async throws -> Target {
-        let binary = baseline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard").path
+        let binary = baseline ?? beside("switchboard")
         let config = """
             {"name": "bench", "components": {
               "inbox": {"type": "channel", "buffer": 4096},
@@ -230,13 +241,8 @@ struct Target: Sendable {
     /// pipeline (`http1`) or bytes split by hand (`raw`, which also takes a WebSocket
     /// subscriber) — a floor for Switchboard's figures.
     static func nioFloor(_ mode: String, port: Int) async throws -> Target {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nio-floor").path
         try ensureFree(port)
-        let p = Process()
-        (p.executableURL, p.arguments) = Pinning.command(binary, [mode, String(port)])
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        try await waitForPort(port)
+        let p = try await launch(beside("nio-floor"), [mode, String(port)], port: port)
         let pid = p.processIdentifier
         var target = Target(name: "NIO floor (\(mode))", port: port, subscribePath: "/events",
                             publishURL: "http://127.0.0.1:\(port)/messages", process: p, pidsOf: { [pid] })

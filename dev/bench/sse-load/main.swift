@@ -12,7 +12,8 @@
 //   (--baseline PATH: also an earlier switchboard binary, e.g. a copy of the last release build,
 //    so that before and after come from one run)
 //   (--floor: also nio-floor, SwiftNIO's least per message, over NIO's HTTP/1 pipeline and over
-//    bytes split by hand — build it with --product nio-floor; it has no WebSocket)
+//    bytes split by hand — build it with --product nio-floor; only the raw one takes WebSocket
+//    subscribers)
 //   (--only cluster: one instance without a bus against clusters sharing a bus on PostgreSQL,
 //    --instances 2,3 of them (the default); --baseline PATH adds the same clusters of an earlier
 //    binary; --bus-messages N and --bus-publishers N (32) for the bus throughput run)
